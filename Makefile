@@ -1,0 +1,47 @@
+# The two commands that matter: `make demo` and `make test` (see README.md).
+# Both create .venv on first use and install what they need; nothing else is
+# required on the machine but Python 3.11/3.12 and make.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+EXTRAS ?= test,parity,jax,sagemaker,notebooks,aws_test
+STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
+comma := ,
+
+# Demo overrides: make demo CORPUS='my/*.txt' SQUAD=dev-v2.0.json STEPS=2000
+CORPUS ?=
+SQUAD ?=
+STEPS ?=
+OUT ?= demo_output
+PYTEST_ARGS ?=
+
+export KERAS_BACKEND ?= tensorflow
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: demo test lint venv clean docker
+
+$(STAMP): setup.cfg pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[$(EXTRAS)]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m keras_electra.demo --output-dir $(OUT) \
+		$(if $(CORPUS),--corpus '$(CORPUS)') \
+		$(if $(SQUAD),--squad '$(SQUAD)') \
+		$(if $(STEPS),--steps $(STEPS))
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check keras_electra tests benchmarks
+
+docker:
+	docker build -t keras-electra:latest .
+
+clean:
+	rm -rf $(VENV) $(OUT) build *.egg-info .pytest_cache

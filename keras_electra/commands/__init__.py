@@ -1,0 +1,1 @@
+"""One module per `keras-electra` subcommand; each defines `register(subparsers)`."""

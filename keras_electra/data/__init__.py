@@ -1,0 +1,1 @@
+"""TensorFlow data pipeline: vocabulary, pretraining shards (G packing), tf.data readers."""

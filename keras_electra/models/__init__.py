@@ -1,0 +1,1 @@
+"""Backend-agnostic model code (keras.ops only; no TensorFlow imports at module level)."""

@@ -1,0 +1,154 @@
+"""ElectraBackbone: the ELECTRA encoder with the exact math of G and HF."""
+
+import keras
+from keras_hub.models import Backbone
+
+from keras_electra.models.electra_layers import (
+    ElectraEmbedding,
+    ElectraTransformerLayer,
+    electra_kernel_initializer,
+    gelu_exact,
+)
+
+
+@keras.saving.register_keras_serializable(package="keras_electra")
+class ElectraBackbone(Backbone):
+    """ELECTRA encoder (generator or discriminator body), keras-hub style.
+
+    Exactly G `model/modeling.py` (identical to HF `ElectraModel`): word +
+    position + token-type embeddings -> LayerNorm (eps 1e-12) -> dropout ->
+    `embeddings_project` Dense when `embedding_dim != hidden_dim` -> L post-LN
+    transformer blocks with exact erf GELU; truncated-normal(0.02) init; no
+    pooler (use `sequence_output[:, 0]`).
+
+    Args:
+        vocabulary_size: int. Size of the WordPiece vocabulary.
+        num_layers: int. Transformer blocks.
+        num_heads: int. Attention heads.
+        hidden_dim: int. Hidden size H.
+        embedding_dim: int. Embedding size E (projected to H when different).
+        intermediate_dim: int. Feed-forward size (4H in the presets).
+        dropout: float. Hidden dropout (`hidden_dropout_prob`), default 0.1.
+        attention_dropout: float. Attention-probability dropout
+            (`attention_probs_dropout_prob`); defaults to `dropout`.
+        max_sequence_length: int. Position-table rows, 512.
+        num_segments: int. Token types, 2.
+        layer_norm_epsilon: float. 1e-12.
+        initializer_range: float. 0.02.
+        embeddings: optional `ElectraEmbedding` to share (G shares the
+            embedding block between generator and discriminator; the
+            projection and the encoder stay private). Its sizes must match.
+        dtype: dtype policy, e.g. `"mixed_bfloat16"`.
+
+    Example:
+    ```python
+    import numpy as np
+    from keras_electra import ElectraBackbone
+
+    backbone = ElectraBackbone(vocabulary_size=1000, num_layers=2, num_heads=2,
+                               hidden_dim=64, embedding_dim=32,
+                               intermediate_dim=128)
+    out = backbone({"token_ids": np.array([[101, 7, 102, 0]]),
+                    "segment_ids": np.zeros((1, 4), "int32"),
+                    "padding_mask": np.array([[1, 1, 1, 0]])})
+    out["sequence_output"].shape  # (1, 4, 64)
+    ```
+    """
+
+    def __init__(self, vocabulary_size, num_layers, num_heads, hidden_dim,
+                 embedding_dim, intermediate_dim, dropout=0.1,
+                 attention_dropout=None, max_sequence_length=512, num_segments=2,
+                 layer_norm_epsilon=1e-12, initializer_range=0.02,
+                 embeddings=None, dtype=None, **kwargs):
+        if hidden_dim % num_heads:
+            raise ValueError(
+                f"ElectraBackbone: hidden_dim={hidden_dim} is not divisible by "
+                f"num_heads={num_heads}; pick num_heads = hidden_dim // 64 as G does."
+            )
+        attention_dropout = dropout if attention_dropout is None else attention_dropout
+
+        # === Layers ===
+        if embeddings is None:
+            embeddings = ElectraEmbedding(
+                vocabulary_size=vocabulary_size, embedding_dim=embedding_dim,
+                max_sequence_length=max_sequence_length, num_segments=num_segments,
+                dropout=dropout, layer_norm_epsilon=layer_norm_epsilon,
+                initializer_range=initializer_range, dtype=dtype, name="embeddings",
+            )
+        else:
+            expected = (vocabulary_size, embedding_dim, max_sequence_length, num_segments)
+            got = (embeddings.vocabulary_size, embeddings.embedding_dim,
+                   embeddings.max_sequence_length, embeddings.num_segments)
+            if expected != got:
+                raise ValueError(
+                    "ElectraBackbone: the shared `embeddings` block has "
+                    f"(vocabulary_size, embedding_dim, max_sequence_length, num_segments)={got}, "
+                    f"but this backbone was configured with {expected}."
+                )
+        self.embeddings = embeddings
+        self.token_embedding = embeddings.token_embedding
+        self.embeddings_project = None
+        if embedding_dim != hidden_dim:
+            # G: `embeddings_project` uses tf.layers.dense's default glorot-uniform init.
+            self.embeddings_project = keras.layers.Dense(
+                hidden_dim, kernel_initializer="glorot_uniform", dtype=dtype,
+                name="embeddings_project",
+            )
+        self.transformer_layers = []
+        for i in range(num_layers):
+            self.transformer_layers.append(ElectraTransformerLayer(
+                intermediate_dim=intermediate_dim, num_heads=num_heads,
+                dropout=dropout, attention_dropout=attention_dropout,
+                activation=gelu_exact, layer_norm_epsilon=layer_norm_epsilon,
+                kernel_initializer=electra_kernel_initializer(initializer_range),
+                dtype=dtype, name=f"transformer_layer_{i}",
+            ))
+
+        # === Functional Model ===
+        token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+        segment_ids = keras.Input(shape=(None,), dtype="int32", name="segment_ids")
+        padding_mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")
+        x = self.embeddings(token_ids, segment_ids)
+        if self.embeddings_project is not None:
+            x = self.embeddings_project(x)
+        for layer in self.transformer_layers:
+            x = layer(x, padding_mask=padding_mask)
+        super().__init__(
+            inputs={"token_ids": token_ids, "segment_ids": segment_ids,
+                    "padding_mask": padding_mask},
+            outputs={"sequence_output": x},
+            dtype=dtype,
+            **kwargs,
+        )
+
+        # === Config ===
+        self.vocabulary_size = vocabulary_size
+        self.num_layers = num_layers
+        self.num_heads = num_heads
+        self.hidden_dim = hidden_dim
+        self.embedding_dim = embedding_dim
+        self.intermediate_dim = intermediate_dim
+        self.dropout = dropout
+        self.attention_dropout = attention_dropout
+        self.max_sequence_length = max_sequence_length
+        self.num_segments = num_segments
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.initializer_range = initializer_range
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "vocabulary_size": self.vocabulary_size,
+            "num_layers": self.num_layers,
+            "num_heads": self.num_heads,
+            "hidden_dim": self.hidden_dim,
+            "embedding_dim": self.embedding_dim,
+            "intermediate_dim": self.intermediate_dim,
+            "dropout": self.dropout,
+            "attention_dropout": self.attention_dropout,
+            "max_sequence_length": self.max_sequence_length,
+            "num_segments": self.num_segments,
+            "layer_norm_epsilon": self.layer_norm_epsilon,
+            "initializer_range": self.initializer_range,
+        })
+        return config

@@ -1,0 +1,95 @@
+"""ELECTRA presets: architecture presets (random init) and keras-hub weight presets.
+
+Architecture presets are data: the discriminator config, the generator
+multiplier (G `run_pretraining.get_generator_config`) and the pretraining
+defaults of the reference. Sizes follow G `util/training_utils.get_bert_config`
+(heads = max(1, H // 64), FFN = 4H) and `electra_reference.md` section 1.1.
+"""
+
+VOCAB_SIZE = 30522  # BERT uncased WordPiece vocab (G default)
+
+
+def _arch(num_layers, hidden_dim, embedding_dim, generator_hidden_size,
+          max_sequence_length, mask_prob, description, vocabulary_size=VOCAB_SIZE):
+    return {
+        "backbone": {
+            "vocabulary_size": vocabulary_size,
+            "num_layers": num_layers,
+            "num_heads": max(1, hidden_dim // 64),
+            "hidden_dim": hidden_dim,
+            "embedding_dim": embedding_dim,
+            "intermediate_dim": 4 * hidden_dim,
+            "max_sequence_length": 512,  # BertConfig max_position_embeddings
+        },
+        # G: generator_hidden_size (fraction of H), generator_layers 1.0
+        "generator_hidden_size": generator_hidden_size,
+        "generator_layers": 1.0,
+        "pretraining": {"mask_prob": mask_prob, "sequence_length": max_sequence_length},
+        "metadata": {"description": description},
+    }
+
+
+ARCHITECTURE_PRESETS = {
+    "electra_tiny": _arch(
+        2, 128, 64, 0.25, 128, 0.15,
+        "Tiny ELECTRA for CPU tests and the demo: 2 layers, H 128, E 64, "
+        "generator 1/4.",
+    ),
+    "electra_small": _arch(
+        12, 256, 128, 0.25, 128, 0.15,
+        "ELECTRA-Small as in the paper: 12 layers, H 256, E 128, generator 1/4 "
+        "(H 64), sequence length 128.",
+    ),
+    "electra_small_plus": _arch(
+        12, 256, 128, 1.0, 512, 0.15,
+        "ELECTRA-Small++ (the released 'ELECTRA-Small'): generator the size of "
+        "the discriminator, sequence length 512.",
+    ),
+    "electra_base": _arch(
+        12, 768, 768, 1.0 / 3.0, 512, 0.15,
+        "ELECTRA-Base: 12 layers, H 768, generator 1/3 (H 256).",
+    ),
+    "electra_large": _arch(
+        24, 1024, 1024, 0.25, 512, 0.25,
+        "ELECTRA-Large: 24 layers, H 1024, generator 1/4 (H 256), mask prob 0.25.",
+    ),
+}
+
+
+def generator_config(backbone_config, generator_hidden_size=0.25, generator_layers=1.0):
+    """G `get_generator_config`: Hg = round(H * mult), FFN = 4 Hg, heads = max(1, Hg // 64)."""
+    config = dict(backbone_config)
+    hidden = int(round(backbone_config["hidden_dim"] * generator_hidden_size))
+    config["hidden_dim"] = hidden
+    config["intermediate_dim"] = 4 * hidden
+    config["num_heads"] = max(1, hidden // 64)
+    config["num_layers"] = int(round(backbone_config["num_layers"] * generator_layers))
+    return config
+
+
+def backbone_parameter_count(config):
+    """Parameters of an ElectraBackbone (= HF ElectraModel, no pooler)."""
+    v, e, h = config["vocabulary_size"], config["embedding_dim"], config["hidden_dim"]
+    f, n, p = config["intermediate_dim"], config["num_layers"], config["max_sequence_length"]
+    segments = config.get("num_segments", 2)
+    embeddings = (v + p + segments) * e + 2 * e
+    project = (e * h + h) if e != h else 0
+    layer = 4 * (h * h + h) + 2 * h + (h * f + f) + (f * h + h) + 2 * h
+    return embeddings + project + n * layer
+
+
+for _name, _preset in ARCHITECTURE_PRESETS.items():
+    _preset["metadata"]["params"] = backbone_parameter_count(_preset["backbone"])
+    _preset["generator"] = generator_config(
+        _preset["backbone"], _preset["generator_hidden_size"], _preset["generator_layers"]
+    )
+
+# keras-hub's Kaggle presets (weights of the released models, converted from HF
+# by keras-hub). They load into our ElectraBackbone through
+# `keras_electra.convert.keras_hub` (layer names are mapped, the unused tanh
+# pooler is dropped).
+KERAS_HUB_PRESETS = {
+    f"electra_{size}_{part}_uncased_en": f"kaggle://keras/electra/keras/electra_{size}_{part}_uncased_en/2"
+    for size in ("small", "base", "large")
+    for part in ("discriminator", "generator")
+}

@@ -1,0 +1,154 @@
+"""ElectraTokenizer: BERT-uncased WordPiece with character offsets."""
+
+import keras
+import numpy as np
+from keras_hub.tokenizers import WordPieceTokenizer
+
+from keras_electra.models.electra_backbone import ElectraBackbone
+
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+
+
+def _byte_to_char_index(text):
+    """For each UTF-8 byte of `text`, the index of the character it belongs to."""
+    lengths = [len(ch.encode("utf-8")) for ch in text]
+    index = np.repeat(np.arange(len(text), dtype=np.int64), lengths)
+    return np.append(index, len(text))
+
+
+@keras.saving.register_keras_serializable(package="keras_electra")
+class ElectraTokenizer(WordPieceTokenizer):
+    """WordPiece tokenizer with ELECTRA/BERT-uncased conventions and offsets.
+
+    A keras-hub `WordPieceTokenizer` (fast tensorflow-text path inside
+    `tf.data`) that defaults to lower-casing and accent stripping like BERT's
+    `do_lower_case=True`, requires the five special tokens, and adds
+    `tokenize_with_offsets`, which returns character offsets into the original
+    strings (SQuAD needs them; keras-hub's tokenizers have none).
+
+    Args:
+        vocabulary: list of tokens or path of a `vocab.txt` (one token a line).
+        lowercase: bool. Lower-case the input (default True, uncased models).
+        strip_accents: bool. NFD + drop combining marks (default True).
+        **kwargs: passed to `keras_hub.tokenizers.WordPieceTokenizer`.
+
+    Example:
+    ```python
+    from keras_electra import ElectraTokenizer
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "caf", "##e", "."]
+    tokenizer = ElectraTokenizer(vocab)
+    tokenizer("The Café.")                       # [5, 6, 7, 8]
+    ids, starts, ends = tokenizer.tokenize_with_offsets(["The Café."])[0]
+    # starts [0, 4, 7, 8], ends [3, 7, 8, 9]: "The", "Caf", "é", "."
+    ```
+    """
+
+    backbone_cls = ElectraBackbone
+
+    def __init__(self, vocabulary=None, lowercase=True, strip_accents=True, **kwargs):
+        self._add_special_token("[CLS]", "cls_token")
+        self._add_special_token("[SEP]", "sep_token")
+        self._add_special_token("[PAD]", "pad_token")
+        self._add_special_token("[MASK]", "mask_token")
+        self._add_special_token("[CLS]", "start_token")
+        self._add_special_token("[SEP]", "end_token")
+        kwargs.setdefault("oov_token", "[UNK]")
+        self._fast_bert = None
+        super().__init__(
+            vocabulary=vocabulary, lowercase=lowercase, strip_accents=strip_accents, **kwargs
+        )
+
+    def set_vocabulary(self, vocabulary):
+        if isinstance(vocabulary, str):
+            path = vocabulary
+            try:
+                with open(path, encoding="utf-8") as f:
+                    vocabulary = [line.rstrip("\n").rstrip("\r") for line in f]
+            except FileNotFoundError:
+                raise FileNotFoundError(f"ElectraTokenizer: vocabulary file not found: {path}")
+            while vocabulary and vocabulary[-1] == "":
+                vocabulary.pop()
+        if vocabulary is not None:
+            _check_vocabulary(vocabulary)
+        self._fast_bert = None
+        super().set_vocabulary(vocabulary)
+
+    def tokenize_with_offsets(self, texts):
+        """Token ids with `[start, end)` character offsets into each text.
+
+        Runs tensorflow-text's `FastBertTokenizer` (BERT basic tokenization +
+        WordPiece) in one batch; its UTF-8 byte offsets are mapped to
+        character offsets so `text[start:end]` is the exact source span of
+        each WordPiece ("Café" -> "Caf", "é").
+
+        Args:
+            texts: a string or a list of strings.
+
+        Returns:
+            For a list: a list of `(ids, starts, ends)` int arrays, one triple
+            per text; for a single string, one triple.
+        """
+        import tensorflow as tf
+
+        single = isinstance(texts, str)
+        batch = [texts] if single else list(texts)
+        if not batch:
+            return []
+        tokenizer = self._fast_bert_tokenizer()
+        ids, starts, ends = tokenizer.tokenize_with_offsets(tf.constant(batch))
+        if ids.shape.rank == 3:  # [batch, words, pieces] -> [batch, pieces]
+            ids, starts, ends = (t.merge_dims(-2, -1) for t in (ids, starts, ends))
+        results = []
+        for text, row_ids, row_starts, row_ends in zip(
+            batch, ids.to_list(), starts.to_list(), ends.to_list()
+        ):
+            row_starts = np.asarray(row_starts, dtype=np.int64)
+            row_ends = np.asarray(row_ends, dtype=np.int64)
+            if text.isascii():
+                char_starts, char_ends = row_starts, row_ends
+            else:
+                index = _byte_to_char_index(text)
+                char_starts = index[row_starts]
+                char_ends = index[np.maximum(row_ends - 1, 0)] + 1
+            results.append((
+                np.asarray(row_ids, dtype=np.int32),
+                char_starts.astype(np.int32),
+                char_ends.astype(np.int32),
+            ))
+        return results[0] if single else results
+
+    def _fast_bert_tokenizer(self):
+        if self._fast_bert is None:
+            import tensorflow as tf
+            import tensorflow_text as tf_text
+
+            self._fast_bert = tf_text.FastBertTokenizer(
+                vocab=list(self.vocabulary),
+                suffix_indicator=self.suffix_indicator,
+                unknown_token=self.oov_token,
+                token_out_type=tf.int32,
+                lower_case_nfd_strip_accents=bool(self.lowercase and self.strip_accents),
+            )
+        return self._fast_bert
+
+
+def _check_vocabulary(vocabulary):
+    missing = [t for t in SPECIAL_TOKENS if t not in vocabulary]
+    if missing:
+        raise ValueError(
+            f"ElectraTokenizer: the vocabulary lacks the special tokens {missing}. "
+            "An ELECTRA vocab needs [PAD] [UNK] [CLS] [SEP] [MASK] "
+            "(BERT positions: [PAD]=0, [UNK]=100, [CLS]=101, [SEP]=102, [MASK]=103); "
+            "build one with `keras-electra build-vocab`."
+        )
+    seen, duplicates = set(), []
+    for token in vocabulary:
+        if token in seen:
+            duplicates.append(token)
+        seen.add(token)
+    if duplicates:
+        raise ValueError(
+            f"ElectraTokenizer: the vocabulary has duplicate tokens {duplicates[:5]}"
+            f"{' ...' if len(duplicates) > 5 else ''}; each token must appear once."
+        )

@@ -1,0 +1,1 @@
+"""SageMaker: thin entry point and launcher."""

@@ -1,0 +1,1 @@
+"""Training drivers: optimizers, distribution, checkpointing, callbacks, pretrain/finetune."""

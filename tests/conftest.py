@@ -1,0 +1,61 @@
+"""Shared fixtures. Tests use tiny configs; real data comes from ../shared (read-only)."""
+
+import os
+import pathlib
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import pytest  # noqa: E402
+
+PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
+SHARED = (PROJECT_ROOT / ".." / "shared").resolve()
+SHARED_DATA = SHARED / "data"
+BERT_VOCAB = SHARED_DATA / "bert_uncased_vocab.txt"
+SQUAD_SAMPLE = SHARED_DATA / "squad_v2_dev_sample.json"
+CORPUS_DIR = SHARED_DATA / "corpus"
+
+
+def require_shared(path):
+    if not path.exists():
+        pytest.fail(f"shared test data missing: {path} (expected ../shared beside the project)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def bert_vocab_path():
+    return require_shared(BERT_VOCAB)
+
+
+@pytest.fixture(scope="session")
+def squad_sample_path():
+    return require_shared(SQUAD_SAMPLE)
+
+
+@pytest.fixture(scope="session")
+def corpus_dir():
+    return require_shared(CORPUS_DIR)
+
+
+def import_or_fail(name):
+    """Import an optional dependency of a cross-implementation test.
+
+    Skips when it is missing on a developer machine, but fails under CI
+    (KERAS_ELECTRA_REQUIRE_PARITY=1), where `.ci/run` installs it.
+    """
+    if os.environ.get("KERAS_ELECTRA_REQUIRE_PARITY") == "1":
+        return __import__(name)
+    return pytest.importorskip(name)
+
+
+@pytest.fixture(autouse=True)
+def _clear_keras_session():
+    yield
+    try:
+        import keras
+
+        keras.config.set_dtype_policy("float32")
+    except Exception:
+        pass
