@@ -152,3 +152,28 @@ class ElectraBackbone(Backbone):
             "initializer_range": self.initializer_range,
         })
         return config
+
+    # === Preset loading (added by the convert helper; logic in keras_electra.convert) ===
+    @classmethod
+    def from_preset(cls, preset, load_weights=True, **kwargs):
+        """Build an `ElectraBackbone` from a preset.
+
+        Besides keras-hub's own preset dirs and handles (e.g. a dir written by
+        `save_to_preset`), `preset` may be: an architecture preset name
+        (`"electra_tiny"`, `"electra_small"`, `"electra_small_plus"`,
+        `"electra_base"`, `"electra_large"`; random init, `kwargs` override the
+        config); a local Hugging Face Electra dir (config.json with
+        `model_type: "electra"` + model.safetensors) or `"hf://org/name"`; a
+        keras-hub Electra preset name (`"electra_small_discriminator_uncased_en"`,
+        ...) or a local keras-hub Electra preset dir. See
+        `keras_electra.convert.preset_io.load_backbone_preset`.
+
+        Example:
+        ```python
+        backbone = ElectraBackbone.from_preset("electra_tiny", vocabulary_size=1000)
+        ```
+        """
+        from keras_electra.convert.preset_io import load_backbone_preset
+
+        return load_backbone_preset(cls, preset, load_weights=load_weights,
+                                    fallback=super().from_preset, **kwargs)

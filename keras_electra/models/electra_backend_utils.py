@@ -1,0 +1,56 @@
+"""The few backend-specific pieces the ELECTRA task needs, behind one small API.
+
+Everything else in `keras_electra.models` is `keras.ops`. These helpers give
+(1) stateless uniform noise from an explicit seed tensor (keras.random only
+accepts ints or a SeedGenerator, but step-exact resume and per-replica streams
+need seeds computed from the step counter and the replica id), and (2) the
+replica id / count and a cross-replica sum under `tf.distribute`. TensorFlow
+and JAX are imported lazily, only on their own backend.
+"""
+
+import keras
+
+
+def stateless_uniform(shape, seed, dtype="float32"):
+    """Uniform [0, 1) noise determined only by `seed` (int32 tensor of shape [2])."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.random.stateless_uniform(shape, seed=tf.cast(seed, tf.int32), dtype=dtype)
+    if backend == "jax":
+        import jax
+
+        seed = keras.ops.cast(seed, "uint32")
+        key = jax.random.fold_in(jax.random.key(seed[0]), seed[1])
+        return jax.random.uniform(key, shape, dtype=dtype)
+    if backend == "numpy":
+        import numpy as np
+
+        rng = np.random.default_rng([int(s) for s in np.asarray(seed)])
+        return rng.random(shape, dtype=dtype)
+    raise NotImplementedError(f"ElectraPretrainer does not support the {backend!r} backend.")
+
+
+def replica_info():
+    """(replica_id, num_replicas) of the current tf.distribute replica; (0, 1) elsewhere."""
+    if keras.backend.backend() != "tensorflow":
+        return 0, 1
+    import tensorflow as tf
+
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None or ctx.num_replicas_in_sync == 1:
+        return 0, 1
+    return ctx.replica_id_in_sync_group, ctx.num_replicas_in_sync
+
+
+def cross_replica_sum(value):
+    """Sum over tf.distribute replicas (identity with one replica or off TF)."""
+    if keras.backend.backend() != "tensorflow":
+        return value
+    import tensorflow as tf
+
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None or ctx.num_replicas_in_sync == 1:
+        return value
+    return ctx.all_reduce(tf.distribute.ReduceOp.SUM, value)

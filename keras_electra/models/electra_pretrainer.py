@@ -1,0 +1,516 @@
+"""ElectraPretrainer: replaced-token detection exactly as google-research/electra."""
+
+import copy
+
+import keras
+from keras import ops
+from keras_hub.layers import MaskedLMHead
+from keras_hub.models import Task
+
+from keras_electra.models import electra_backend_utils as backend_utils
+from keras_electra.models import electra_masking as masking
+from keras_electra.models.electra_backbone import ElectraBackbone
+from keras_electra.models.electra_layers import electra_kernel_initializer, gelu_exact
+from keras_electra.models.electra_presets import ARCHITECTURE_PRESETS, generator_config
+from keras_electra.models.electra_pretrainer_preprocessor import ElectraPretrainerPreprocessor
+
+# Seeds of the three random streams of a step (positions, [MASK] coin, Gumbel).
+_STREAMS = {"positions": 0, "mask": 1, "gumbel": 2}
+_EVAL_STREAM_OFFSET = 3
+
+METRIC_NAMES = (
+    "gen_loss", "gen_accuracy", "sampled_accuracy", "disc_loss", "disc_accuracy",
+    "disc_precision", "disc_recall", "disc_auc", "replaced_fraction",
+)
+
+
+@keras.saving.register_keras_serializable(package="keras_electra")
+class ElectraDiscriminatorHead(keras.layers.Layer):
+    """G `discriminator_predictions`: Dense(H, GELU) -> Dense(1) -> one logit per token.
+
+    Sublayers `dense` and `dense_prediction` carry HF's names.
+    """
+
+    def __init__(self, hidden_dim, initializer_range=0.02, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden_dim = hidden_dim
+        self.initializer_range = initializer_range
+        self.dense = keras.layers.Dense(
+            hidden_dim, activation=gelu_exact,
+            kernel_initializer=electra_kernel_initializer(initializer_range),
+            dtype=self.dtype_policy, name="dense",
+        )
+        # G: the last dense keeps tf.layers.dense's glorot-uniform default.
+        self.dense_prediction = keras.layers.Dense(
+            1, kernel_initializer="glorot_uniform", dtype=self.dtype_policy,
+            name="dense_prediction",
+        )
+
+    def build(self, input_shape):
+        self.dense.build(input_shape)
+        self.dense_prediction.build(tuple(input_shape[:-1]) + (self.hidden_dim,))
+        self.built = True
+
+    def call(self, sequence_output):
+        return ops.squeeze(self.dense_prediction(self.dense(sequence_output)), axis=-1)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {"hidden_dim": self.hidden_dim, "initializer_range": self.initializer_range}
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_electra")
+class ElectraPretrainer(Task):
+    """ELECTRA pretraining: a generator (MLM) and a discriminator (replaced-token detection).
+
+    Exactly G (`run_pretraining.py`, `pretrain/pretrain_helpers.py`):
+
+    * The generator backbone is built on the discriminator's embedding block
+      (word, position, token-type embeddings and their LayerNorm are shared;
+      each model keeps its own `embeddings_project`). The generator head is
+      Dense -> GELU -> LayerNorm -> logits through the tied word embeddings +
+      its own output bias, evaluated only at the masked positions.
+    * Dynamic masking every step: candidates exclude padding, [CLS], [SEP],
+      [MASK]; N = int((p + 0.005) S) slots, max(1, min(N, round(real * p)))
+      of them used; positions drawn uniformly with replacement; 85% -> [MASK],
+      15% unchanged, never a random token; position 0 never written.
+    * Fake tokens: Gumbel-max sampling at `temperature` over the full
+      vocabulary, stop-gradient; label = sampled != original.
+    * Loss = `gen_weight` * MLM cross-entropy (mean over masked slots) +
+      `disc_weight` * sigmoid cross-entropy (mean over real tokens). Both
+      means are over the *global* batch, so the loss and gradients are the
+      same on 1 device or N replicas.
+    * Random streams are stateless functions of (`seed`, step counter,
+      replica id): distinct per replica, and reproduced after a resume
+      because the step counter is saved with the weights.
+
+    On the TensorFlow backend `fit` uses a custom train step that XLA-compiles
+    only forward + backward (`xla=True`); the gradient all-reduce and the
+    optimizer run outside XLA, which is what works under tf.distribute on CPU
+    and GPU. On JAX, `fit` uses Keras' own jit-compiled step.
+
+    Args:
+        backbone: `ElectraBackbone`, the discriminator.
+        generator_config: dict of `ElectraBackbone` arguments for the
+            generator (sizes only; its embedding block is the discriminator's).
+            Default: G's generator with `generator_hidden_size` of H.
+        generator_hidden_size: float. Used when `generator_config` is None.
+        preprocessor: optional `ElectraPretrainerPreprocessor` for raw text.
+        mask_prob: float. 0.15 (0.25 for large).
+        gen_weight, disc_weight: floats. Loss weights, G 1.0 and 50.0.
+        temperature: float. Sampling temperature, 1.0.
+        seed: int. Base seed of the masking and sampling streams.
+        xla: bool. XLA-compile forward + backward in the TF train step.
+        cls_token_id, sep_token_id, mask_token_id, pad_token_id: ints; taken
+            from the preprocessor's tokenizer when given, else BERT's 101,
+            102, 103, 0.
+
+    Example:
+    ```python
+    import numpy as np
+    from keras_electra import ElectraPretrainer
+
+    pretrainer = ElectraPretrainer.from_preset("electra_tiny", vocabulary_size=1000)
+    ids = np.random.randint(104, 1000, size=(8, 32)).astype("int32")
+    ids[:, 0], ids[:, -1] = 101, 102
+    x = {"token_ids": ids, "segment_ids": np.zeros_like(ids),
+         "padding_mask": np.ones_like(ids)}
+    pretrainer.fit(x, batch_size=4, epochs=1)
+    pretrainer.discriminator.save_to_preset("./disc")  # for fine-tuning
+    ```
+    """
+
+    backbone_cls = ElectraBackbone
+    preprocessor_cls = ElectraPretrainerPreprocessor
+
+    def __init__(self, backbone, generator_config=None, generator_hidden_size=0.25,
+                 preprocessor=None, mask_prob=0.15, gen_weight=1.0, disc_weight=50.0,
+                 temperature=1.0, seed=0, xla=True, cls_token_id=None, sep_token_id=None,
+                 mask_token_id=None, pad_token_id=None, **kwargs):
+        if not isinstance(backbone, ElectraBackbone):
+            raise TypeError(
+                "ElectraPretrainer: `backbone` must be a keras_electra ElectraBackbone "
+                f"(the discriminator); got {type(backbone).__name__}."
+            )
+        if not 0.0 < mask_prob < 1.0:
+            raise ValueError(f"ElectraPretrainer: mask_prob must be in (0, 1); got {mask_prob}.")
+        if generator_config is None:
+            generator_config = generator_config_from(backbone, generator_hidden_size)
+        generator_config = _clean_generator_config(generator_config, backbone)
+        tokenizer = getattr(preprocessor, "tokenizer", None)
+        special = {
+            "cls": cls_token_id, "sep": sep_token_id, "mask": mask_token_id, "pad": pad_token_id,
+        }
+        defaults = {"cls": 101, "sep": 102, "mask": 103, "pad": 0}
+        for key in special:
+            if special[key] is None:
+                special[key] = (
+                    getattr(tokenizer, f"{key}_token_id") if tokenizer is not None
+                    else defaults[key]
+                )
+            special[key] = int(special[key])
+
+        # === Layers ===
+        self.backbone = backbone
+        self.preprocessor = preprocessor
+        self.generator = ElectraBackbone(
+            **generator_config, embeddings=backbone.embeddings, dtype=backbone.dtype_policy,
+            name="generator",
+        )
+        self.generator_head = MaskedLMHead(
+            token_embedding=backbone.token_embedding,
+            intermediate_activation=gelu_exact,
+            layer_norm_epsilon=backbone.layer_norm_epsilon,
+            kernel_initializer=electra_kernel_initializer(backbone.initializer_range),
+            dtype=backbone.dtype_policy,
+            name="generator_head",
+        )
+        self.discriminator_head = ElectraDiscriminatorHead(
+            backbone.hidden_dim, initializer_range=backbone.initializer_range,
+            dtype=backbone.dtype_policy, name="discriminator_head",
+        )
+        super().__init__(**kwargs)
+
+        # === Config ===
+        self.generator_config = generator_config
+        self.generator_hidden_size = generator_hidden_size
+        self.mask_prob = float(mask_prob)
+        self.gen_weight = float(gen_weight)
+        self.disc_weight = float(disc_weight)
+        self.temperature = float(temperature)
+        self.seed = int(seed)
+        self.xla = bool(xla)
+        self.cls_token_id = special["cls"]
+        self.sep_token_id = special["sep"]
+        self.mask_token_id = special["mask"]
+        self.pad_token_id = special["pad"]
+
+        # === State ===
+        # Steps taken; every random stream of a step is a function of it, so
+        # restoring it with the weights makes a resumed run draw the same masks.
+        self.rng_step = self.add_weight(
+            name="rng_step", shape=(), dtype="int32", initializer="zeros",
+            trainable=False, aggregation="only_first_replica",
+        )
+        self.eval_step = self.add_weight(
+            name="eval_step", shape=(), dtype="int32", initializer="zeros",
+            trainable=False, aggregation="only_first_replica",
+        )
+        self._metric_trackers = {
+            name: keras.metrics.Mean(name=name) for name in METRIC_NAMES if name != "disc_auc"
+        }
+        self._metric_trackers["disc_auc"] = keras.metrics.AUC(num_thresholds=200, name="disc_auc")
+        self._xla_fwd_bwd = None
+
+        # Build the heads now so the model is complete before fit (needed by
+        # BackupAndRestore and for save/load of every variable).
+        self.generator_head.build(
+            (None, None, self.generator.hidden_dim), (None, None)
+        )
+        self.discriminator_head.build((None, None, backbone.hidden_dim))
+        self.built = True
+
+    # ------------------------------------------------------------------ api
+    @property
+    def discriminator(self):
+        """The discriminator backbone (what fine-tuning starts from)."""
+        return self.backbone
+
+    @property
+    def tokenizer(self):
+        return getattr(self.preprocessor, "tokenizer", None)
+
+    def export_discriminator(self, preset_dir):
+        """Save the discriminator (+ tokenizer when known) as a keras-hub preset."""
+        self.backbone.save_to_preset(preset_dir)
+        if self.tokenizer is not None:
+            self.tokenizer.save_to_preset(preset_dir)
+
+    def export_generator(self, preset_dir):
+        """Save the generator backbone (its own copy of the shared embeddings) as a preset."""
+        standalone = ElectraBackbone.from_config(self.generator.get_config())
+        for target, source in zip(standalone.weights, self.generator.weights):
+            target.assign(source)
+        standalone.save_to_preset(preset_dir)
+        if self.tokenizer is not None:
+            self.tokenizer.save_to_preset(preset_dir)
+
+    def compile(self, optimizer="auto", loss=None, metrics=None, **kwargs):
+        """Compile with G's optimizer defaults unless told otherwise.
+
+        `optimizer="auto"` gives AdamW(5e-4, weight decay 0.01 except LayerNorm
+        and biases, eps 1e-6, global clip norm 1.0). The loss is built in; pass
+        no `loss` or `metrics`. Use `keras_electra.training.optimizers` for the
+        warmup/decay schedules and G's bias-correction-free Adam.
+        """
+        if loss is not None or metrics:
+            raise ValueError(
+                "ElectraPretrainer computes its own loss and metrics; do not pass "
+                "`loss` or `metrics` to compile()."
+            )
+        if optimizer == "auto":
+            optimizer = keras.optimizers.AdamW(
+                learning_rate=5e-4, weight_decay=0.01, epsilon=1e-6, global_clipnorm=1.0
+            )
+            optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
+        kwargs.setdefault("jit_compile", False)  # the TF train step jit-compiles fwd/bwd itself
+        if keras.backend.backend() == "jax":
+            kwargs["jit_compile"] = True
+        super().compile(optimizer=optimizer, **kwargs)
+        self._xla_fwd_bwd = None
+
+    # -------------------------------------------------------------- forward
+    def _seeds(self, step, stream_offset=0):
+        replica_id, num_replicas = backend_utils.replica_info()
+        counter = ops.cast(step, "int32") * num_replicas + ops.cast(replica_id, "int32")
+        return {
+            name: ops.stack([
+                ops.cast(self.seed * 1000 + stream + stream_offset, "int32"), counter
+            ])
+            for name, stream in _STREAMS.items()
+        }
+
+    def draw_noise(self, batch_size, sequence_length, seeds):
+        """The uniform noise of one step (exposed so tests can replay it)."""
+        n = masking.max_predictions_per_seq(sequence_length, self.mask_prob)
+        vocab = self.backbone.vocabulary_size
+        return {
+            "position_noise": backend_utils.stateless_uniform((batch_size, n), seeds["positions"]),
+            "mask_noise": backend_utils.stateless_uniform((batch_size, n), seeds["mask"]),
+            "gumbel_noise": backend_utils.stateless_uniform(
+                (batch_size, n, vocab), seeds["gumbel"]
+            ),
+        }
+
+    def normalizers(self, inputs):
+        """Global-batch denominators of the two losses (sum of MLM weights, real tokens)."""
+        padding_mask = inputs["padding_mask"]
+        sequence_length = _static_length(inputs["token_ids"])
+        n = masking.max_predictions_per_seq(sequence_length, self.mask_prob)
+        mlm_weight = ops.sum(ops.cast(masking.num_to_predict(padding_mask, self.mask_prob, n),
+                                      "float32"))
+        real_tokens = ops.sum(ops.cast(padding_mask, "float32"))
+        return backend_utils.cross_replica_sum(ops.stack([mlm_weight, real_tokens]))
+
+    def forward(self, inputs, noise, normalizers=None, training=False):
+        """One ELECTRA step from explicit noise; returns every intermediate and the losses."""
+        token_ids = ops.cast(inputs["token_ids"], "int32")
+        segment_ids = ops.cast(inputs["segment_ids"], "int32")
+        padding_mask = ops.cast(inputs["padding_mask"], "int32")
+        masked = masking.mask_tokens(
+            token_ids, padding_mask, noise["position_noise"], noise["mask_noise"],
+            self.mask_prob,
+            ignore_ids=(self.sep_token_id, self.cls_token_id, self.mask_token_id,
+                        self.pad_token_id),
+            mask_token_id=self.mask_token_id,
+        )
+        generator_output = self.generator(
+            {"token_ids": masked["masked_ids"], "segment_ids": segment_ids,
+             "padding_mask": padding_mask}, training=training,
+        )["sequence_output"]
+        gen_logits = ops.cast(
+            self.generator_head(generator_output, mask_positions=masked["positions"]), "float32"
+        )
+        sampled_ids = masking.gumbel_argmax(
+            ops.stop_gradient(gen_logits), noise["gumbel_noise"], self.temperature
+        )
+        corrupted_ids, labels = masking.replace_tokens(
+            masked["masked_ids"], masked["positions"], masked["masked_lm_ids"], sampled_ids
+        )
+        discriminator_output = self.backbone(
+            {"token_ids": corrupted_ids, "segment_ids": segment_ids,
+             "padding_mask": padding_mask}, training=training,
+        )["sequence_output"]
+        disc_logits = ops.cast(self.discriminator_head(discriminator_output), "float32")
+
+        # Losses (G `_get_masked_lm_output`, `_get_discriminator_output`).
+        weights = masked["masked_lm_weights"]
+        log_probs = ops.log_softmax(gen_logits, axis=-1)
+        nll = -ops.squeeze(
+            ops.take_along_axis(log_probs, masked["masked_lm_ids"][:, :, None], axis=-1), -1
+        )
+        token_weights = ops.cast(padding_mask, "float32")
+        bce = masking.sigmoid_cross_entropy_with_logits(disc_logits, ops.cast(labels, "float32"))
+        gen_sum = ops.sum(weights * nll)
+        disc_sum = ops.sum(token_weights * bce)
+        local_counts = ops.stack([ops.sum(weights), ops.sum(token_weights)])
+        if normalizers is None:
+            normalizers = local_counts
+        gen_loss = gen_sum / (normalizers[0] + 1e-6)
+        disc_loss = disc_sum / (normalizers[1] + 1e-6)
+        loss = self.gen_weight * gen_loss + self.disc_weight * disc_loss
+        return {
+            **masked, "gen_logits": gen_logits, "sampled_ids": sampled_ids,
+            "corrupted_ids": corrupted_ids, "labels": labels, "disc_logits": disc_logits,
+            "padding_mask": padding_mask, "gen_sum": gen_sum, "disc_sum": disc_sum,
+            "local_counts": local_counts, "gen_loss": gen_loss, "disc_loss": disc_loss,
+            "loss": loss,
+        }
+
+    def call(self, inputs, training=False):
+        token_ids = inputs["token_ids"]
+        batch_size = ops.shape(token_ids)[0]
+        sequence_length = _static_length(token_ids)
+        counter = self.rng_step if training else self.eval_step
+        offset = 0 if training else _EVAL_STREAM_OFFSET
+        seeds = self._seeds(counter.value, stream_offset=offset)
+        counter.assign_add(1)
+        noise = self.draw_noise(batch_size, sequence_length, seeds)
+        return self.forward(inputs, noise, normalizers=self.normalizers(inputs), training=training)
+
+    # --------------------------------------------------------------- losses
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        self.update_metrics(y_pred)
+        return y_pred["loss"]
+
+    def update_metrics(self, outputs):
+        t = self._metric_trackers
+        weights = outputs["masked_lm_weights"]
+        mlm_count = ops.sum(weights)
+        token_weights = ops.cast(outputs["padding_mask"], "float32")
+        real_count = ops.sum(token_weights)
+        t["gen_loss"].update_state(outputs["gen_sum"] / (mlm_count + 1e-6), sample_weight=mlm_count)
+        t["disc_loss"].update_state(
+            outputs["disc_sum"] / (real_count + 1e-6), sample_weight=real_count
+        )
+        predictions = ops.cast(ops.argmax(outputs["gen_logits"], axis=-1), "int32")
+        original = outputs["masked_lm_ids"]
+        t["gen_accuracy"].update_state(ops.cast(predictions == original, "float32"), weights)
+        t["sampled_accuracy"].update_state(
+            ops.cast(outputs["sampled_ids"] == original, "float32"), weights
+        )
+        labels = ops.cast(outputs["labels"], "float32")
+        disc_logits = outputs["disc_logits"]
+        preds = ops.cast(disc_logits > 0, "float32")  # G: round((sign(logit) + 1) / 2)
+        correct = ops.cast(preds == labels, "float32")
+        t["disc_accuracy"].update_state(correct, token_weights)
+        t["disc_precision"].update_state(correct, preds * token_weights)
+        t["disc_recall"].update_state(correct, labels * token_weights)
+        t["disc_auc"].update_state(labels, ops.sigmoid(disc_logits), sample_weight=token_weights)
+        t["replaced_fraction"].update_state(labels, token_weights)
+        if self._loss_tracker is not None:
+            # Per-replica losses are partial sums of the global loss (global
+            # denominators), so the replica mean times the replica count is it.
+            _, num_replicas = backend_utils.replica_info()
+            self._loss_tracker.update_state(outputs["loss"] * num_replicas)
+
+    # ----------------------------------------------------------- train step
+    def train_step(self, *args, **kwargs):
+        if keras.backend.backend() != "tensorflow":
+            return super().train_step(*args, **kwargs)
+        from keras_electra.models.electra_tf_train_step import tf_train_step
+
+        return tf_train_step(self, *args, **kwargs)
+
+    # ---------------------------------------------------------------- config
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "generator_config": copy.deepcopy(self.generator_config),
+            "generator_hidden_size": self.generator_hidden_size,
+            "mask_prob": self.mask_prob,
+            "gen_weight": self.gen_weight,
+            "disc_weight": self.disc_weight,
+            "temperature": self.temperature,
+            "seed": self.seed,
+            "xla": self.xla,
+            "cls_token_id": self.cls_token_id,
+            "sep_token_id": self.sep_token_id,
+            "mask_token_id": self.mask_token_id,
+            "pad_token_id": self.pad_token_id,
+        })
+        return config
+
+    @classmethod
+    def from_preset(cls, preset, load_weights=True, **kwargs):
+        """Build from an architecture preset name, a saved preset dir, or a HF dir.
+
+        * `"electra_tiny" | "electra_small" | "electra_small_plus" |
+          "electra_base" | "electra_large"`: random init with G's sizes;
+          backbone arguments (e.g. `vocabulary_size=...`, `dropout=...`) and
+          pretrainer arguments (e.g. `mask_prob`, `preprocessor`) may be given.
+        * a directory written by `save_to_preset`: the whole pretrainer.
+        * a local Hugging Face ElectraForPreTraining directory (discriminator)
+          together with `generator_preset=<ElectraForMaskedLM dir>`.
+        """
+        if isinstance(preset, str) and preset in ARCHITECTURE_PRESETS:
+            return cls.from_architecture(preset, **kwargs)
+        generator_preset = kwargs.pop("generator_preset", None)
+        if generator_preset is not None or _is_hf_dir(preset):
+            from keras_electra.convert.pretrainer import pretrainer_from_hf
+
+            return pretrainer_from_hf(cls, preset, generator_preset, **kwargs)
+        return super().from_preset(preset, load_weights=load_weights, **kwargs)
+
+    @classmethod
+    def from_architecture(cls, name, **kwargs):
+        spec = ARCHITECTURE_PRESETS[name]
+        backbone_kwargs = {
+            k: kwargs.pop(k) for k in list(kwargs)
+            if k in ElectraBackbone.__init__.__code__.co_varnames and k != "self"
+            and k not in ("embeddings", "name")
+        }
+        disc_config = {**spec["backbone"], **backbone_kwargs}
+        gen_config = {**spec["generator"], **backbone_kwargs}
+        for key in ("hidden_dim", "num_heads", "intermediate_dim", "num_layers"):
+            gen_config[key] = spec["generator"][key]
+        backbone = ElectraBackbone(**disc_config)
+        kwargs.setdefault("mask_prob", spec["pretraining"]["mask_prob"])
+        return cls(backbone, generator_config=gen_config, **kwargs)
+
+
+def generator_config_from(backbone, generator_hidden_size=0.25, generator_layers=1.0):
+    return generator_config(_backbone_args(backbone), generator_hidden_size, generator_layers)
+
+
+def _backbone_args(backbone):
+    config = backbone.get_config()
+    return {k: v for k, v in config.items() if k not in ("name", "trainable", "dtype")}
+
+
+def _clean_generator_config(config, backbone):
+    config = {k: v for k, v in dict(config).items()
+              if k not in ("name", "trainable", "dtype", "embeddings")}
+    shared = _backbone_args(backbone)
+    for key in ("vocabulary_size", "embedding_dim", "max_sequence_length", "num_segments"):
+        if key in config and config[key] != shared[key]:
+            raise ValueError(
+                f"ElectraPretrainer: generator {key}={config[key]} differs from the "
+                f"discriminator's {shared[key]}; the embedding block is shared."
+            )
+        config[key] = shared[key]
+    for key, value in shared.items():
+        config.setdefault(key, value)
+    return config
+
+
+def _static_length(token_ids):
+    length = token_ids.shape[1]
+    if length is None:
+        raise ValueError(
+            "ElectraPretrainer needs a static sequence length (N = int((p + 0.005) S) "
+            "slots are drawn per sequence). Batch fixed-length examples, e.g. "
+            "tf.data with drop_remainder=True and padded records."
+        )
+    return int(length)
+
+
+def _is_hf_dir(preset):
+    import json
+    import os
+
+    if not isinstance(preset, str):
+        return False
+    if preset.startswith("hf://"):
+        return True
+    path = os.path.join(preset, "config.json")
+    if not os.path.isfile(path):
+        return False
+    with open(path, encoding="utf-8") as f:
+        try:
+            return json.load(f).get("model_type") == "electra"
+        except ValueError:
+            return False
