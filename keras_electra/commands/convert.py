@@ -1,0 +1,54 @@
+"""`keras-electra convert`: HF / google TF1 / keras-hub checkpoints -> our preset dir."""
+
+import sys
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "convert",
+        help="convert an HF, google-research TF1 or keras-hub Electra checkpoint to a preset",
+        description=(
+            "Convert a checkpoint into a keras-hub-format preset of keras_electra's "
+            "ElectraBackbone (config.json, model.weights.h5, metadata.json, tokenizer "
+            "files when a vocab is known, electra_heads.npz with the RTD/MLM/QA heads). "
+            "SRC: --from hf: a save_pretrained dir or hf://org/name; --from google: a "
+            "TF1 checkpoint prefix (dir/model.ckpt-N) or its dir; --from keras-hub: a "
+            "keras-hub Electra preset name or dir."
+        ),
+    )
+    parser.add_argument("--from", dest="source_format", required=True,
+                        choices=["hf", "google", "keras-hub"], help="source format")
+    parser.add_argument("src", metavar="SRC", help="checkpoint to convert")
+    parser.add_argument("out_preset", metavar="OUT_PRESET", help="output preset directory")
+    parser.add_argument("--part", choices=["discriminator", "generator"], default=None,
+                        help="google only: which model of a pretraining checkpoint "
+                             "(default discriminator)")
+    parser.add_argument("--vocab", default=None,
+                        help="vocab.txt (default: the one next to SRC, if any)")
+    parser.add_argument("--num-heads", type=int, default=None,
+                        help="google only: discriminator attention heads (default H // 64)")
+    parser.add_argument("--generator-num-heads", type=int, default=None,
+                        help="google only: generator attention heads (default Hg // 64)")
+    parser.set_defaults(func=run)
+
+
+def run(args):
+    from keras_electra.convert.preset_io import convert_to_preset
+
+    try:
+        summary = convert_to_preset(
+            args.source_format, args.src, args.out_preset, part=args.part,
+            vocabulary=args.vocab, num_heads=args.num_heads,
+            generator_num_heads=args.generator_num_heads,
+        )
+    except (FileNotFoundError, ValueError, ImportError, OSError) as e:
+        print(f"keras-electra convert: error: {e}", file=sys.stderr)
+        return 2
+    backbone = summary["backbone"]
+    print(
+        f"wrote {args.out_preset}: ElectraBackbone {backbone.count_params():,} params "
+        f"(L={backbone.num_layers}, H={backbone.hidden_dim}, E={backbone.embedding_dim}, "
+        f"heads={backbone.num_heads}); head weights: {summary['heads'] or 'none'}; "
+        f"tokenizer: {'yes' if summary['tokenizer'] else 'no (pass --vocab)'}"
+    )
+    return 0

@@ -1,0 +1,119 @@
+"""keras-hub `ElectraBackbone` presets (Kaggle names or local dirs) -> our ElectraBackbone.
+
+keras-hub's backbone has the same layer names as ours except `embeddings_projection`
+(ours: `embeddings_project`) and the embedding layers living at top level (ours:
+inside the shareable `embeddings` block); its extra `pooled_dense` (tanh pooler,
+random in the Kaggle presets) is dropped. Note: keras-hub runs its FFN with the
+tanh-approximate GELU, so our forward (exact erf GELU, as google-research/electra
+and HF) differs slightly from keras-hub's own forward on the same weights. That
+is expected: ours is the reference math.
+
+Example:
+```python
+from keras_electra.convert.keras_hub import backbone_from_keras_hub
+
+backbone = backbone_from_keras_hub("electra_small_discriminator_uncased_en")  # online
+backbone = backbone_from_keras_hub("./saved_keras_hub_preset")                # local dir
+```
+"""
+
+import json
+import os
+
+import numpy as np
+
+from keras_electra.convert import weight_maps
+
+KERAS_HUB_REGISTERED_NAME = "keras_hub>ElectraBackbone"
+
+
+def is_keras_hub_electra_dir(path):
+    """True for a local dir whose config.json is a keras-hub ElectraBackbone."""
+    config_path = os.path.join(str(path), "config.json")
+    if not os.path.isfile(config_path):
+        return False
+    try:
+        with open(config_path, encoding="utf-8") as f:
+            return json.load(f).get("registered_name") == KERAS_HUB_REGISTERED_NAME
+    except (OSError, ValueError):
+        return False
+
+
+def keras_hub_config_to_backbone_config(config):
+    """keras-hub ElectraBackbone `get_config()` -> our kwargs."""
+    return {
+        "vocabulary_size": config["vocab_size"],
+        "num_layers": config["num_layers"],
+        "num_heads": config["num_heads"],
+        "hidden_dim": config["hidden_dim"],
+        "embedding_dim": config["embedding_dim"],
+        "intermediate_dim": config["intermediate_dim"],
+        "dropout": config.get("dropout", 0.1),
+        "max_sequence_length": config.get("max_sequence_length", 512),
+        "num_segments": config.get("num_segments", 2),
+    }
+
+
+def our_path(keras_hub_path):
+    """Our variable path for a keras-hub one, or None if it is dropped (pooler)."""
+    if keras_hub_path.startswith(weight_maps.KERAS_HUB_DROPPED_PREFIXES):
+        return None
+    for old, new in weight_maps.KERAS_HUB_RENAMES:
+        if keras_hub_path.startswith(old):
+            return new + keras_hub_path[len(old):]
+    raise ValueError(f"keras-hub ElectraBackbone variable {keras_hub_path!r} has no mapping.")
+
+
+def copy_keras_hub_weights(source, backbone, where="keras-hub backbone"):
+    """Copy a built keras-hub ElectraBackbone's weights into our `backbone` by name."""
+    ours = {v.path: v for v in backbone.weights}
+    filled = set()
+    for variable in source.weights:
+        target_path = our_path(variable.path)
+        if target_path is None:
+            continue
+        if target_path not in ours:
+            raise ValueError(f"{where}: variable {variable.path} has no counterpart "
+                             f"{target_path} in our backbone.")
+        target = ours[target_path]
+        value = np.asarray(variable.numpy())
+        if tuple(target.shape) != value.shape:
+            raise ValueError(f"{where}: {variable.path} has shape {value.shape}, our "
+                             f"{target_path} needs {tuple(target.shape)}.")
+        target.assign(value)
+        filled.add(target_path)
+    missing = sorted(set(ours) - filled)
+    if missing:
+        raise ValueError(f"{where}: our variables {missing[:6]} got no weights.")
+    return backbone
+
+
+def backbone_from_keras_hub(preset, load_weights=True, **kwargs):
+    """An `ElectraBackbone` from a keras-hub Electra preset (name, handle or local dir).
+
+    `kwargs` override our config (e.g. `dropout=0.0`, `dtype=...`).
+    """
+    import keras_hub
+
+    from keras_electra.models.electra_backbone import ElectraBackbone
+    from keras_electra.models.electra_presets import KERAS_HUB_PRESETS
+
+    handle = KERAS_HUB_PRESETS.get(preset, preset)
+    source = keras_hub.models.ElectraBackbone.from_preset(handle, load_weights=load_weights)
+    config = {**keras_hub_config_to_backbone_config(source.get_config()), **kwargs}
+    backbone = ElectraBackbone(**config)
+    if load_weights:
+        copy_keras_hub_weights(source, backbone, where=str(preset))
+    return backbone
+
+
+def tokenizer_from_keras_hub(preset):
+    """Our `ElectraTokenizer` (uncased: lowercase + strip accents) on the preset's vocab."""
+    import keras_hub
+
+    from keras_electra.models.electra_presets import KERAS_HUB_PRESETS
+    from keras_electra.models.electra_tokenizer import ElectraTokenizer
+
+    handle = KERAS_HUB_PRESETS.get(preset, preset)
+    source = keras_hub.models.ElectraTokenizer.from_preset(handle)
+    return ElectraTokenizer(vocabulary=list(source.get_vocabulary()))
