@@ -1,0 +1,302 @@
+"""SageMaker training entry point: map the container's environment onto the CLI.
+
+SageMaker starts this script on every instance of a training job (the image's
+`SAGEMAKER_PROGRAM`, or the `entry_point` the launcher uploads). It does no work
+of its own; it only translates SageMaker's environment into a
+`keras-electra pretrain ...` or `keras-electra squad ...` command line and calls
+`keras_electra.cli.main` with it:
+
+| SageMaker                                   | becomes                                       |
+|---------------------------------------------|-----------------------------------------------|
+| hyperparameters (`SM_HPS`, else the         | `--key value` each (values parsed as JSON      |
+| `hyperparameters.json` file)                | data, never evaluated); `task` picks the       |
+|                                             | command (`pretrain` default, or `squad`)       |
+| `SM_HOSTS`, `SM_CURRENT_HOST` (>1 host)     | `TF_CONFIG` for MultiWorkerMirroredStrategy,   |
+|                                             | unless the container already set one           |
+| channel `training` (FSx mount or S3 prefix) | `--filesystem_prefix <its path>`               |
+| channel `train` / `validation` (or `val`)   | `--train_dir` / `--val_dir <its path>`         |
+| `/opt/ml/checkpoints` (synced to            | `--checkpoint_dir`, so a spot restart resumes  |
+| `checkpoint_s3_uri`)                        |                                                |
+| `SM_MODEL_DIR` (uploaded as model.tar.gz)   | `--export_dir` (the final presets)             |
+| `SM_OUTPUT_DATA_DIR`                        | `--log_dir <it>/logs` (TensorBoard)            |
+
+Hyperparameters given explicitly win over the mapped defaults, except that
+channels always set the flags they map to. SageMaker's own hyperparameters
+(`sagemaker_*`, `model_dir`) are dropped.
+
+Test hooks (environment): `KERAS_ELECTRA_CHECKPOINT_DIR` replaces
+`/opt/ml/checkpoints`; `KERAS_ELECTRA_MWMS_PORT` (default 12345) is the port
+every host listens on; `KERAS_ELECTRA_SM_HOST_PORTS`, a JSON object
+`{"algo-1": "127.0.0.1:23456", ...}`, gives each host its own address (two
+"hosts" on one machine).
+
+Example (what an instance of a 2-node pretraining job runs):
+
+>>> env = {"SM_HOSTS": '["algo-1", "algo-2"]', "SM_CURRENT_HOST": "algo-2",
+...        "SM_HPS": '{"model_size": "small", "total_steps": 125000}',
+...        "SM_CHANNEL_TRAINING": "/opt/ml/input/data/training",
+...        "SM_MODEL_DIR": "/opt/ml/model"}
+>>> plan = plan_from_environment(env)
+>>> plan.argv[:5]
+['pretrain', '--model_size', 'small', '--total_steps', '125000']
+>>> plan.tf_config["task"]
+{'type': 'worker', 'index': 1}
+"""
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+
+DEFAULT_CHECKPOINT_DIR = "/opt/ml/checkpoints"
+DEFAULT_MWMS_PORT = 12345
+DEFAULT_INPUT_CONFIG_DIR = "/opt/ml/input/config"
+TASKS = ("pretrain", "squad")
+
+# Channel name -> CLI flag. `training` is the AWS scripts' FSx channel: the
+# whole file system (train_dir/val_dir stay relative to it).
+CHANNEL_FLAGS = {
+    "training": "--filesystem_prefix",
+    "train": "--train_dir",
+    "validation": "--val_dir",
+    "val": "--val_dir",
+}
+# Hyperparameters that SageMaker adds for itself; never forwarded.
+_SAGEMAKER_OWN = ("model_dir",)
+_TASK_KEYS = ("task", "job")
+
+
+def parse_hyperparameter_value(value):
+    """Decode one hyperparameter as JSON data; anything else stays the raw string.
+
+    Never evaluates code: `json.loads` only builds numbers, strings, booleans,
+    null, lists and dicts.
+
+    Example:
+
+    >>> parse_hyperparameter_value('"small"'), parse_hyperparameter_value("2e-3")
+    ('small', 0.002)
+    >>> parse_hyperparameter_value("__import__('os').system('x')")
+    "__import__('os').system('x')"
+    """
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def read_hyperparameters(env):
+    """The job's hyperparameters as a dict of decoded values.
+
+    Reads `SM_HPS` (a JSON object, as the SageMaker training toolkit exports it),
+    else `<SM_INPUT_CONFIG_DIR>/hyperparameters.json` (what SageMaker writes; the
+    SDK JSON-encodes each value), else returns `{}`. Each value goes through
+    `parse_hyperparameter_value`.
+    """
+    if env.get("SM_HPS"):
+        source = "SM_HPS"
+        try:
+            raw = json.loads(env["SM_HPS"])
+        except ValueError as error:
+            raise ValueError(f"SM_HPS is not valid JSON ({error}): {env['SM_HPS'][:200]!r}")
+    else:
+        path = os.path.join(
+            env.get("SM_INPUT_CONFIG_DIR", DEFAULT_INPUT_CONFIG_DIR), "hyperparameters.json"
+        )
+        if not os.path.exists(path):
+            return {}
+        source = path
+        with open(path, encoding="utf-8") as handle:
+            try:
+                raw = json.load(handle)
+            except ValueError as error:
+                raise ValueError(f"{path} is not valid JSON: {error}")
+    if not isinstance(raw, dict):
+        raise ValueError(f"{source} must hold a JSON object of hyperparameters, got {raw!r:.200}")
+    return {str(key): parse_hyperparameter_value(value) for key, value in raw.items()}
+
+
+def _flag_value(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return str(value)
+
+
+def hyperparameters_to_argv(hps):
+    """`--key value` pairs for every forwarded hyperparameter (insertion order).
+
+    Booleans become `true`/`false` (the AWS scripts' convention), lists and dicts
+    JSON text, `None` is dropped. SageMaker's own keys (`sagemaker_*`,
+    `model_dir`) and the task selector (`task`, `job`) are not forwarded.
+
+    Example:
+
+    >>> hyperparameters_to_argv({"model_size": "small", "skip_xla": True,
+    ...                          "sagemaker_program": "x.py", "name": None})
+    ['--model_size', 'small', '--skip_xla', 'true']
+    """
+    argv = []
+    for key, value in hps.items():
+        if value is None or key in _TASK_KEYS or key in _SAGEMAKER_OWN:
+            continue
+        if key.startswith("sagemaker_"):
+            continue
+        flag = key if key.startswith("--") else f"--{key}"
+        argv += [flag, _flag_value(value)]
+    return argv
+
+
+def select_task(hps):
+    """The CLI command named by hyperparameter `task` (or `job`); `pretrain` by default."""
+    for key in _TASK_KEYS:
+        if hps.get(key) not in (None, ""):
+            task = str(hps[key])
+            if task not in TASKS:
+                raise ValueError(
+                    f"hyperparameter {key}={task!r} is not a task; use one of {', '.join(TASKS)}"
+                )
+            return task
+    return "pretrain"
+
+
+def channel_args(env):
+    """CLI flags for the job's input channels (`SM_CHANNEL_<NAME>` variables).
+
+    Example:
+
+    >>> channel_args({"SM_CHANNEL_TRAIN": "/opt/ml/input/data/train",
+    ...               "SM_CHANNEL_VALIDATION": "/opt/ml/input/data/validation"})
+    ['--train_dir', '/opt/ml/input/data/train', '--val_dir', '/opt/ml/input/data/validation']
+    """
+    argv = []
+    seen = {}
+    for name in CHANNEL_FLAGS:
+        path = env.get(f"SM_CHANNEL_{name.upper()}")
+        if not path:
+            continue
+        flag = CHANNEL_FLAGS[name]
+        if flag in seen:
+            raise ValueError(
+                f"channels {seen[flag]!r} and {name!r} both map to {flag}; send only one of them"
+            )
+        seen[flag] = name
+        argv += [flag, path]
+    return argv
+
+
+def _parse_hosts(text, variable):
+    try:
+        hosts = json.loads(text)
+    except ValueError:
+        hosts = [host.strip() for host in text.split(",") if host.strip()]
+    if not isinstance(hosts, list) or not all(isinstance(h, str) for h in hosts):
+        raise ValueError(f"{variable} must be a JSON list of host names, got {text!r}")
+    return hosts
+
+
+def build_tf_config(hosts, current_host, port=DEFAULT_MWMS_PORT, host_ports=None):
+    """TF_CONFIG for MultiWorkerMirroredStrategy, or None for a single host.
+
+    Workers are the hosts sorted by name (the order SageMaker uses for ranks),
+    each at `host:port`, or at the address `host_ports[host]` when given; the
+    task index is the current host's position in that order.
+
+    Example:
+
+    >>> build_tf_config(["algo-2", "algo-1"], "algo-1", 12345)
+    {'cluster': {'worker': ['algo-1:12345', 'algo-2:12345']}, 'task': {'type': 'worker', 'index': 0}}
+    """
+    hosts = sorted(set(hosts))
+    if current_host not in hosts:
+        raise ValueError(
+            f"current host {current_host!r} is not among the job's hosts {hosts}; "
+            "check SM_CURRENT_HOST and SM_HOSTS"
+        )
+    if len(hosts) < 2:
+        return None
+    host_ports = host_ports or {}
+    missing = [host for host in hosts if host_ports and host not in host_ports]
+    if missing:
+        raise ValueError(f"no address for hosts {missing} in the host:port map {host_ports}")
+    workers = [host_ports.get(host, f"{host}:{int(port)}") for host in hosts]
+    return {
+        "cluster": {"worker": workers},
+        "task": {"type": "worker", "index": hosts.index(current_host)},
+    }
+
+
+def tf_config_from_env(env):
+    """`build_tf_config` from `SM_HOSTS`/`SM_CURRENT_HOST` (+ the test hooks); None if no hosts."""
+    if not env.get("SM_HOSTS") or not env.get("SM_CURRENT_HOST"):
+        return None
+    hosts = _parse_hosts(env["SM_HOSTS"], "SM_HOSTS")
+    host_ports = None
+    if env.get("KERAS_ELECTRA_SM_HOST_PORTS"):
+        host_ports = json.loads(env["KERAS_ELECTRA_SM_HOST_PORTS"])
+        if not isinstance(host_ports, dict):
+            raise ValueError("KERAS_ELECTRA_SM_HOST_PORTS must be a JSON object host -> 'addr:port'")
+    port = int(env.get("KERAS_ELECTRA_MWMS_PORT", DEFAULT_MWMS_PORT))
+    return build_tf_config(hosts, env["SM_CURRENT_HOST"], port, host_ports)
+
+
+@dataclass
+class EntryPointPlan:
+    """What the entry point will do: the CLI argv and the TF_CONFIG to export (or None)."""
+
+    argv: list
+    tf_config: dict = None
+
+
+def build_cli_argv(hps, env):
+    """The full `keras_electra.cli.main` argv for these hyperparameters and environment."""
+    task = select_task(hps)
+    from_channels = channel_args(env)
+    channel_flags = set(from_channels[0::2])
+    forwarded = {k: v for k, v in hps.items() if f"--{k.lstrip('-')}" not in channel_flags}
+    argv = [task] + hyperparameters_to_argv(forwarded) + from_channels
+    given = set(argv[1::2])
+
+    def default(flag, value):
+        if value and flag not in given:
+            argv.extend([flag, value])
+
+    default(
+        "--checkpoint_dir", env.get("KERAS_ELECTRA_CHECKPOINT_DIR") or DEFAULT_CHECKPOINT_DIR
+    )
+    default("--export_dir", env.get("SM_MODEL_DIR"))
+    if env.get("SM_OUTPUT_DATA_DIR"):
+        default("--log_dir", os.path.join(env["SM_OUTPUT_DATA_DIR"], "logs"))
+    return argv
+
+
+def plan_from_environment(env):
+    """Everything the entry point decides, from an environment mapping (pure; for tests)."""
+    hps = read_hyperparameters(env)
+    tf_config = None if env.get("TF_CONFIG") else tf_config_from_env(env)
+    return EntryPointPlan(argv=build_cli_argv(hps, env), tf_config=tf_config)
+
+
+def main(environ=None):
+    """Run the job: export TF_CONFIG if needed, then `keras_electra.cli.main(argv)`."""
+    environ = os.environ if environ is None else environ
+    plan = plan_from_environment(dict(environ))
+    if plan.tf_config is not None:
+        os.environ["TF_CONFIG"] = json.dumps(plan.tf_config)
+    print(
+        "keras-electra sagemaker entry point: "
+        f"host={environ.get('SM_CURRENT_HOST', '?')} hosts={environ.get('SM_HOSTS', '?')} "
+        f"gpus={environ.get('SM_NUM_GPUS', '?')} TF_CONFIG={os.environ.get('TF_CONFIG', '')}",
+        flush=True,
+    )
+    print("keras-electra " + " ".join(plan.argv), flush=True)
+    from keras_electra import cli
+
+    return cli.main(plan.argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
