@@ -1,0 +1,268 @@
+"""Choosing the distribution strategy, and the isolated Keras fixes MWMS needs.
+
+`create_strategy()` picks, in order:
+
+1. `TF_CONFIG` in the environment (or SageMaker's `SM_HOSTS` + `SM_CURRENT_HOST`
+   with more than one host, from which `TF_CONFIG` is built) ->
+   `tf.distribute.MultiWorkerMirroredStrategy` (MWMS), after
+   `apply_keras_mwms_fixes()`;
+2. more than one visible GPU -> `tf.distribute.MirroredStrategy`;
+3. otherwise the default strategy (one device).
+
+On the JAX backend use `setup_jax_data_parallel()` instead: it calls
+`keras.distribution.initialize()` when multi-process variables are present
+(`JAX_COORDINATOR_ADDRESS`, `JAX_NUM_PROCESSES`, `JAX_PROCESS_ID`; Keras reads
+them itself) and installs `keras.distribution.DataParallel()` over all devices,
+so `model.fit` shards each global batch across devices and processes.
+Checkpointing and logging then use `process_index() == 0` as the chief.
+
+Keras 3.15 `fit()` does not run under MWMS at all; see `apply_keras_mwms_fixes`.
+"""
+
+import json
+import logging
+import os
+
+logger = logging.getLogger(__name__)
+
+# SageMaker: port the MWMS gRPC servers listen on when TF_CONFIG is built from SM_HOSTS.
+DEFAULT_MWMS_PORT = int(os.environ.get("KERAS_ELECTRA_MWMS_PORT", "2222"))
+
+_APPLIED = set()
+# The versions the two patches were written and verified against.
+PATCHED_KERAS_VERSIONS = ("3.15.",)
+
+
+def tf_config_from_sagemaker(environ=None, port=DEFAULT_MWMS_PORT):
+    """Build a `TF_CONFIG` dict from SageMaker's `SM_HOSTS`/`SM_CURRENT_HOST`.
+
+    Returns None when the variables are absent or there is a single host.
+    Hosts are sorted (SageMaker's `SM_CURRENT_HOST_RANK` order), so every
+    worker derives the same cluster and its own index.
+
+    Example:
+    ```python
+    env = {"SM_HOSTS": '["algo-2", "algo-1"]', "SM_CURRENT_HOST": "algo-2"}
+    tf_config_from_sagemaker(env)["task"]  # {'type': 'worker', 'index': 1}
+    ```
+    """
+    environ = os.environ if environ is None else environ
+    hosts = environ.get("SM_HOSTS")
+    current = environ.get("SM_CURRENT_HOST")
+    if not hosts or not current:
+        return None
+    try:
+        hosts = sorted(json.loads(hosts))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"SM_HOSTS={environ.get('SM_HOSTS')!r} is not a JSON list") from error
+    if len(hosts) < 2:
+        return None
+    if current not in hosts:
+        raise ValueError(f"SM_CURRENT_HOST={current!r} is not one of SM_HOSTS={hosts}")
+    return {
+        "cluster": {"worker": [f"{host}:{port}" for host in hosts]},
+        "task": {"type": "worker", "index": hosts.index(current)},
+    }
+
+
+def cluster_spec(environ=None):
+    """The parsed `TF_CONFIG` (built from SageMaker variables if needed), or None."""
+    environ = os.environ if environ is None else environ
+    raw = environ.get("TF_CONFIG")
+    if raw:
+        try:
+            config = json.loads(raw)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"TF_CONFIG is not valid JSON: {raw[:200]!r}") from error
+        workers = config.get("cluster", {}).get("worker", [])
+        if not workers:
+            raise ValueError(f"TF_CONFIG has no cluster.worker list: {raw[:200]!r}")
+        return config
+    return tf_config_from_sagemaker(environ)
+
+
+def worker_info(environ=None):
+    """`(num_workers, worker_index)` from the cluster environment ((1, 0) if none)."""
+    config = cluster_spec(environ)
+    if not config:
+        return 1, 0
+    workers = config["cluster"].get("worker", []) + config["cluster"].get("chief", [])
+    task = config.get("task", {})
+    index = task.get("index", 0)
+    if task.get("type") == "worker" and config["cluster"].get("chief"):
+        index += 1
+    return len(workers), index
+
+
+KERAS_MWMS_FIXES = ("symbolic_build", "reduce_per_replica")
+
+
+def apply_keras_mwms_fixes(fixes=KERAS_MWMS_FIXES):
+    """Patch Keras 3.15's TensorFlow trainer so `fit()` runs under MWMS.
+
+    Upstream: keras-team/keras#20585 ("Does Keras 3 work with
+    MultiWorkerMirroredStrategy?"), keras-team/keras#20329 (MWMS with dict
+    inputs), tensorflow/tensorflow#72388 (scalar reduce with axis=0). Both are
+    multi-worker-only code paths, so `MirroredStrategy` never hits them.
+
+    1. `"symbolic_build"`: `TensorFlowTrainer._maybe_symbolic_build` calls
+       `strategy.reduce("MEAN", batch, axis=None)` on the first (PerReplica)
+       batch -> "Attempt to convert a value (PerReplica...) to a Tensor". The
+       patch builds from the first local replica's batch instead.
+    2. `"reduce_per_replica"`: `reduce_per_replica(..., "auto")` reduces scalar
+       logs with `strategy.reduce("MEAN", v, axis=0)` -> "Invalid reduction
+       dimension 0 for input with 0 dimensions". The patch uses `axis=None`
+       under MWMS.
+
+    Idempotent. Applied only on Keras 3.15.x (the patched code was read and
+    tested there); on another version it logs a warning and does nothing, and
+    `tests/training/test_mwms_fixes.py` tells whether the patches are still
+    needed and still work. `create_strategy()` calls this only when it creates
+    an MWMS strategy.
+
+    Args:
+        fixes: which patches to install (both by default; tests pass one to
+            show that each is needed).
+
+    Returns:
+        True if the patches are (now) installed.
+    """
+    import keras
+
+    if not keras.__version__.startswith(PATCHED_KERAS_VERSIONS):
+        logger.warning(
+            "keras %s: the MWMS fixes were written for keras %s and are not applied; "
+            "run tests/training/test_mwms_fixes.py to see whether fit() works under MWMS.",
+            keras.__version__, "/".join(v + "x" for v in PATCHED_KERAS_VERSIONS),
+        )
+        return False
+    unknown = set(fixes) - set(KERAS_MWMS_FIXES)
+    if unknown:
+        raise ValueError(f"unknown MWMS fixes {sorted(unknown)}; known: {KERAS_MWMS_FIXES}")
+    import tensorflow as tf
+    from keras import tree
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        if self._distribute_strategy is None:
+            return
+        if iterator is not None:
+            for _, _, it in iterator:
+                data_batch = tree.map_structure(
+                    lambda v: self.distribute_strategy.experimental_local_results(v)[0]
+                    if isinstance(v, tf.distribute.DistributedValues) else v,
+                    next(it),
+                )
+                break
+        with self.distribute_strategy.scope():
+            self._symbolic_build(data_batch=data_batch)
+
+    if "symbolic_build" in fixes and "symbolic_build" not in _APPLIED:
+        tf_trainer.TensorFlowTrainer._maybe_symbolic_build = _maybe_symbolic_build
+        _APPLIED.add("symbolic_build")
+
+    if "reduce_per_replica" in fixes and "reduce_per_replica" not in _APPLIED:
+        original_reduce = tf_trainer.reduce_per_replica
+
+        def reduce_per_replica(values, strategy, reduction):
+            if (tf_trainer._collective_all_reduce_multi_worker(strategy)
+                    and reduction in ("auto", "mean")):
+                return tree.map_structure(
+                    lambda v: strategy.reduce("MEAN", v, axis=None)
+                    if isinstance(v, tf.distribute.DistributedValues) else v,
+                    values,
+                )
+            return original_reduce(values, strategy, reduction)
+
+        tf_trainer.reduce_per_replica = reduce_per_replica
+        _APPLIED.add("reduce_per_replica")
+    logger.info("Keras MWMS fixes installed: %s (keras-team/keras#20585, #20329).",
+                sorted(_APPLIED))
+    return True
+
+
+def create_strategy(kind="auto", communication="auto"):
+    """Return the `tf.distribute.Strategy` for this process.
+
+    Args:
+        kind: `"auto"` (see module docstring), `"mwms"`, `"mirrored"` or `"default"`.
+        communication: MWMS collective implementation: `"auto"`, `"ring"`, `"nccl"`.
+
+    Example:
+    ```python
+    from keras_electra.training.distribute import create_strategy
+    strategy = create_strategy()
+    with strategy.scope():
+        ...  # build and compile the model
+    ```
+    """
+    import tensorflow as tf
+
+    if kind not in ("auto", "mwms", "mirrored", "default"):
+        raise ValueError(f"strategy kind={kind!r}: expected auto, mwms, mirrored or default.")
+    if kind in ("auto", "mwms"):
+        if "TF_CONFIG" not in os.environ:
+            sagemaker_config = tf_config_from_sagemaker()
+            if sagemaker_config:
+                os.environ["TF_CONFIG"] = json.dumps(sagemaker_config)
+                logger.info("TF_CONFIG built from SM_HOSTS: %s", os.environ["TF_CONFIG"])
+        if kind == "mwms" or cluster_spec():
+            cluster_spec()  # validate before TF parses it
+            apply_keras_mwms_fixes()
+            implementation = {
+                "auto": tf.distribute.experimental.CommunicationImplementation.AUTO,
+                "ring": tf.distribute.experimental.CommunicationImplementation.RING,
+                "nccl": tf.distribute.experimental.CommunicationImplementation.NCCL,
+            }[communication]
+            options = tf.distribute.experimental.CommunicationOptions(
+                implementation=implementation)
+            return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+    if kind in ("auto", "mirrored"):
+        gpus = tf.config.list_logical_devices("GPU")
+        if kind == "mirrored" or len(gpus) > 1:
+            return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def is_multi_worker(strategy):
+    import tensorflow as tf
+
+    return (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+            and strategy.extended._in_multi_worker_mode())
+
+
+def strategy_worker_info(strategy):
+    """`(num_workers, worker_index, is_chief)` for a TF strategy."""
+    if is_multi_worker(strategy):
+        resolver = strategy.cluster_resolver
+        num_workers = len(resolver.cluster_spec().as_dict().get("worker", []))
+        index = resolver.task_id
+        return num_workers, index, index == 0
+    return 1, 0, True
+
+
+def setup_jax_data_parallel():
+    """JAX backend: `keras.distribution.DataParallel` over every device.
+
+    Calls `keras.distribution.initialize()` first when the multi-process
+    variables `JAX_COORDINATOR_ADDRESS`, `JAX_NUM_PROCESSES`, `JAX_PROCESS_ID`
+    are set (one process per host; `jax.distributed` then connects them).
+    Returns the distribution, or None when there is one device in one process.
+    """
+    import keras
+
+    if os.environ.get("JAX_COORDINATOR_ADDRESS") and os.environ.get("JAX_NUM_PROCESSES"):
+        keras.distribution.initialize()
+    devices = keras.distribution.list_devices()
+    if len(devices) <= 1:
+        return None
+    distribution = keras.distribution.DataParallel(devices=devices)
+    keras.distribution.set_distribution(distribution)
+    return distribution
+
+
+def jax_process_info():
+    """`(num_processes, process_index, is_chief)` on JAX."""
+    import jax
+
+    return jax.process_count(), jax.process_index(), jax.process_index() == 0
