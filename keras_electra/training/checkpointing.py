@@ -1,0 +1,425 @@
+"""Atomic, step-exact training checkpoints (and the AWS-named preset exports).
+
+Layout (one sub-directory per worker, so workers never write the same file)::
+
+    checkpoint_dir/
+      worker-0/
+        ckpt-0000001000/        <- complete checkpoint (appears atomically)
+          model.weights.h5      <- all model weights (incl. the pretrainer's
+                                   rng step counter) + optimizer variables
+          state.json            <- step, batches consumed, seed, config hashes
+        .tmp-ckpt-0000002000-<pid>/   <- a write in progress (or left by a crash)
+      worker-1/ ...
+
+Atomicity: a checkpoint is written into a hidden temporary directory in the
+same parent, files are fsync'ed, `state.json` is written last, then the
+directory is renamed into place with `os.rename` (atomic on POSIX within one
+file system). A crash at any point leaves either the old set of checkpoints or
+the old set plus the new one, never a half-written `ckpt-*`. Leftover `.tmp-*`
+directories are ignored and removed on the next start.
+
+Multi-worker (MWMS) choice: **every worker writes its own complete copy** into
+`worker-<index>/` (the weights are identical on all workers, and Keras 3's
+`save_weights` needs no collective). This is safe on a shared file system (no
+two processes touch the same path; Keras' BackupAndRestore races there, see
+stack_notes.md) and on node-local disks such as SageMaker's
+`/opt/ml/checkpoints` (each node keeps what it needs to resume). On resume each
+worker lists the steps it can see (its own dir first, then other workers'
+dirs on a shared file system), the workers all-gather these lists and load
+the newest step available to all of them; if there is none they refuse to
+start, and after loading they compare a weight checksum and the step
+(`verify_workers_agree`) and refuse to continue if any worker differs.
+
+Example:
+```python
+from keras_electra.training.checkpointing import CheckpointManager
+
+manager = CheckpointManager("ckpts", max_to_keep=3)
+manager.save(model, step=100, batches_consumed=100, seed=0, config_hash="abc")
+state = manager.restore(model)       # -> {"step": 100, ...}
+```
+"""
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import time
+import warnings
+
+logger = logging.getLogger(__name__)
+
+WEIGHTS_FILE = "model.weights.h5"
+STATE_FILE = "state.json"
+_CKPT_RE = re.compile(r"^ckpt-(\d{10})$")
+_WORKER_RE = re.compile(r"^worker-(\d+)$")
+FORMAT_VERSION = 1
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint cannot be used to resume (mismatch, missing, disagreement)."""
+
+
+def config_hash(config):
+    """Stable short hash of a JSON-serializable dict (sorted keys)."""
+    text = json.dumps(config, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _fsync_dir(path):
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _fsync_file(path):
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+class CheckpointManager:
+    """Save / list / restore step checkpoints of one worker.
+
+    Args:
+        directory: the run's checkpoint root (`--checkpoint_dir`).
+        max_to_keep: keep this many newest checkpoints of this worker (>= 1).
+        worker_index: this worker's index (0 when not multi-worker).
+    """
+
+    def __init__(self, directory, max_to_keep=5, worker_index=0):
+        if int(max_to_keep) < 1:
+            raise ValueError(f"max_to_keep={max_to_keep}: must be >= 1.")
+        self.directory = os.path.abspath(directory)
+        self.max_to_keep = int(max_to_keep)
+        self.worker_index = int(worker_index)
+        self.worker_dir = os.path.join(self.directory, f"worker-{self.worker_index}")
+
+    # ------------------------------------------------------------------ listing
+    @staticmethod
+    def _steps_in(worker_dir):
+        steps = {}
+        try:
+            names = os.listdir(worker_dir)
+        except FileNotFoundError:
+            return steps
+        for name in names:
+            match = _CKPT_RE.match(name)
+            path = os.path.join(worker_dir, name)
+            if match and os.path.isfile(os.path.join(path, STATE_FILE)) \
+                    and os.path.isfile(os.path.join(path, WEIGHTS_FILE)):
+                steps[int(match.group(1))] = path
+        return steps
+
+    def own_steps(self):
+        """Steps of this worker's complete checkpoints, ascending."""
+        return sorted(self._steps_in(self.worker_dir))
+
+    def visible_checkpoints(self):
+        """`{step: path}` over this worker's dir, then every other `worker-*` dir."""
+        found = {}
+        dirs = [self.worker_dir]
+        try:
+            dirs += sorted(os.path.join(self.directory, n) for n in os.listdir(self.directory)
+                           if _WORKER_RE.match(n) and n != f"worker-{self.worker_index}")
+        except FileNotFoundError:
+            return found
+        for worker_dir in dirs:
+            for step, path in self._steps_in(worker_dir).items():
+                found.setdefault(step, path)
+        return found
+
+    def latest_step(self):
+        steps = self.visible_checkpoints()
+        return max(steps) if steps else None
+
+    # ------------------------------------------------------------------- saving
+    def cleanup_partial(self):
+        """Remove this worker's `.tmp-*` directories left by an interrupted save."""
+        try:
+            names = os.listdir(self.worker_dir)
+        except FileNotFoundError:
+            return []
+        removed = []
+        for name in names:
+            if name.startswith(".tmp-") or name.startswith(".old-"):
+                shutil.rmtree(os.path.join(self.worker_dir, name), ignore_errors=True)
+                removed.append(name)
+        return removed
+
+    def save(self, model, step, batches_consumed, seed, config_hash=None, extra=None):
+        """Write checkpoint `step` atomically, then drop the oldest beyond `max_to_keep`.
+
+        Returns the path of the new checkpoint directory.
+        """
+        step = int(step)
+        os.makedirs(self.worker_dir, exist_ok=True)
+        final = os.path.join(self.worker_dir, f"ckpt-{step:010d}")
+        tmp = os.path.join(self.worker_dir, f".tmp-ckpt-{step:010d}-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp)
+        build_optimizer_for(model)  # so optimizer variables are always in the file
+        weights_path = os.path.join(tmp, WEIGHTS_FILE)
+        model.save_weights(weights_path)
+        _fsync_file(weights_path)
+        state = {
+            "format_version": FORMAT_VERSION,
+            "step": step,
+            "batches_consumed": int(batches_consumed),
+            "seed": int(seed),
+            "config_hash": config_hash,
+            "worker_index": self.worker_index,
+            "time": time.time(),
+            **(extra or {}),
+        }
+        state_path = os.path.join(tmp, STATE_FILE)
+        with open(state_path, "w", encoding="utf-8") as f:
+            json.dump(state, f, indent=1, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        _fsync_dir(tmp)
+        self._commit(tmp, final)
+        self._prune()
+        return final
+
+    def _commit(self, tmp, final):
+        if os.path.exists(final):  # re-saving the same step (e.g. final == last periodic)
+            old = os.path.join(self.worker_dir, f".old-{os.path.basename(final)}-{os.getpid()}")
+            os.rename(final, old)
+            os.rename(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, final)
+        _fsync_dir(self.worker_dir)
+
+    def _prune(self):
+        steps = self.own_steps()
+        for step in steps[:-self.max_to_keep]:
+            shutil.rmtree(os.path.join(self.worker_dir, f"ckpt-{step:010d}"), ignore_errors=True)
+
+    # ---------------------------------------------------------------- restoring
+    @staticmethod
+    def read_state(path):
+        with open(os.path.join(path, STATE_FILE), encoding="utf-8") as f:
+            return json.load(f)
+
+    def path_for(self, step):
+        path = self.visible_checkpoints().get(int(step))
+        if path is None:
+            raise CheckpointError(
+                f"no complete checkpoint for step {step} under {self.directory} "
+                f"(visible steps: {sorted(self.visible_checkpoints())})"
+            )
+        return path
+
+    def restore(self, model, step=None, path=None):
+        """Load weights + optimizer state of `step` (default newest) or of `path`.
+
+        The model must be compiled; its optimizer is built first so that the
+        optimizer variables in the file have somewhere to go.
+        """
+        if path is None:
+            if step is None:
+                step = self.latest_step()
+                if step is None:
+                    raise CheckpointError(f"no checkpoint under {self.directory}")
+            path = self.path_for(step)
+        return load_checkpoint(model, path)
+
+
+def resolve_checkpoint_path(path):
+    """A `ckpt-*` dir from `--checkpoint_path`: the dir itself, or the newest under a root."""
+    path = os.path.abspath(path)
+    if os.path.isfile(os.path.join(path, STATE_FILE)):
+        return path
+    candidates = {}
+    roots = []
+    if os.path.isdir(path):
+        roots = [path] + [os.path.join(path, n) for n in sorted(os.listdir(path))
+                          if _WORKER_RE.match(n)]
+    for root in roots:
+        for step, ckpt in CheckpointManager._steps_in(root).items():
+            candidates.setdefault(step, ckpt)
+    if not candidates:
+        raise CheckpointError(
+            f"--checkpoint_path {path}: no checkpoint there (expected a ckpt-NNNNNNNNNN "
+            f"directory with {STATE_FILE} and {WEIGHTS_FILE}, or a checkpoint_dir)"
+        )
+    return candidates[max(candidates)]
+
+
+def build_optimizer_for(model):
+    """Create the optimizer variables so `load_weights` can restore them."""
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None:
+        raise CheckpointError("compile the model before restoring a checkpoint")
+    if not optimizer.built:
+        import keras
+
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            strategy = tf.distribute.get_strategy()
+            if hasattr(model, "distribute_strategy"):
+                strategy = model.distribute_strategy
+            with strategy.scope():
+                optimizer.build(model.trainable_variables)
+        else:
+            optimizer.build(model.trainable_variables)
+
+
+def load_checkpoint(model, path):
+    """Restore `path` (a `ckpt-*` dir) into `model`; returns its state dict."""
+    build_optimizer_for(model)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model.load_weights(os.path.join(path, WEIGHTS_FILE))
+    except Exception as error:
+        raise CheckpointError(
+            f"{path}: cannot load {WEIGHTS_FILE} into this model ({error}). Was the "
+            "checkpoint written with a different --model_size, vocabulary or optimizer?"
+        ) from error
+    skipped = [str(w.message) for w in caught if "Skipping variable loading" in str(w.message)]
+    if skipped:
+        # Keras only warns when a layer/optimizer's variable count differs; a resume
+        # that silently resets the optimizer is not step-exact, so refuse.
+        raise CheckpointError(f"{path}: incomplete restore: {skipped[0]}")
+    state = CheckpointManager.read_state(path)
+    state["path"] = path
+    return state
+
+
+def weights_checksum(model):
+    """sha256 over every model + optimizer variable (bit-level comparison)."""
+    import numpy as np
+
+    digest = hashlib.sha256()
+    variables = list(model.weights)
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None and optimizer.built:
+        variables += list(optimizer.variables)
+    for variable in variables:
+        digest.update(np.ascontiguousarray(np.asarray(variable)).tobytes())
+    return digest.hexdigest()
+
+
+# ----------------------------------------------------------- multi-worker agreement
+def _all_gather_int64(strategy, values):
+    """All-gather a fixed-length int64 vector across MWMS workers -> [workers, len]."""
+    import numpy as np
+    import tensorflow as tf
+
+    local = tf.constant(np.asarray(values, dtype=np.int64)[None, :])
+
+    @tf.function
+    def gather():
+        def fn():
+            ctx = tf.distribute.get_replica_context()
+            return ctx.all_gather(local, axis=0)
+
+        return strategy.run(fn)
+
+    result = gather()
+    result = strategy.experimental_local_results(result)[0]
+    return np.asarray(result)
+
+
+def agree_on_resume_step(strategy, visible_steps, max_slots=64):
+    """The newest checkpoint step that every worker can load, or None if none has any.
+
+    Raises CheckpointError if some workers have checkpoints but no step is
+    common to all of them (refusing to start beats silently diverging).
+    Returns `visible_steps` max directly when not multi-worker.
+    """
+    from keras_electra.training.distribute import is_multi_worker
+
+    steps = sorted(int(s) for s in visible_steps)[-max_slots:]
+    if strategy is None or not is_multi_worker(strategy):
+        return steps[-1] if steps else None
+    padded = steps + [-1] * (max_slots - len(steps))
+    table = _all_gather_int64(strategy, padded)
+    per_worker = [set(int(s) for s in row if s >= 0) for row in table]
+    if not any(per_worker):
+        return None
+    common = set.intersection(*per_worker)
+    if not common:
+        raise CheckpointError(
+            "workers disagree on the checkpoints they can resume from: "
+            + "; ".join(f"worker {i}: {sorted(s)[-5:] or 'none'}"
+                        for i, s in enumerate(per_worker))
+            + ". Copy a complete ckpt-* directory to every worker's checkpoint_dir, or "
+            "start from scratch with a new --checkpoint_dir."
+        )
+    return max(common)
+
+
+def verify_workers_agree(strategy, step, checksum_hex):
+    """After a restore: every worker must hold the same step and bit-identical weights."""
+    from keras_electra.training.distribute import is_multi_worker
+
+    if strategy is None or not is_multi_worker(strategy):
+        return
+    # 7 hex digits per slot keep each value well inside int64.
+    digits = [int(checksum_hex[i:i + 7], 16) for i in range(0, 28, 7)]
+    table = _all_gather_int64(strategy, [int(step)] + digits)
+    rows = {tuple(int(x) for x in row) for row in table}
+    if len(rows) != 1:
+        raise CheckpointError(
+            "workers restored different states (step, checksum prefix per worker): "
+            + "; ".join(f"worker {i}: step {row[0]}" for i, row in enumerate(table))
+            + ". Refusing to train; delete the mismatching worker-* checkpoints."
+        )
+
+
+def agree_on_int(strategy, value):
+    """Worker 0's value of an int on every worker (e.g. the run-name timestamp)."""
+    from keras_electra.training.distribute import is_multi_worker
+
+    if strategy is None or not is_multi_worker(strategy):
+        return int(value)
+    table = _all_gather_int64(strategy, [int(value)])
+    return int(table[0][0])
+
+
+# ------------------------------------------------------------------ preset exports
+def export_presets(model, export_dir, run_name, step, max_to_keep=None):
+    """Write `{run_name}-step{N}-discriminator` / `-generator` presets (A's naming).
+
+    Uses `model.export_discriminator` / `export_generator` (ElectraPretrainer),
+    which include the tokenizer when the pretrainer has one. Written to a
+    temporary name and renamed, like checkpoints. Returns the two paths.
+    """
+    os.makedirs(export_dir, exist_ok=True)
+    paths = []
+    for part, exporter in (("discriminator", model.export_discriminator),
+                           ("generator", model.export_generator)):
+        final = os.path.join(export_dir, f"{run_name}-step{int(step)}-{part}")
+        tmp = os.path.join(export_dir, f".tmp-{run_name}-step{int(step)}-{part}-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        exporter(tmp)
+        if os.path.exists(final):
+            shutil.rmtree(final)
+        os.rename(tmp, final)
+        paths.append(final)
+    if max_to_keep:
+        _prune_presets(export_dir, run_name, max_to_keep)
+    return paths
+
+
+def _prune_presets(export_dir, run_name, max_to_keep):
+    pattern = re.compile(rf"^{re.escape(run_name)}-step(\d+)-(discriminator|generator)$")
+    steps = sorted({int(m.group(1)) for n in os.listdir(export_dir)
+                    if (m := pattern.match(n))})
+    for step in steps[:-max_to_keep]:
+        for part in ("discriminator", "generator"):
+            shutil.rmtree(os.path.join(export_dir, f"{run_name}-step{step}-{part}"),
+                          ignore_errors=True)
