@@ -17,6 +17,7 @@ def electra_kernel_initializer(stddev=0.02):
     return keras.initializers.TruncatedNormal(stddev=stddev)
 
 
+@keras.saving.register_keras_serializable(package="keras_electra")
 def gelu_exact(x):
     """Exact erf GELU, x * 0.5 * (1 + erf(x / sqrt(2))), as G and HF `"gelu"`."""
     return keras.activations.gelu(x, approximate=False)
@@ -134,6 +135,17 @@ class ElectraTransformerLayer(TransformerEncoder):
             # `_dropout_layer`; both are set to the attention rate.
             attention._dropout = self.attention_dropout
             attention._dropout_layer.rate = self.attention_dropout
+            dropout_layer = attention._dropout_layer
+            if self.attention_dropout > 0 and not hasattr(dropout_layer, "seed_generator"):
+                # keras Dropout creates its SeedGenerator only when built with rate > 0
+                # (here the hidden rate was 0): add it, or training-mode calls fail.
+                tracker = getattr(dropout_layer, "_tracker", None)
+                locked = bool(tracker and tracker.locked)
+                if locked:
+                    tracker.unlock()
+                dropout_layer.seed_generator = keras.random.SeedGenerator(dropout_layer.seed)
+                if locked:
+                    tracker.lock()
 
     def get_config(self):
         config = super().get_config()
