@@ -36,6 +36,7 @@ import contextlib
 import datetime
 import difflib
 import json
+import logging
 import os
 import re
 import sys
@@ -512,6 +513,19 @@ class AwsCallInterceptor:
         return {}
 
 
+@contextlib.contextmanager
+def _temporary_env(name, value):
+    previous = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
+
+
 def _jsonable(value):
     return json.loads(json.dumps(value, default=str))
 
@@ -527,14 +541,19 @@ def launch(plan, *, dry_run=False, session=None, region=None, telemetry=True, wa
     `session`: a `sagemaker.Session` to use (tests pass one bound to moto).
     """
     interceptor = AwsCallInterceptor(dry_run, account_id=_account_from_role(plan.role))
-    with interceptor.active():
+    # In a dry run, stop botocore from asking the EC2 metadata service for
+    # credentials (the SDK creates clients of its own, e.g. for JumpStart, on import).
+    no_imds = _temporary_env("AWS_EC2_METADATA_DISABLED", "true") if dry_run else None
+    with no_imds or contextlib.nullcontext(), interceptor.active():
         if session is None:
             if dry_run:
                 import boto3
 
-                # No credentials needed: the interceptor answers before any signing.
+                # Placeholder keys: nothing is signed or sent, and looking up real
+                # credentials could itself reach the network (instance metadata).
                 boto_session = boto3.Session(
-                    region_name=region or boto3.Session().region_name or "us-east-1"
+                    aws_access_key_id="DRYRUN", aws_secret_access_key="DRYRUN",
+                    region_name=region or boto3.Session().region_name or "us-east-1",
                 )
                 session = make_session(boto_session=boto_session, telemetry=False)
             else:
@@ -547,10 +566,40 @@ def launch(plan, *, dry_run=False, session=None, region=None, telemetry=True, wa
     return interceptor.create_training_job_request
 
 
+class _StderrHandler(logging.StreamHandler):
+    """The launcher's handler for the SDK's logs (stdout carries only the dry-run JSON)."""
+
+
+def _send_sdk_logs_to_stderr():
+    sdk_logger = logging.getLogger("sagemaker")
+    for name in ("sagemaker", "sagemaker.config"):
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            if getattr(handler, "stream", None) in (sys.stdout, sys.__stdout__):
+                logger.removeHandler(handler)
+        if name == "sagemaker.config":
+            logger.propagate = True
+    if not any(isinstance(h, _StderrHandler) for h in sdk_logger.handlers):
+        handler = _StderrHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(name)s %(levelname)s - %(message)s"))
+        sdk_logger.addHandler(handler)
+    if sdk_logger.level == logging.NOTSET:
+        sdk_logger.setLevel(logging.INFO)
+
+
 def main(argv=None):
     os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
+    _send_sdk_logs_to_stderr()
     parser = build_parser()
     args, rest = parser.parse_known_args(argv)
+    if args.dry_run:
+        # Importing the SDK already creates boto clients; keep them off the metadata service.
+        with _temporary_env("AWS_EC2_METADATA_DISABLED", "true"):
+            return _run(args, rest)
+    return _run(args, rest)
+
+
+def _run(args, rest):
     passthrough = parse_passthrough(rest)
     plan = plan_launch(args, passthrough)
     if not plan.image_uri:

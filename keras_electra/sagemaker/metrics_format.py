@@ -67,15 +67,15 @@ _PAIR_RE = re.compile(rf" ({_KEY})=({_NUMBER})")
 def metric_regex(name):
     """The SageMaker regex for one metric: first group = its value.
 
-    Needs the `step N ` prefix and a space right before the key, so `gen_loss`
+    Needs the line to start with `step N ` and a space right before the key, so `gen_loss`
     never matches inside `val_gen_loss`. Only constructs that every regex engine
     has (no look-behind), since SageMaker evaluates these on its side.
     """
-    return rf"\b{LINE_PREFIX} [0-9]+ (?:.* )?{re.escape(name)}=({_NUMBER})"
+    return rf"^{LINE_PREFIX} [0-9]+ (?:.* )?{re.escape(name)}=({_NUMBER})"
 
 
 def _definitions():
-    definitions = [{"Name": "train:step", "Regex": rf"\b{LINE_PREFIX} ([0-9]+) "}]
+    definitions = [{"Name": "train:step", "Regex": rf"^{LINE_PREFIX} ([0-9]+) "}]
     for name in TRAIN_METRIC_NAMES:
         definitions.append({"Name": f"train:{name}", "Regex": metric_regex(name)})
     for name in VALIDATION_METRIC_NAMES:
