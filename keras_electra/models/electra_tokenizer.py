@@ -1,5 +1,7 @@
 """ElectraTokenizer: BERT-uncased WordPiece with character offsets."""
 
+import unicodedata
+
 import keras
 import numpy as np
 from keras_hub.tokenizers import WordPieceTokenizer
@@ -7,6 +9,51 @@ from keras_hub.tokenizers import WordPieceTokenizer
 from keras_electra.models.electra_backbone import ElectraBackbone
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+
+
+def _bert_normalize_with_index(text, lowercase, strip_accents):
+    """BERT uncased normalization (str.lower, NFD, drop Mn) with, per output char,
+    the index of the source char it came from."""
+    if lowercase:
+        lowered = text.lower()
+        if len(lowered) == len(text):  # usual case: keep str.lower's context rules
+            text_chars = lowered
+        else:  # e.g. "İ" -> "i̇": lower char by char to keep the index
+            text_chars = [c.lower() for c in text]
+    else:
+        text_chars = text
+    chars, index = [], []
+    for i, c in enumerate(text_chars):
+        if strip_accents:
+            c = "".join(x for x in unicodedata.normalize("NFD", c)
+                        if unicodedata.category(x) != "Mn")
+        chars.append(c)
+        index.extend([i] * len(c))
+    return "".join(chars), np.asarray(index + [len(text)], dtype=np.int64)
+
+
+def _bert_lower_python(inputs):
+    """str.lower over str/bytes/nested lists/arrays (BERT, not NFKC casefold)."""
+    if isinstance(inputs, str):
+        return inputs.lower()
+    if isinstance(inputs, bytes):
+        return inputs.decode("utf-8").lower()
+    if isinstance(inputs, (list, tuple)):
+        return [_bert_lower_python(x) for x in inputs]
+    if isinstance(inputs, np.ndarray):
+        flat = [_bert_lower_python(x) for x in inputs.reshape(-1).tolist()]
+        return np.asarray(flat, dtype=object).reshape(inputs.shape)
+    if hasattr(inputs, "numpy"):
+        return _bert_lower_python(inputs.numpy())
+    return inputs
+
+
+def _bert_lower_tf(inputs):
+    import tensorflow as tf
+
+    if isinstance(inputs, tf.RaggedTensor):
+        return tf.ragged.map_flat_values(tf.strings.lower, inputs, encoding="utf-8")
+    return tf.strings.lower(tf.convert_to_tensor(inputs), encoding="utf-8")
 
 
 def _byte_to_char_index(text):
@@ -74,6 +121,23 @@ class ElectraTokenizer(WordPieceTokenizer):
         self._fast_bert = None
         super().set_vocabulary(vocabulary)
 
+    def tokenize(self, inputs):
+        # BERT lower-cases with str.lower; keras-hub's `lowercase` is NFKC casefold
+        # ("ß" -> "ss", final "ς" -> "σ"), which breaks ids parity with HF/G. So
+        # lower-case here (both the Python and the tf.data path) and let the
+        # parent strip accents and split. (Added by the convert helper.)
+        if not self.lowercase or self.special_tokens_in_strings:
+            return super().tokenize(inputs)
+        if self._use_tf_workflow():
+            inputs = _bert_lower_tf(inputs)
+        else:
+            inputs = _bert_lower_python(inputs)
+        self.lowercase = False
+        try:
+            return super().tokenize(inputs)
+        finally:
+            self.lowercase = True
+
     def tokenize_with_offsets(self, texts):
         """Token ids with `[start, end)` character offsets into each text.
 
@@ -96,12 +160,17 @@ class ElectraTokenizer(WordPieceTokenizer):
         if not batch:
             return []
         tokenizer = self._fast_bert_tokenizer()
-        ids, starts, ends = tokenizer.tokenize_with_offsets(tf.constant(batch))
+        # Normalize as BERT does (str.lower, not casefold) before tf-text; keep the
+        # char index so offsets point into the original strings.
+        normalized = [_bert_normalize_with_index(t, self.lowercase, self.strip_accents)
+                      for t in batch]
+        ids, starts, ends = tokenizer.tokenize_with_offsets(
+            tf.constant([n for n, _ in normalized]))
         if ids.shape.rank == 3:  # [batch, words, pieces] -> [batch, pieces]
             ids, starts, ends = (t.merge_dims(-2, -1) for t in (ids, starts, ends))
         results = []
-        for text, row_ids, row_starts, row_ends in zip(
-            batch, ids.to_list(), starts.to_list(), ends.to_list()
+        for (text, source), row_ids, row_starts, row_ends in zip(
+            normalized, ids.to_list(), starts.to_list(), ends.to_list()
         ):
             row_starts = np.asarray(row_starts, dtype=np.int64)
             row_ends = np.asarray(row_ends, dtype=np.int64)
@@ -111,6 +180,9 @@ class ElectraTokenizer(WordPieceTokenizer):
                 index = _byte_to_char_index(text)
                 char_starts = index[row_starts]
                 char_ends = index[np.maximum(row_ends - 1, 0)] + 1
+            # normalized chars -> source chars
+            char_starts = source[char_starts]
+            char_ends = source[np.maximum(char_ends - 1, 0)] + 1
             results.append((
                 np.asarray(row_ids, dtype=np.int32),
                 char_starts.astype(np.int32),
@@ -128,7 +200,7 @@ class ElectraTokenizer(WordPieceTokenizer):
                 suffix_indicator=self.suffix_indicator,
                 unknown_token=self.oov_token,
                 token_out_type=tf.int32,
-                lower_case_nfd_strip_accents=bool(self.lowercase and self.strip_accents),
+                lower_case_nfd_strip_accents=False,  # done by _bert_normalize_with_index
             )
         return self._fast_bert
 
