@@ -53,6 +53,9 @@ logger = logging.getLogger(__name__)
 
 WEIGHTS_FILE = "model.weights.h5"
 STATE_FILE = "state.json"
+# keras.random.SeedGenerator states (dropout streams) are variables but not weights,
+# so `save_weights` drops them; saved here so dropout continues step-exactly.
+RNG_FILE = "rng_state.npz"
 _CKPT_RE = re.compile(r"^ckpt-(\d{10})$")
 _WORKER_RE = re.compile(r"^worker-(\d+)$")
 FORMAT_VERSION = 1
@@ -170,6 +173,9 @@ class CheckpointManager:
         weights_path = os.path.join(tmp, WEIGHTS_FILE)
         model.save_weights(weights_path)
         _fsync_file(weights_path)
+        rng_path = os.path.join(tmp, RNG_FILE)
+        save_seed_generator_states(model, rng_path)
+        _fsync_file(rng_path)
         state = {
             "format_version": FORMAT_VERSION,
             "step": step,
@@ -293,9 +299,39 @@ def load_checkpoint(model, path):
         # Keras only warns when a layer/optimizer's variable count differs; a resume
         # that silently resets the optimizer is not step-exact, so refuse.
         raise CheckpointError(f"{path}: incomplete restore: {skipped[0]}")
+    rng_path = os.path.join(path, RNG_FILE)
+    if os.path.isfile(rng_path):
+        load_seed_generator_states(model, rng_path)
     state = CheckpointManager.read_state(path)
     state["path"] = path
     return state
+
+
+def seed_generator_states(model):
+    """The model's `SeedGenerator` state variables, in structural (build) order."""
+    return [v for v in model.non_trainable_variables
+            if v.path.endswith("seed_generator_state")]
+
+
+def save_seed_generator_states(model, path):
+    import numpy as np
+
+    states = seed_generator_states(model)
+    with open(path, "wb") as f:
+        np.savez(f, **{f"s{i}": np.asarray(v) for i, v in enumerate(states)})
+
+
+def load_seed_generator_states(model, path):
+    import numpy as np
+
+    states = seed_generator_states(model)
+    with np.load(path) as data:
+        if len(data.files) != len(states):
+            raise CheckpointError(
+                f"{path}: {len(data.files)} random-generator states saved, the model has "
+                f"{len(states)}; the checkpoint is from a different architecture.")
+        for i, variable in enumerate(states):
+            variable.assign(data[f"s{i}"])
 
 
 def weights_checksum(model):
@@ -303,7 +339,7 @@ def weights_checksum(model):
     import numpy as np
 
     digest = hashlib.sha256()
-    variables = list(model.weights)
+    variables = list(model.weights) + seed_generator_states(model)
     optimizer = getattr(model, "optimizer", None)
     if optimizer is not None and optimizer.built:
         variables += list(optimizer.variables)
@@ -391,11 +427,11 @@ def agree_on_int(strategy, value):
 
 
 # ------------------------------------------------------------------ preset exports
-def export_presets(model, export_dir, run_name, step, max_to_keep=None):
+def export_presets(model, export_dir, run_name, step, max_to_keep=None, tokenizer=None):
     """Write `{run_name}-step{N}-discriminator` / `-generator` presets (A's naming).
 
     Uses `model.export_discriminator` / `export_generator` (ElectraPretrainer),
-    which include the tokenizer when the pretrainer has one. Written to a
+    which include the tokenizer when the pretrainer has one (else `tokenizer`). Written to a
     temporary name and renamed, like checkpoints. Returns the two paths.
     """
     os.makedirs(export_dir, exist_ok=True)
@@ -406,6 +442,8 @@ def export_presets(model, export_dir, run_name, step, max_to_keep=None):
         tmp = os.path.join(export_dir, f".tmp-{run_name}-step{int(step)}-{part}-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         exporter(tmp)
+        if tokenizer is not None and getattr(model, "tokenizer", None) is None:
+            tokenizer.save_to_preset(tmp)
         if os.path.exists(final):
             shutil.rmtree(final)
         os.rename(tmp, final)

@@ -9,6 +9,11 @@
 2. more than one visible GPU -> `tf.distribute.MirroredStrategy`;
 3. otherwise the default strategy (one device).
 
+Testing aid: `KERAS_ELECTRA_CPU_REPLICAS=N` (no cluster set) gives a
+MirroredStrategy over N logical CPUs in one process: the same replica ids and
+batch split as N one-replica MWMS workers, so a multi-worker run can be
+compared with a single process step by step.
+
 On the JAX backend use `setup_jax_data_parallel()` instead: it calls
 `keras.distribution.initialize()` when multi-process variables are present
 (`JAX_COORDINATOR_ADDRESS`, `JAX_NUM_PROCESSES`, `JAX_PROCESS_ID`; Keras reads
@@ -26,7 +31,7 @@ import os
 logger = logging.getLogger(__name__)
 
 # SageMaker: port the MWMS gRPC servers listen on when TF_CONFIG is built from SM_HOSTS.
-DEFAULT_MWMS_PORT = int(os.environ.get("KERAS_ELECTRA_MWMS_PORT", "2222"))
+DEFAULT_MWMS_PORT = int(os.environ.get("KERAS_ELECTRA_MWMS_PORT", "12345"))
 
 _APPLIED = set()
 # The versions the two patches were written and verified against.
@@ -217,6 +222,14 @@ def create_strategy(kind="auto", communication="auto"):
             options = tf.distribute.experimental.CommunicationOptions(
                 implementation=implementation)
             return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+    cpu_replicas = int(os.environ.get("KERAS_ELECTRA_CPU_REPLICAS", "0") or 0)
+    if kind == "auto" and cpu_replicas > 1:
+        # Testing aid: N logical CPUs under MirroredStrategy reproduce the replica
+        # layout (replica ids, batch split) of N single-replica MWMS workers.
+        cpus = tf.config.list_physical_devices("CPU")
+        tf.config.set_logical_device_configuration(
+            cpus[0], [tf.config.LogicalDeviceConfiguration()] * cpu_replicas)
+        return tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(cpu_replicas)])
     if kind in ("auto", "mirrored"):
         gpus = tf.config.list_logical_devices("GPU")
         if kind == "mirrored" or len(gpus) > 1:

@@ -1,0 +1,349 @@
+"""`PretrainConfig`: every knob of `keras-electra pretrain`, with the AWS scripts' names.
+
+Flag names, meanings and most defaults are those of the AWS scripts' ("A")
+`common/arguments.py` (electra_reference.md section 9). Where A's default is a
+bug or machine-specific we follow G and say so in the help text:
+dropout 0.1 (A: 0.0), `filesystem_prefix` "" (A: /fsx).
+
+Sources of values, later wins: dataclass defaults < `--config FILE` (YAML or
+JSON with the same keys) < command-line flags. Booleans accept the A-style
+`--skip_xla true` as well as a bare `--skip_xla`.
+
+Example:
+```python
+from keras_electra.training.config import PretrainConfig
+
+config = PretrainConfig(train_dir="data/train", model_size="tiny", total_steps=100,
+                        warmup_steps=10, per_gpu_batch_size=8, max_seq_length=128)
+config.validate()
+```
+"""
+
+import argparse
+import dataclasses
+import glob
+import json
+import os
+from dataclasses import dataclass, field, fields
+
+MODEL_SIZES = ("tiny", "small", "small_plus", "base", "large")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+OPTIMIZERS = ("adamw", "electra_adam")
+LOAD_FROM = ("scratch", "checkpoint")
+SCHEDULES = ("auto", "aws", "google")
+
+
+class ConfigError(ValueError):
+    """An invalid pretraining configuration (raised before any work starts)."""
+
+
+def _meta(help_text, **extra):
+    return {"help": help_text, **extra}
+
+
+@dataclass
+class PretrainConfig:
+    # ----------------------------------------------------------------- paths
+    train_dir: str = field(default=None, metadata=_meta(
+        "Folder of pretraining TFRecord shards (G schema: int64 input_ids, input_mask, "
+        "segment_ids), relative to --filesystem_prefix. Required."))
+    val_dir: str = field(default=None, metadata=_meta(
+        "Folder of validation shards (same schema), relative to --filesystem_prefix. "
+        "Optional; without it no validation runs."))
+    log_dir: str = field(default="logs/default", metadata=_meta(
+        "TensorBoard + metrics.jsonl root; the run writes to log_dir/run_name."))
+    checkpoint_dir: str = field(default="checkpoints/default", metadata=_meta(
+        "Step checkpoints (worker-N/ckpt-NNNNNNNNNN). If it already holds a checkpoint, "
+        "training resumes from it step-exactly."))
+    filesystem_prefix: str = field(default="", metadata=_meta(
+        "Prefix joined to train_dir, val_dir, log_dir and checkpoint_dir (A: /fsx; "
+        "absolute paths are not prefixed)."))
+    export_dir: str = field(default=None, metadata=_meta(
+        "Where `{run_name}-step{N}-discriminator|generator` presets go (default: "
+        "checkpoint_dir/presets)."))
+    vocab_file: str = field(default=None, metadata=_meta(
+        "vocab.txt of the shards; gives the tokenizer saved with the presets and the text "
+        "of the validation example view. Default: vocab.txt in train_dir or its parent."))
+    config: str = field(default=None, metadata=_meta(
+        "YAML or JSON file with any of these keys; command-line flags override it."))
+    # ----------------------------------------------------------------- model
+    model_type: str = field(default="electra", metadata=_meta(
+        "Only 'electra' (A also had albert/bert).", choices=("electra",)))
+    model_size: str = field(default="base", metadata=_meta(
+        "Architecture preset electra_<size> (A default: base).", choices=MODEL_SIZES))
+    load_from: str = field(default="scratch", metadata=_meta(
+        "scratch: random init (but resume from --checkpoint_dir if it has a checkpoint); "
+        "checkpoint: start from --checkpoint_path (weights, optimizer, step, data position).",
+        choices=LOAD_FROM))
+    checkpoint_path: str = field(default=None, metadata=_meta(
+        "A ckpt-NNNNNNNNNN directory, or a checkpoint_dir (its newest checkpoint)."))
+    hidden_dropout_prob: float = field(default=0.1, metadata=_meta(
+        "Hidden dropout (G 0.1; A's default 0.0 disabled dropout in pretraining)."))
+    attention_probs_dropout_prob: float = field(default=0.1, metadata=_meta(
+        "Attention-probability dropout (G 0.1)."))
+    # -------------------------------------------------------------- training
+    per_gpu_batch_size: int = field(default=32, metadata=_meta(
+        "Sequences per replica (GPU) per micro-step; global batch = this x replicas."))
+    max_seq_length: int = field(default=512, metadata=_meta(
+        "Sequence length S of the shards (alias --max_seq_len)."))
+    learning_rate: float = field(default=0.00176, metadata=_meta("Peak learning rate."))
+    end_learning_rate: float = field(default=3e-5, metadata=_meta(
+        "Final learning rate of the polynomial decay."))
+    learning_rate_decay_power: float = field(default=1.0, metadata=_meta(
+        "Polynomial decay power (1.0 = linear)."))
+    warmup_steps: int = field(default=3125, metadata=_meta("Linear warmup, in optimizer updates."))
+    total_steps: int = field(default=125000, metadata=_meta("Optimizer updates in the run."))
+    weight_decay: float = field(default=0.01, metadata=_meta(
+        "Decoupled weight decay; LayerNorm and biases excluded."))
+    beta_1: float = field(default=0.9, metadata=_meta("Adam beta_1."))
+    beta_2: float = field(default=0.999, metadata=_meta("Adam beta_2."))
+    epsilon: float = field(default=1e-6, metadata=_meta("Adam epsilon."))
+    max_grad_norm: float = field(default=1.0, metadata=_meta(
+        "Global-norm clip of the all-reduced gradient (0 disables)."))
+    gradient_accumulation_steps: int = field(default=1, metadata=_meta(
+        "Micro-batches per update; the schedule counts updates."))
+    optimizer: str = field(default="adamw", metadata=_meta(
+        "adamw: Adam with bias correction + decoupled decay (A); electra_adam: G's Adam "
+        "without bias correction.", choices=OPTIMIZERS))
+    schedule: str = field(default="auto", metadata=_meta(
+        "aws: warmup to the peak, then decay to end_learning_rate (A); google: decay over "
+        "the whole run times min(1, step/warmup) (G). auto: aws for adamw, google for "
+        "electra_adam.", choices=SCHEDULES))
+    precision: str = field(default="float32", metadata=_meta(
+        "Keras dtype policy; mixed_float16 adds dynamic loss scaling.", choices=PRECISIONS))
+    seed: int = field(default=42, metadata=_meta(
+        "Seed of initialization, data order, masking and sampling streams."))
+    skip_xla: bool = field(default=False, metadata=_meta(
+        "Turn off XLA around forward+backward (TF backend)."))
+    mask_prob: float = field(default=None, metadata=_meta(
+        "Masking probability (default: the preset's, 0.15; 0.25 for large)."))
+    gen_weight: float = field(default=1.0, metadata=_meta("Generator loss weight (G 1.0)."))
+    disc_weight: float = field(default=50.0, metadata=_meta("Discriminator loss weight (G 50)."))
+    shuffle_buffer: int = field(default=10000, metadata=_meta(
+        "Examples in the (seeded, deterministic) shuffle buffer."))
+    # --------------------------------------------------------------- logging
+    checkpoint_frequency: int = field(default=5000, metadata=_meta(
+        "Save (and export presets) every N updates and at the end (0: only at the end)."))
+    keep_checkpoints: int = field(default=5, metadata=_meta("Checkpoints kept per worker."))
+    validation_frequency: int = field(default=2000, metadata=_meta(
+        "Validate on val_dir every N updates (0: never)."))
+    validation_steps: int = field(default=10, metadata=_meta(
+        "Fixed number of validation batches per validation."))
+    log_frequency: int = field(default=10, metadata=_meta(
+        "Metrics line + JSONL record every N updates (metrics are averaged over them)."))
+    run_name: str = field(default=None, metadata=_meta(
+        "Default {YYYYmmdd-HHMMSS}-electra-{n}gpus-{global}globalbatch-{total}steps-{name}; "
+        "on resume the checkpoint's run name is reused unless given."))
+    name: str = field(default="", metadata=_meta("Suffix of the default run name."))
+    progress: bool = field(default=True, metadata=_meta("Show a tqdm progress bar."))
+    stop_after_steps: int = field(default=None, metadata=_meta(
+        "Stop (after checkpointing) at this update without finishing the schedule; for "
+        "splitting a run across jobs and for tests."))
+
+    # ---------------------------------------------------------------- helpers
+    @classmethod
+    def from_dict(cls, values):
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known - {"max_seq_len"})
+        if unknown:
+            raise ConfigError(
+                f"unknown pretraining option(s) {unknown}; known: {sorted(known)}")
+        values = dict(values)
+        if "max_seq_len" in values:
+            values.setdefault("max_seq_length", values.pop("max_seq_len"))
+        return cls(**values)
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    def path(self, value):
+        if value is None:
+            return None
+        return os.path.join(self.filesystem_prefix, value) if self.filesystem_prefix else value
+
+    @property
+    def train_path(self):
+        return self.path(self.train_dir)
+
+    @property
+    def val_path(self):
+        return self.path(self.val_dir)
+
+    @property
+    def log_path(self):
+        return self.path(self.log_dir)
+
+    @property
+    def checkpoint_root(self):
+        return self.path(self.checkpoint_dir)
+
+    @property
+    def export_root(self):
+        if self.export_dir:
+            return self.path(self.export_dir)
+        return os.path.join(self.checkpoint_root, "presets")
+
+    @property
+    def resolved_schedule(self):
+        if self.schedule != "auto":
+            return self.schedule
+        return "aws" if self.optimizer == "adamw" else "google"
+
+    def resume_critical(self):
+        """Settings that must not change across a resume (data position and weights)."""
+        return {k: getattr(self, k) for k in (
+            "model_type", "model_size", "max_seq_length", "per_gpu_batch_size",
+            "gradient_accumulation_steps", "seed", "optimizer", "precision", "train_dir",
+            "shuffle_buffer")}
+
+    def validate(self, check_files=True):
+        """Raise ConfigError with what is wrong and how to fix it."""
+        problems = []
+
+        def need(ok, message):
+            if not ok:
+                problems.append(message)
+
+        need(self.train_dir, "--train_dir is required (a folder of TFRecord shards).")
+        need(self.model_type == "electra", f"--model_type {self.model_type}: only 'electra'.")
+        need(self.model_size in MODEL_SIZES,
+             f"--model_size {self.model_size}: expected one of {', '.join(MODEL_SIZES)}.")
+        need(self.precision in PRECISIONS,
+             f"--precision {self.precision}: expected one of {', '.join(PRECISIONS)}.")
+        need(self.optimizer in OPTIMIZERS,
+             f"--optimizer {self.optimizer}: expected one of {', '.join(OPTIMIZERS)}.")
+        need(self.schedule in SCHEDULES,
+             f"--schedule {self.schedule}: expected one of {', '.join(SCHEDULES)}.")
+        need(self.load_from in LOAD_FROM,
+             f"--load_from {self.load_from}: expected scratch or checkpoint.")
+        need(self.per_gpu_batch_size >= 1,
+             f"--per_gpu_batch_size {self.per_gpu_batch_size}: must be a positive integer.")
+        need(8 <= self.max_seq_length <= 512,
+             f"--max_seq_length {self.max_seq_length}: must be in [8, 512] "
+             "(the position table has 512 rows).")
+        need(self.total_steps >= 1, f"--total_steps {self.total_steps}: must be >= 1.")
+        need(0 <= self.warmup_steps <= self.total_steps,
+             f"--warmup_steps {self.warmup_steps} must be in [0, --total_steps "
+             f"{self.total_steps}].")
+        need(self.learning_rate > 0, f"--learning_rate {self.learning_rate}: must be > 0.")
+        need(0 <= self.end_learning_rate <= self.learning_rate,
+             f"--end_learning_rate {self.end_learning_rate} must be in [0, --learning_rate "
+             f"{self.learning_rate}].")
+        need(self.learning_rate_decay_power > 0, "--learning_rate_decay_power must be > 0.")
+        need(self.weight_decay >= 0, "--weight_decay must be >= 0.")
+        need(0 <= self.beta_1 < 1 and 0 <= self.beta_2 < 1, "--beta_1/--beta_2 must be in [0, 1).")
+        need(self.epsilon > 0, "--epsilon must be > 0.")
+        need(self.max_grad_norm >= 0, "--max_grad_norm must be >= 0 (0 disables clipping).")
+        need(self.gradient_accumulation_steps >= 1,
+             "--gradient_accumulation_steps must be >= 1.")
+        for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
+            need(0 <= getattr(self, name) < 1, f"--{name} must be in [0, 1).")
+        if self.mask_prob is not None:
+            need(0 < self.mask_prob < 1, "--mask_prob must be in (0, 1).")
+        need(self.log_frequency >= 1, "--log_frequency must be >= 1.")
+        for name in ("checkpoint_frequency", "validation_frequency"):
+            need(getattr(self, name) >= 0, f"--{name} must be >= 0 (0 disables).")
+        need(self.keep_checkpoints >= 1, "--keep_checkpoints must be >= 1.")
+        need(self.validation_steps >= 1, "--validation_steps must be >= 1.")
+        if self.stop_after_steps is not None:
+            need(1 <= self.stop_after_steps <= self.total_steps,
+                 "--stop_after_steps must be in [1, --total_steps].")
+        if self.load_from == "checkpoint":
+            need(self.checkpoint_path,
+                 "--load_from checkpoint needs --checkpoint_path (a ckpt-* dir or a "
+                 "checkpoint_dir).")
+        if self.run_name is not None:
+            need(self.run_name and "/" not in self.run_name,
+                 f"--run_name {self.run_name!r}: must be non-empty, without '/'.")
+        if check_files and self.train_dir:
+            need(os.path.isdir(self.train_path),
+                 f"--train_dir {self.train_path}: not a directory.")
+            if os.path.isdir(self.train_path):
+                need(shard_files(self.train_path),
+                     f"--train_dir {self.train_path}: no TFRecord shards (*.tfrecord*) in it; "
+                     "create them with `keras-electra prepare`.")
+            if self.val_dir:
+                need(os.path.isdir(self.val_path) and shard_files(self.val_path),
+                     f"--val_dir {self.val_path}: not a directory with *.tfrecord* shards.")
+            if self.vocab_file:
+                need(os.path.isfile(self.vocab_file),
+                     f"--vocab_file {self.vocab_file}: file not found.")
+        if problems:
+            raise ConfigError("invalid pretraining configuration:\n  - "
+                              + "\n  - ".join(problems))
+        return self
+
+
+def shard_files(directory):
+    return sorted(p for p in glob.glob(os.path.join(directory, "*.tfrecord*"))
+                  if os.path.isfile(p) and not os.path.basename(p).startswith("."))
+
+
+def load_config_file(path):
+    """Read a YAML (.yaml/.yml) or JSON config file into a dict."""
+    if not os.path.isfile(path):
+        raise ConfigError(f"--config {path}: file not found.")
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    try:
+        if path.endswith((".yaml", ".yml")):
+            import yaml
+
+            values = yaml.safe_load(text) or {}
+        else:
+            values = json.loads(text)
+    except Exception as error:  # noqa: BLE001 - yaml and json raise different types
+        raise ConfigError(f"--config {path}: cannot parse ({error}).") from error
+    if not isinstance(values, dict):
+        raise ConfigError(f"--config {path}: expected a mapping of option -> value.")
+    values = {k.lstrip("-"): v for k, v in values.items()}
+    values.pop("config", None)
+    return values
+
+
+def str2bool(value):
+    if isinstance(value, bool):
+        return value
+    lowered = str(value).strip().lower()
+    if lowered in ("true", "1", "yes", "y", "on"):
+        return True
+    if lowered in ("false", "0", "no", "n", "off", "none", ""):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true/false, got {value!r}")
+
+
+def _field_type(f):
+    return {"int": int, "float": float, "bool": bool, "str": str}.get(
+        f.type if isinstance(f.type, str) else f.type.__name__, str)
+
+
+def add_arguments(parser):
+    """Add one flag per `PretrainConfig` field (defaults are SUPPRESSed so a file can fill them)."""
+    for f in fields(PretrainConfig):
+        kind = _field_type(f)
+        names = [f"--{f.name}"]
+        if f.name == "max_seq_length":
+            names.append("--max_seq_len")
+        help_text = f.metadata.get("help", "")
+        if f.default is not None and f.name != "config":
+            help_text += f" (default: {f.default})"
+        kwargs = dict(dest=f.name, default=argparse.SUPPRESS, help=help_text)
+        if kind is bool:
+            kwargs.update(type=str2bool, nargs="?", const=True, metavar="true|false")
+        else:
+            kwargs.update(type=kind)
+            if "choices" in f.metadata:
+                kwargs["choices"] = f.metadata["choices"]
+        parser.add_argument(*names, **kwargs)
+    return parser
+
+
+def config_from_args(args):
+    """`argparse.Namespace` (with SUPPRESSed defaults) -> PretrainConfig: file < flags."""
+    given = {k: v for k, v in vars(args).items()
+             if k in {f.name for f in fields(PretrainConfig)}}
+    values = {}
+    if given.get("config"):
+        values.update(load_config_file(given["config"]))
+    values.update(given)
+    return PretrainConfig.from_dict(values)

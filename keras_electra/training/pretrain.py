@@ -1,0 +1,378 @@
+"""The pretraining driver behind `keras-electra pretrain` (and SageMaker, and notebooks).
+
+One screen of logic, in order: config -> strategy -> resume decision -> model +
+optimizer -> restore -> data (skipping the consumed batches) -> callbacks ->
+`fit` -> final checkpoint + presets.
+
+Resume is step-exact: a checkpoint holds the model weights (including the
+pretrainer's step counter, from which masking and sampling noise derive),
+the dropout random-generator states, the optimizer variables and the number of
+global batches consumed. The training stream is deterministic for a given
+seed (sequential shard reading, seeded shuffle), so skipping the consumed
+batches puts the data exactly where it was. Under MWMS every worker reads the
+same global-batch stream and `tf.data` auto-sharding (DATA) hands each worker
+its slice of every global batch, so 1 worker and N workers see the same
+global batches.
+
+Example:
+```python
+from keras_electra.training.pretrain import pretrain
+
+result = pretrain(train_dir="shards/train", model_size="tiny", total_steps=20,
+                  warmup_steps=2, per_gpu_batch_size=8, max_seq_length=128,
+                  checkpoint_dir="ckpt", log_dir="logs", checkpoint_frequency=10)
+print(result.step, result.discriminator_preset)
+```
+"""
+
+import dataclasses
+import logging
+import os
+import time
+from datetime import datetime
+
+from keras_electra.training.config import ConfigError, PretrainConfig, shard_files
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class PretrainResult:
+    run_name: str
+    step: int
+    resumed_from_step: int
+    checkpoint_path: str
+    discriminator_preset: str
+    generator_preset: str
+    log_dir: str
+    logs: dict
+    validation: list
+    seconds: float
+
+
+def _coerce_config(config, overrides):
+    if config is None:
+        config = PretrainConfig.from_dict(overrides)
+    elif isinstance(config, dict):
+        config = PretrainConfig.from_dict({**config, **overrides})
+    elif isinstance(config, PretrainConfig):
+        config = dataclasses.replace(config, **overrides) if overrides else config
+    else:
+        raise TypeError(f"config must be a PretrainConfig, a dict or None; got {type(config)}")
+    return config
+
+
+def default_run_name(config, num_replicas, timestamp):
+    """A's run name: `{YYYYmmdd-HHMMSS}-electra-{n}gpus-{global}globalbatch-{total}steps-{name}`."""
+    stamp = datetime.fromtimestamp(timestamp).strftime("%Y%m%d-%H%M%S")
+    global_batch = config.per_gpu_batch_size * num_replicas * config.gradient_accumulation_steps
+    name = f"{stamp}-electra-{num_replicas}gpus-{global_batch}globalbatch-{config.total_steps}steps"
+    return f"{name}-{config.name}" if config.name else name
+
+
+def find_vocab_file(config):
+    if config.vocab_file:
+        return config.vocab_file
+    for folder in (config.train_path, os.path.dirname(os.path.abspath(config.train_path))):
+        candidate = os.path.join(folder, "vocab.txt")
+        if os.path.isfile(candidate):
+            return candidate
+    return None
+
+
+def read_shards(directory, batch_size, sequence_length, shuffle_buffer=0, seed=0, repeat=True):
+    """G-schema TFRecords -> deterministic batches of {token_ids, segment_ids, padding_mask}.
+
+    Files are read in sorted order, interleaved deterministically; the seeded
+    shuffle makes the stream a pure function of (files, seed).
+    """
+    import tensorflow as tf
+
+    files = shard_files(directory)
+    if not files:
+        raise ConfigError(f"{directory}: no *.tfrecord* shards")
+    features = {
+        name: tf.io.FixedLenFeature([sequence_length], tf.int64)
+        for name in ("input_ids", "input_mask", "segment_ids")
+    }
+
+    def parse(records):
+        example = tf.io.parse_example(records, features)
+        return {"token_ids": tf.cast(example["input_ids"], tf.int32),
+                "segment_ids": tf.cast(example["segment_ids"], tf.int32),
+                "padding_mask": tf.cast(example["input_mask"], tf.int32)}
+
+    ds = tf.data.TFRecordDataset(files, num_parallel_reads=min(len(files), 8))
+    if shuffle_buffer and shuffle_buffer > 1:
+        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    ds = ds.batch(batch_size, drop_remainder=True).map(parse)
+    options = tf.data.Options()
+    options.deterministic = True
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return ds.with_options(options)
+
+
+def _check_shapes(directory, sequence_length):
+    """Fail early with the file name if the shards were built with another length."""
+    import tensorflow as tf
+
+    first = shard_files(directory)[0]
+    for record in tf.data.TFRecordDataset([first]).take(1):
+        example = tf.train.Example.FromString(record.numpy())
+        feature = example.features.feature
+        missing = [k for k in ("input_ids", "input_mask", "segment_ids") if k not in feature]
+        if missing:
+            raise ConfigError(f"{first}: records lack {missing}; expected G's schema "
+                              "(int64 input_ids, input_mask, segment_ids).")
+        length = len(feature["input_ids"].int64_list.value)
+        if length != sequence_length:
+            raise ConfigError(f"{first}: examples have length {length}, but --max_seq_length "
+                              f"is {sequence_length}; pass --max_seq_length {length}.")
+
+
+def _build_pretrainer(config, tokenizer):
+    import keras
+
+    from keras_electra.models.electra_pretrainer import ElectraPretrainer
+
+    kwargs = dict(
+        dropout=config.hidden_dropout_prob,
+        attention_dropout=config.attention_probs_dropout_prob,
+        seed=config.seed,
+        xla=not config.skip_xla,
+        gen_weight=config.gen_weight,
+        disc_weight=config.disc_weight,
+    )
+    if config.mask_prob is not None:
+        kwargs["mask_prob"] = config.mask_prob
+    if tokenizer is not None:
+        # No preprocessor on the model: Task.fit would map it over our id batches.
+        # The tokenizer is saved next to the exported presets instead.
+        kwargs["vocabulary_size"] = tokenizer.vocabulary_size()
+        for key in ("cls", "sep", "mask", "pad"):
+            kwargs[f"{key}_token_id"] = int(getattr(tokenizer, f"{key}_token_id"))
+    keras.utils.set_random_seed(config.seed)
+    return ElectraPretrainer.from_preset(f"electra_{config.model_size}", **kwargs)
+
+
+def _make_optimizer(config):
+    from keras_electra.training.optimizers import create_optimizer
+
+    return create_optimizer(
+        config.learning_rate, config.total_steps, config.warmup_steps,
+        config.end_learning_rate, config.learning_rate_decay_power, config.weight_decay,
+        config.beta_1, config.beta_2, config.epsilon, config.max_grad_norm,
+        optimizer=config.optimizer,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        schedule=config.resolved_schedule,
+    )
+
+
+def _set_up_backend(config):
+    """(strategy or None, num_replicas, worker_index, is_chief)."""
+    import keras
+
+    from keras_electra.training import distribute
+
+    if keras.backend.backend() == "tensorflow":
+        strategy = distribute.create_strategy()
+        _, worker_index, is_chief = distribute.strategy_worker_info(strategy)
+        return strategy, strategy.num_replicas_in_sync, worker_index, is_chief
+    if keras.backend.backend() == "jax":
+        distribution = distribute.setup_jax_data_parallel()
+        _, index, is_chief = distribute.jax_process_info()
+        replicas = len(distribution.device_mesh.devices.flatten()) if distribution else 1
+        return None, replicas, index, is_chief
+    raise ConfigError(f"keras backend {keras.backend.backend()!r}: use tensorflow or jax.")
+
+
+def _warn_precision(config):
+    import keras
+
+    if config.precision == "mixed_float16":
+        has_gpu = False
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            has_gpu = bool(tf.config.list_physical_devices("GPU"))
+        if not has_gpu:
+            logger.warning("--precision mixed_float16 on CPU: allowed, but slow and without "
+                           "benefit; use mixed_bfloat16 or float32 on CPU.")
+
+
+def _resume_source(config, manager, strategy):
+    """(checkpoint path or None, its state or None): checkpoint_dir first, then checkpoint_path."""
+    from keras_electra.training import checkpointing
+
+    visible = manager.visible_checkpoints()
+    step = checkpointing.agree_on_resume_step(strategy, visible.keys())
+    if step is not None:
+        path = visible[step]
+        return path, checkpointing.CheckpointManager.read_state(path)
+    if config.load_from == "checkpoint":
+        path = checkpointing.resolve_checkpoint_path(config.checkpoint_path)
+        return path, checkpointing.CheckpointManager.read_state(path)
+    return None, None
+
+
+def _check_resume_compatible(config, state):
+    saved = state.get("resume_critical") or {}
+    current = config.resume_critical()
+    changed = {k: (saved[k], current[k]) for k in saved if k in current and saved[k] != current[k]}
+    if changed:
+        details = ", ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in changed.items())
+        raise ConfigError(
+            f"cannot resume from {state.get('path', 'the checkpoint')}: {details}. Use the "
+            "original settings, or a new --checkpoint_dir to start another run.")
+
+
+def pretrain(config=None, callbacks=None, **overrides):
+    """Pretrain ELECTRA (generator + discriminator) with `model.fit`.
+
+    Args:
+        config: a `PretrainConfig`, a dict of its fields, or None (use kwargs).
+        callbacks: extra Keras callbacks.
+        **overrides: `PretrainConfig` fields.
+
+    Returns:
+        `PretrainResult` (run name, final step, checkpoint and preset paths,
+        last logs, validation history, seconds).
+    """
+    started = time.time()
+    config = _coerce_config(config, overrides)
+    config.validate()
+    import keras
+
+    from keras_electra.training import callbacks as cb
+    from keras_electra.training import checkpointing
+
+    _check_shapes(config.train_path, config.max_seq_length)
+    if config.val_dir:
+        _check_shapes(config.val_path, config.max_seq_length)
+    _warn_precision(config)
+    keras.config.set_dtype_policy(config.precision)
+    strategy, num_replicas, worker_index, is_chief = _set_up_backend(config)
+    global_batch = config.per_gpu_batch_size * num_replicas
+
+    manager = checkpointing.CheckpointManager(config.checkpoint_root, config.keep_checkpoints,
+                                              worker_index)
+    manager.cleanup_partial()
+    resume_path, resume_state = _resume_source(config, manager, strategy)
+    if resume_state is not None:
+        _check_resume_compatible(config, resume_state)
+    timestamp = checkpointing.agree_on_int(strategy, int(time.time()))
+    run_name = (config.run_name or (resume_state or {}).get("run_name")
+                or default_run_name(config, num_replicas, timestamp))
+
+    tokenizer = None
+    vocab_file = find_vocab_file(config)
+    if vocab_file:
+        from keras_electra.models.electra_tokenizer import ElectraTokenizer
+
+        tokenizer = ElectraTokenizer(vocabulary=vocab_file, lowercase=True, strip_accents=True)
+
+    scope = strategy.scope() if strategy is not None else _null_scope()
+    with scope:
+        model = _build_pretrainer(config, tokenizer)
+        model.compile(optimizer=_make_optimizer(config))
+        checkpointing.build_optimizer_for(model)
+
+    consumed = 0
+    resumed_from = 0
+    if resume_path is not None:
+        state = checkpointing.load_checkpoint(model, resume_path)
+        consumed = int(state["batches_consumed"])
+        resumed_from = int(state["step"])
+        if int(model.optimizer.iterations) != resumed_from:
+            raise checkpointing.CheckpointError(
+                f"{resume_path}: state.json says step {resumed_from} but the optimizer "
+                f"restored {int(model.optimizer.iterations)} updates.")
+        logger.info("resumed from %s (step %d, %d batches consumed)", resume_path,
+                    resumed_from, consumed)
+        if is_chief:
+            print(f"keras-electra: resuming {run_name} from step {resumed_from} "
+                  f"({resume_path})", flush=True)
+    checkpointing.verify_workers_agree(strategy, resumed_from,
+                                       checkpointing.weights_checksum(model))
+
+    train_ds = read_shards(config.train_path, global_batch, config.max_seq_length,
+                           config.shuffle_buffer, config.seed).skip(consumed)
+    val_ds = None
+    if config.val_dir and config.validation_frequency:
+        val_ds = read_shards(config.val_path, global_batch, config.max_seq_length,
+                             repeat=False).take(config.validation_steps).cache()
+
+    log_dir = os.path.join(config.log_path, run_name)
+    sink = cb._Sink(config.log_path, run_name, is_chief=is_chief)
+    counter = cb.BatchCounter(consumed)
+    exports = {"discriminator": None, "generator": None}
+    last_checkpoint = {"path": resume_path, "step": resumed_from if resume_path else None}
+    state_extra = {"run_name": run_name, "resume_critical": config.resume_critical(),
+                   "config": config.to_dict()}
+    config_digest = checkpointing.config_hash(config.resume_critical())
+
+    def save(step):
+        path = manager.save(model, step, counter.consumed, config.seed, config_digest,
+                            extra=state_extra)
+        last_checkpoint.update(path=path, step=step)
+        if is_chief:
+            paths = checkpointing.export_presets(model, config.export_root, run_name, step,
+                                                 max_to_keep=config.keep_checkpoints,
+                                                 tokenizer=tokenizer)
+            exports.update(discriminator=paths[0], generator=paths[1])
+            logger.info("checkpoint %s; presets %s", path, paths)
+
+    stop_step = config.stop_after_steps or config.total_steps
+    remaining_updates = max(0, stop_step - resumed_from)
+    logger_cb = cb.TrainingLogger(
+        sink, config.log_frequency, global_batch * config.max_seq_length, config.total_steps,
+        initial_step=resumed_from, is_chief=is_chief, progress=config.progress)
+    fit_callbacks = [counter, logger_cb]
+    validation_cb = None
+    if val_ds is not None:
+        validation_cb = cb.ValidationCallback(val_ds, config.validation_steps,
+                                              config.validation_frequency, sink, tokenizer,
+                                              is_chief)
+        fit_callbacks.append(validation_cb)  # before checkpointing: eval state is saved
+    fit_callbacks.append(cb.CheckpointCallback(config.checkpoint_frequency, save))
+    fit_callbacks += list(callbacks or [])
+
+    logs = {}
+    if remaining_updates:
+        history = model.fit(train_ds, epochs=1,
+                            steps_per_epoch=remaining_updates * config.gradient_accumulation_steps,
+                            verbose=0, shuffle=False, callbacks=fit_callbacks)
+        del history  # its epoch-end values can include the last validation's
+        logs = dict(logger_cb.last_logs)
+    final_step = int(model.optimizer.iterations)
+    if last_checkpoint["step"] != final_step or exports["discriminator"] is None:
+        if last_checkpoint["step"] != final_step:
+            save(final_step)
+        elif is_chief:
+            paths = checkpointing.export_presets(model, config.export_root, run_name,
+                                                 final_step, max_to_keep=config.keep_checkpoints,
+                                                 tokenizer=tokenizer)
+            exports.update(discriminator=paths[0], generator=paths[1])
+    sink.close()
+    if is_chief:
+        print(f"keras-electra: {run_name} finished at step {final_step}; checkpoint "
+              f"{last_checkpoint['path']}; discriminator preset {exports['discriminator']}",
+              flush=True)
+    return PretrainResult(
+        run_name=run_name, step=final_step, resumed_from_step=resumed_from,
+        checkpoint_path=last_checkpoint["path"],
+        discriminator_preset=exports["discriminator"], generator_preset=exports["generator"],
+        log_dir=log_dir, logs=logs,
+        validation=list(validation_cb.history) if validation_cb else [],
+        seconds=time.time() - started,
+    )
+
+
+class _null_scope:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
