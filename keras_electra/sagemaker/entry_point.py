@@ -6,26 +6,28 @@ of its own; it only translates SageMaker's environment into a
 `keras-electra pretrain ...` or `keras-electra squad ...` command line and calls
 `keras_electra.cli.main` with it:
 
-| SageMaker                                   | becomes                                       |
-|---------------------------------------------|-----------------------------------------------|
-| hyperparameters (`SM_HPS`, else the         | `--key value` each (values parsed as JSON      |
-| `hyperparameters.json` file)                | data, never evaluated); `task` picks the       |
-|                                             | command (`pretrain` default, or `squad`)       |
-| `SM_HOSTS`, `SM_CURRENT_HOST` (>1 host)     | `TF_CONFIG` for MultiWorkerMirroredStrategy,   |
-|                                             | unless the container already set one           |
-| channel `training` (FSx mount or S3 prefix) | `--filesystem_prefix <its path>`               |
-| channel `train` / `validation` (or `val`)   | `--train_dir` / `--val_dir <its path>`         |
-| `/opt/ml/checkpoints` (synced to            | `--checkpoint_dir`, so a spot restart resumes  |
-| `checkpoint_s3_uri`)                        |                                                |
-| `SM_MODEL_DIR` (uploaded as model.tar.gz)   | `--export_dir` (the final presets)             |
-| `SM_OUTPUT_DATA_DIR`                        | `--log_dir <it>/logs` (TensorBoard)            |
+| SageMaker                                   | `pretrain` gets                | `squad` gets                  |
+|---------------------------------------------|--------------------------------|-------------------------------|
+| hyperparameters (`SM_HPS`, else the         | `--key value` each (values parsed as JSON data, never         |
+| `hyperparameters.json` file)                | evaluated); `task` picks the command (default `pretrain`)      |
+| `SM_HOSTS`, `SM_CURRENT_HOST` (>1 host)     | `TF_CONFIG` for MultiWorkerMirroredStrategy, unless set        |
+| channel `training` (FSx mount or S3 prefix) | `--filesystem_prefix <path>`   | relative `train_file`,        |
+|                                             |                                | `predict_file`,               |
+|                                             |                                | `checkpoint_path`,            |
+|                                             |                                | `vocab_file` joined to <path> |
+| channel `train`                             | `--train_dir <path>`           | `--train_file <the .json>`    |
+| channel `validation` (or `val`)             | `--val_dir <path>`             | `--predict_file <the .json>`  |
+| `/opt/ml/checkpoints` (synced to S3)        | `--checkpoint_dir` (spot       | -                             |
+|                                             | restarts resume)               |                               |
+| `SM_MODEL_DIR` (uploaded as model.tar.gz)   | `--export_dir` (final presets) | `--output_dir`                |
+| `SM_OUTPUT_DATA_DIR`                        | `--log_dir <it>/logs`          | -                             |
 
-Hyperparameters given explicitly win over the mapped defaults, except that
-channels always set the flags they map to. SageMaker's own hyperparameters
-(`sagemaker_*`, `model_dir`) are dropped.
+Hyperparameters given explicitly win over these defaults, except that a channel
+always sets the flag it maps to. SageMaker's own hyperparameters (`sagemaker_*`,
+`model_dir`) are dropped.
 
 Test hooks (environment): `KERAS_ELECTRA_CHECKPOINT_DIR` replaces
-`/opt/ml/checkpoints`; `KERAS_ELECTRA_MWMS_PORT` (default 12345) is the port
+`/opt/ml/checkpoints`; `KERAS_ELECTRA_MWMS_PORT` (default 2222) is the port
 every host listens on; `KERAS_ELECTRA_SM_HOST_PORTS`, a JSON object
 `{"algo-1": "127.0.0.1:23456", ...}`, gives each host its own address (two
 "hosts" on one machine).
@@ -49,17 +51,32 @@ import sys
 from dataclasses import dataclass
 
 DEFAULT_CHECKPOINT_DIR = "/opt/ml/checkpoints"
-DEFAULT_MWMS_PORT = 12345
+DEFAULT_MWMS_PORT = 2222  # same default as keras_electra.training.distribute
 DEFAULT_INPUT_CONFIG_DIR = "/opt/ml/input/config"
 TASKS = ("pretrain", "squad")
 
-# Channel name -> CLI flag. `training` is the AWS scripts' FSx channel: the
-# whole file system (train_dir/val_dir stay relative to it).
+# Per task: channel name -> (CLI flag, what the flag takes: a "dir" or the channel's "json" file).
+# `training` is the AWS scripts' FSx channel: the whole file system.
 CHANNEL_FLAGS = {
-    "training": "--filesystem_prefix",
-    "train": "--train_dir",
-    "validation": "--val_dir",
-    "val": "--val_dir",
+    "pretrain": {
+        "training": ("--filesystem_prefix", "dir"),
+        "train": ("--train_dir", "dir"),
+        "validation": ("--val_dir", "dir"),
+        "val": ("--val_dir", "dir"),
+    },
+    "squad": {
+        "train": ("--train_file", "json"),
+        "validation": ("--predict_file", "json"),
+        "val": ("--predict_file", "json"),
+    },
+}
+# squad has no --filesystem_prefix: these path hyperparameters are taken relative to
+# channel `training` instead (the AWS layout {prefix}/squad_data/train-v2.0.json).
+SQUAD_PATH_HYPERPARAMETERS = ("train_file", "predict_file", "checkpoint_path", "vocab_file")
+# Per task: where SM_MODEL_DIR, the checkpoints and the logs go (None: not supported).
+OUTPUT_FLAGS = {
+    "pretrain": {"model": "--export_dir", "checkpoint": "--checkpoint_dir", "log": "--log_dir"},
+    "squad": {"model": "--output_dir", "checkpoint": None, "log": None},
 }
 # Hyperparameters that SageMaker adds for itself; never forwarded.
 _SAGEMAKER_OWN = ("model_dir",)
@@ -163,7 +180,18 @@ def select_task(hps):
     return "pretrain"
 
 
-def channel_args(env):
+def _channel_json(path, name):
+    files = sorted(f for f in os.listdir(path) if f.endswith(".json")) if os.path.isdir(path) \
+        else []
+    if len(files) != 1:
+        raise ValueError(
+            f"channel {name!r} ({path}) must hold exactly one .json SQuAD file, found "
+            f"{files or 'none'}; send a prefix with just that file"
+        )
+    return os.path.join(path, files[0])
+
+
+def channel_args(env, task="pretrain"):
     """CLI flags for the job's input channels (`SM_CHANNEL_<NAME>` variables).
 
     Example:
@@ -174,18 +202,30 @@ def channel_args(env):
     """
     argv = []
     seen = {}
-    for name in CHANNEL_FLAGS:
+    for name, (flag, kind) in CHANNEL_FLAGS[task].items():
         path = env.get(f"SM_CHANNEL_{name.upper()}")
         if not path:
             continue
-        flag = CHANNEL_FLAGS[name]
         if flag in seen:
             raise ValueError(
                 f"channels {seen[flag]!r} and {name!r} both map to {flag}; send only one of them"
             )
         seen[flag] = name
-        argv += [flag, path]
+        argv += [flag, _channel_json(path, name) if kind == "json" else path]
     return argv
+
+
+def squad_paths_under_channel(hps, env):
+    """For `squad`: relative path hyperparameters joined to channel `training`, if there is one."""
+    root = env.get("SM_CHANNEL_TRAINING")
+    if not root:
+        return dict(hps)
+    joined = dict(hps)
+    for key in SQUAD_PATH_HYPERPARAMETERS:
+        value = joined.get(key)
+        if isinstance(value, str) and value and not os.path.isabs(value):
+            joined[key] = os.path.join(root, value)
+    return joined
 
 
 def _parse_hosts(text, variable):
@@ -254,22 +294,26 @@ class EntryPointPlan:
 def build_cli_argv(hps, env):
     """The full `keras_electra.cli.main` argv for these hyperparameters and environment."""
     task = select_task(hps)
-    from_channels = channel_args(env)
+    if task == "squad":
+        hps = squad_paths_under_channel(hps, env)
+    from_channels = channel_args(env, task)
     channel_flags = set(from_channels[0::2])
     forwarded = {k: v for k, v in hps.items() if f"--{k.lstrip('-')}" not in channel_flags}
     argv = [task] + hyperparameters_to_argv(forwarded) + from_channels
     given = set(argv[1::2])
 
     def default(flag, value):
-        if value and flag not in given:
+        if flag and value and flag not in given:
             argv.extend([flag, value])
 
+    outputs = OUTPUT_FLAGS[task]
     default(
-        "--checkpoint_dir", env.get("KERAS_ELECTRA_CHECKPOINT_DIR") or DEFAULT_CHECKPOINT_DIR
+        outputs["checkpoint"],
+        env.get("KERAS_ELECTRA_CHECKPOINT_DIR") or DEFAULT_CHECKPOINT_DIR,
     )
-    default("--export_dir", env.get("SM_MODEL_DIR"))
+    default(outputs["model"], env.get("SM_MODEL_DIR"))
     if env.get("SM_OUTPUT_DATA_DIR"):
-        default("--log_dir", os.path.join(env["SM_OUTPUT_DATA_DIR"], "logs"))
+        default(outputs["log"], os.path.join(env["SM_OUTPUT_DATA_DIR"], "logs"))
     return argv
 
 

@@ -342,7 +342,7 @@ def plan_launch(args, passthrough):
             raise SystemExit("launch: give either --fsx_id or --s3_data (both are channel "
                              "'training'), not both")
         inputs["training"] = _s3_input(args.s3_data, args.s3_input_mode, "--s3_data")
-    if "training" in inputs:
+    if "training" in inputs and args.task == "pretrain":
         hps["filesystem_prefix"] = FSX_MOUNT_POINT  # as the AWS launcher forced it
     if args.s3_train:
         inputs["train"] = _s3_input(args.s3_train, args.s3_input_mode, "--s3_train")

@@ -102,8 +102,11 @@ def test_hyperparameters_file_round_trip_from_the_sdk_request(tmp_path, capsys, 
     config_dir = tmp_path / "config"
     config_dir.mkdir()
     (config_dir / "hyperparameters.json").write_text(json.dumps(request["HyperParameters"]))
-    env = {"SM_INPUT_CONFIG_DIR": str(config_dir), "SM_CHANNEL_TRAIN": "/data/train",
-           "SM_MODEL_DIR": "/opt/ml/model"}
+    train_channel = tmp_path / "train"
+    train_channel.mkdir()
+    (train_channel / "train-v2.0.json").write_text("{}")
+    env = {"SM_INPUT_CONFIG_DIR": str(config_dir), "SM_CHANNEL_TRAIN": str(train_channel),
+           "SM_MODEL_DIR": "/opt/ml/model", "SM_OUTPUT_DATA_DIR": "/opt/ml/output/data"}
     argv = plan_from_environment(env).argv
     assert argv[0] == "squad"
     flags = pairs(argv)
@@ -111,8 +114,10 @@ def test_hyperparameters_file_round_trip_from_the_sdk_request(tmp_path, capsys, 
     assert flags["--skip_xla"] == "true"
     assert flags["--name"] == "run one"
     assert flags["--note"] == MALICIOUS
-    assert flags["--train_dir"] == "/data/train"
-    assert flags["--export_dir"] == "/opt/ml/model"
+    assert flags["--train_file"] == str(train_channel / "train-v2.0.json")
+    assert flags["--output_dir"] == "/opt/ml/model"
+    # squad keeps no step checkpoints and has no log dir flag: none are invented.
+    assert "--checkpoint_dir" not in flags and "--log_dir" not in flags
     # SageMaker's own hyperparameters never reach the CLI.
     assert not any(flag.startswith("--sagemaker_") for flag in flags)
     assert "--model_dir" not in flags and "--task" not in flags
@@ -133,6 +138,28 @@ def test_channel_mapping():
     assert channel_args({"SM_CHANNEL_VAL": "/v"}) == ["--val_dir", "/v"]
     with pytest.raises(ValueError, match="both map to --val_dir"):
         channel_args({"SM_CHANNEL_VAL": "/v", "SM_CHANNEL_VALIDATION": "/w"})
+
+
+def test_squad_channels_and_fsx_relative_paths(tmp_path):
+    fsx = "/opt/ml/input/data/training"
+    env = {"SM_CHANNEL_TRAINING": fsx, "SM_MODEL_DIR": "/opt/ml/model"}
+    hps = {"task": "squad", "train_file": "squad_data/train-v2.0.json",
+           "predict_file": "squad_data/dev-v2.0.json", "checkpoint_path": "/abs/preset",
+           "vocab_file": "vocab/vocab.txt", "learning_rate": 4e-4}
+    flags = pairs(build_cli_argv(hps, env))
+    assert flags == {
+        "--train_file": f"{fsx}/squad_data/train-v2.0.json",
+        "--predict_file": f"{fsx}/squad_data/dev-v2.0.json",
+        "--checkpoint_path": "/abs/preset",  # absolute: unchanged
+        "--vocab_file": f"{fsx}/vocab/vocab.txt",
+        "--learning_rate": "0.0004",
+        "--output_dir": "/opt/ml/model",
+    }
+    # A channel must hold exactly one SQuAD file.
+    (tmp_path / "a.json").write_text("{}")
+    (tmp_path / "b.json").write_text("{}")
+    with pytest.raises(ValueError, match="exactly one .json SQuAD file"):
+        channel_args({"SM_CHANNEL_VALIDATION": str(tmp_path)}, task="squad")
 
 
 def test_cli_argv_defaults_and_overrides(monkeypatch):
@@ -183,7 +210,7 @@ def test_main_exports_tf_config_and_calls_the_cli(monkeypatch, tmp_path):
     }
     assert entry_point.main(env) == 0
     assert seen["tf_config"] == {
-        "cluster": {"worker": ["algo-1:12345", "algo-2:12345"]},
+        "cluster": {"worker": ["algo-1:2222", "algo-2:2222"]},
         "task": {"type": "worker", "index": 1},
     }
     assert seen["argv"][0] == "pretrain"
