@@ -404,10 +404,26 @@ def backbone_from_hf(path, load_weights=True, embeddings=None, **kwargs):
     config = {**ckpt.backbone_config, **kwargs}
     backbone = ElectraBackbone(embeddings=embeddings, **config)
     if load_weights:
-        set_backbone_weights_from_hf(backbone, ckpt.backbone_tensors(),
+        tensors = ckpt.backbone_tensors()
+        set_backbone_weights_from_hf(backbone, tensors,
                                      describe=lambda n: ckpt.describe(ckpt.prefix + n),
                                      skip_embeddings=embeddings is not None)
+        if embeddings is not None:
+            _warn_if_embeddings_differ(backbone, tensors, ckpt)
     return backbone
+
+
+def _warn_if_embeddings_differ(backbone, tensors, ckpt):
+    variables = _variables_by_path(backbone)
+    differ = [h for h, p, t in weight_maps.EMBEDDING_WEIGHTS
+              if h in tensors and not np.array_equal(
+                  weight_maps.keras_to_hf(variables[p].numpy(), t), tensors[h])]
+    if differ:
+        warnings.warn(
+            f"{ckpt.path}: the shared embedding block was reused, but this checkpoint's own "
+            f"{differ} differ from it; the shared values are kept (as in G, where the "
+            "generator and discriminator share one embedding block)."
+        )
 
 
 # --------------------------------------------------------------------------- heads

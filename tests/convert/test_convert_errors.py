@@ -52,6 +52,34 @@ def test_valid_minimal_dir_loads(tmp_path):
                                   tensors["embeddings.word_embeddings.weight"])
 
 
+def test_hf_vocab_becomes_the_preset_tokenizer_and_is_exported(tmp_path):
+    from keras_electra import ElectraTokenizer
+    from keras_electra.cli import main
+
+    write_hf_dir(tmp_path / "hf")
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "rhine", "##s", "."]
+    vocab += [f"w{i}" for i in range(20 - len(vocab))]
+    (tmp_path / "hf" / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    assert main(["convert", "--from", "hf", str(tmp_path / "hf"), str(tmp_path / "p")]) == 0
+    tokenizer = ElectraTokenizer.from_preset(str(tmp_path / "p"))
+    assert np.asarray(tokenizer("The Rhines.")).tolist() == [5, 6, 7, 8]
+    assert main(["export", "--to", "hf", str(tmp_path / "p"), str(tmp_path / "back")]) == 0
+    assert (tmp_path / "back" / "vocab.txt").read_text().split("\n")[:len(vocab)] == vocab
+
+
+def test_shared_embeddings_mismatch_warns(tmp_path):
+    from keras_electra.convert import hf
+
+    write_hf_dir(tmp_path / "a")
+    disc = hf.backbone_from_hf(str(tmp_path / "a"))
+    tensors = write_hf_dir(tmp_path / "b")
+    tensors["embeddings.LayerNorm.bias"] = tensors["embeddings.LayerNorm.bias"] + 1.0
+    write_hf_dir(tmp_path / "b", tensors=tensors)
+    with pytest.warns(UserWarning, match="embeddings.LayerNorm.bias"):
+        gen = hf.backbone_from_hf(str(tmp_path / "b"), embeddings=disc.embeddings)
+    assert gen.embeddings is disc.embeddings
+
+
 def test_missing_weights_file(tmp_path):
     from keras_electra import ElectraBackbone
 
