@@ -260,7 +260,8 @@ def backbones_from_google(path, **kwargs):
     return disc, gen
 
 
-def _head(path, kind, **kwargs):
+def google_head_weights(path, kind, **kwargs):
+    """Head weights of `kind` ("discriminator" or "generator"), as `hf.hf_head_weights`."""
     from keras_electra.convert import hf
 
     ckpt = load_google_checkpoint(path, **kwargs)
@@ -271,12 +272,12 @@ def _head(path, kind, **kwargs):
 
 def google_discriminator_head_weights(path, **kwargs):
     """`discriminator_predictions/` as the dict of `hf.hf_discriminator_head_weights`."""
-    return _head(path, "discriminator", **kwargs)
+    return google_head_weights(path, "discriminator", **kwargs)
 
 
 def google_generator_head_weights(path, **kwargs):
     """`generator_predictions/` as the dict of `hf.hf_generator_head_weights`."""
-    return _head(path, "generator", **kwargs)
+    return google_head_weights(path, "generator", **kwargs)
 
 
 def google_task_weights(path, **kwargs):

@@ -247,14 +247,47 @@ def _to_numpy_from_torch(tensor):
     return tensor.numpy()
 
 
+_SAFETENSORS_DTYPES = {"F64": np.float64, "F32": np.float32, "F16": np.float16,
+                       "I64": np.int64, "I32": np.int32, "I16": np.int16, "I8": np.int8,
+                       "U8": np.uint8, "BOOL": np.bool_}
+
+
+def _load_safetensors(path):
+    """safetensors -> numpy; bfloat16 (which numpy lacks) is widened to float32."""
+    from safetensors.numpy import load_file
+
+    try:
+        return load_file(path)
+    except TypeError:
+        pass
+    with open(path, "rb") as f:
+        header_len = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(header_len))
+        data = f.read()
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        start, end = info["data_offsets"]
+        raw = data[start:end]
+        if info["dtype"] == "BF16":
+            bits = np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16
+            value = bits.view(np.float32)
+        elif info["dtype"] in _SAFETENSORS_DTYPES:
+            value = np.frombuffer(raw, dtype=np.dtype(_SAFETENSORS_DTYPES[info["dtype"]])
+                                  .newbyteorder("<"))
+        else:
+            raise ValueError(f"{path}: tensor {name!r} has unsupported dtype {info['dtype']}.")
+        out[name] = value.reshape(info["shape"]).copy()
+    return out
+
+
 def read_hf_tensors(directory):
     """All tensors of an HF directory as numpy: `(tensors, sources)`."""
     single = os.path.join(directory, SAFETENSORS_FILE)
     index = os.path.join(directory, SAFETENSORS_INDEX)
     torch_file = os.path.join(directory, TORCH_FILE)
     if os.path.isfile(single) or os.path.isfile(index):
-        from safetensors.numpy import load_file
-
         files = [single] if os.path.isfile(single) else None
         if files is None:
             with open(index, encoding="utf-8") as f:
@@ -265,7 +298,7 @@ def read_hf_tensors(directory):
             if not os.path.isfile(file):
                 raise FileNotFoundError(f"{file}: listed in {index} but missing.")
             try:
-                loaded = load_file(file)
+                loaded = _load_safetensors(file)
             except Exception as e:
                 raise ValueError(f"{file}: cannot read safetensors ({e}).") from e
             for name, value in loaded.items():
@@ -337,6 +370,12 @@ def _check_known_names(ckpt):
 # --------------------------------------------------------------------------- backbone
 
 
+def _numpy(variable):
+    import keras
+
+    return np.asarray(keras.ops.convert_to_numpy(variable.value))
+
+
 def _variables_by_path(model):
     return {v.path: v for v in model.weights}
 
@@ -387,8 +426,7 @@ def backbone_to_hf_tensors(backbone, prefix=""):
     variables = _variables_by_path(backbone)
     table = weight_maps.backbone_weight_table(
         backbone.num_layers, backbone.embeddings_project is not None)
-    return {prefix + h: weight_maps.keras_to_hf(np.asarray(variables[p].numpy()), t)
-            for h, p, t in table}
+    return {prefix + h: weight_maps.keras_to_hf(_numpy(variables[p]), t) for h, p, t in table}
 
 
 def backbone_from_hf(path, load_weights=True, embeddings=None, **kwargs):
@@ -417,7 +455,7 @@ def _warn_if_embeddings_differ(backbone, tensors, ckpt):
     variables = _variables_by_path(backbone)
     differ = [h for h, p, t in weight_maps.EMBEDDING_WEIGHTS
               if h in tensors and not np.array_equal(
-                  weight_maps.keras_to_hf(variables[p].numpy(), t), tensors[h])]
+                  weight_maps.keras_to_hf(_numpy(variables[p]), t), tensors[h])]
     if differ:
         warnings.warn(
             f"{ckpt.path}: the shared embedding block was reused, but this checkpoint's own "
@@ -450,7 +488,8 @@ def head_weights_to_hf_tensors(kind, weights):
             for hf_name, key, transform in weight_maps.HEAD_TABLES[kind]}
 
 
-def _head(path, kind):
+def hf_head_weights(path, kind):
+    """Head weights of `kind` ("discriminator", "generator", "qa") as a Keras-layout dict."""
     ckpt = load_hf_checkpoint(path)
     if kind not in ckpt.heads:
         raise ValueError(
@@ -480,18 +519,18 @@ def _check_tied_lm_head(ckpt):
 
 def hf_discriminator_head_weights(path):
     """`{"dense/kernel" [H,H], "dense/bias", "dense_prediction/kernel" [H,1], "dense_prediction/bias"}`."""
-    return _head(path, "discriminator")
+    return hf_head_weights(path, "discriminator")
 
 
 def hf_generator_head_weights(path):
     """`{"intermediate_dense/kernel" [H,E], "intermediate_dense/bias", "intermediate_layer_norm/gamma",
     "intermediate_layer_norm/beta", "output_bias" [V]}` (output projection = tied word embeddings)."""
-    return _head(path, "generator")
+    return hf_head_weights(path, "generator")
 
 
 def hf_qa_weights(path):
     """`{"kernel" [H,2], "bias" [2]}` of HF `qa_outputs` (start = column 0, end = column 1)."""
-    return _head(path, "qa")
+    return hf_head_weights(path, "qa")
 
 
 def _resolve_attr(layer, dotted):
@@ -520,7 +559,7 @@ def assign_head_weights(layer, kind, weights):
 
 def get_head_weights(layer, kind):
     """Read a head layer's weights into the dict format of `assign_head_weights`."""
-    return {key: np.asarray(_resolve_attr(layer, attr).numpy())
+    return {key: _numpy(_resolve_attr(layer, attr))
             for key, attr in HEAD_ATTRIBUTES[kind].items()}
 
 

@@ -66,6 +66,8 @@ def our_path(keras_hub_path):
 
 def copy_keras_hub_weights(source, backbone, where="keras-hub backbone"):
     """Copy a built keras-hub ElectraBackbone's weights into our `backbone` by name."""
+    import keras
+
     ours = {v.path: v for v in backbone.weights}
     filled = set()
     for variable in source.weights:
@@ -76,7 +78,7 @@ def copy_keras_hub_weights(source, backbone, where="keras-hub backbone"):
             raise ValueError(f"{where}: variable {variable.path} has no counterpart "
                              f"{target_path} in our backbone.")
         target = ours[target_path]
-        value = np.asarray(variable.numpy())
+        value = np.asarray(keras.ops.convert_to_numpy(variable.value))
         if tuple(target.shape) != value.shape:
             raise ValueError(f"{where}: {variable.path} has shape {value.shape}, our "
                              f"{target_path} needs {tuple(target.shape)}.")

@@ -140,7 +140,7 @@ def convert_to_preset(source_format, src, out_preset, part=None, vocabulary=None
 
         ckpt = hf.load_hf_checkpoint(src)
         backbone = hf.backbone_from_hf(ckpt)
-        heads = {kind: hf._head(ckpt, kind) for kind in ckpt.heads}
+        heads = {kind: hf.hf_head_weights(ckpt, kind) for kind in ckpt.heads}
         if vocabulary is None:
             vocabulary = hf.read_hf_vocabulary(ckpt.path)
     elif source_format == "google":
@@ -152,7 +152,7 @@ def convert_to_preset(source_format, src, out_preset, part=None, vocabulary=None
         kind = "discriminator" if part == "discriminator" else "generator"
         if any(n.startswith(("discriminator_predictions." if kind == "discriminator"
                              else "generator_")) for n in ckpt.head_tensors):
-            heads[kind] = google._head(ckpt, kind)
+            heads[kind] = google.google_head_weights(ckpt, kind)
         if part == "discriminator" and ckpt.task_weights:
             heads["task_specific"] = dict(ckpt.task_weights)
         if vocabulary is None:

@@ -132,7 +132,7 @@ def test_from_preset_matches_hf(tmp_path, model_class, config_name):
         assert_close_on_tokens(logits, ref_logits, inputs["padding_mask"], "MLM logits")
 
     # HF -> ours -> HF: bit-exact state dict.
-    heads = {kind: hf._head(str(hf_dir), kind) for kind in hf.load_hf_checkpoint(hf_dir).heads}
+    heads = {kind: hf.hf_head_weights(str(hf_dir), kind) for kind in hf.load_hf_checkpoint(hf_dir).heads}
     out_dir = tmp_path / "back"
     hf.export_backbone_to_hf(backbone, str(out_dir), model_class=model_class, heads=heads)
     original = read_safetensors(hf_dir / "model.safetensors")
@@ -247,3 +247,17 @@ def test_head_weights_assign_into_keras_layers(tmp_path):
     qa.build((None, backbone.hidden_dim))
     with pytest.raises(ValueError, match="shape"):
         hf.assign_head_weights(qa, "qa", {"kernel": np.zeros((3, 2)), "bias": np.zeros(2)})
+
+
+def test_bfloat16_safetensors_are_read_without_torch_dtype_support(tmp_path):
+    """numpy has no bfloat16: such checkpoints are widened to float32 exactly."""
+    torch = import_or_fail("torch")
+
+    from keras_electra.convert import hf
+
+    model = build_hf("ElectraModel", "tiny_1head", seed=13).to(torch.bfloat16)
+    model.save_pretrained(tmp_path / "bf16")
+    backbone = hf.backbone_from_hf(str(tmp_path / "bf16"))
+    exported = hf.backbone_to_hf_tensors(backbone)
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(exported[name], value.float().numpy(), err_msg=name)
