@@ -49,6 +49,11 @@ def numpy_state(module):
 
 @pytest.fixture(scope="module")
 def pretraining_models():
+    return make_pretraining_pair()
+
+
+def make_pretraining_pair():
+    """HF ElectraForPreTraining + ElectraForMaskedLM (Hg 24) on one embedding block."""
     torch = import_or_fail("torch")
     transformers = import_or_fail("transformers")
     disc = parity.build_hf("ElectraForPreTraining", "emb_ne_hidden_2heads", seed=11)
