@@ -285,6 +285,29 @@ def google_task_weights(path, **kwargs):
     return dict(load_google_checkpoint(path, **kwargs).task_weights)
 
 
+def assign_google_squad_head(model, task_weights):
+    """Copy G's `task_specific/squad/*` (from `google_task_weights`) into the Dense layers
+    `qa_start`, `qa_hidden`, `qa_end`, `qa_answerable_hidden`, `qa_answerable` of `model`
+    (an `ElectraQuestionAnswerer` with G's head). Kernels are [in, out] in both."""
+    import keras
+
+    for g_scope, attr in weight_maps.GOOGLE_SQUAD_HEAD_LAYERS:
+        layer = getattr(model, attr, None)
+        if layer is None:
+            raise ValueError(f"{type(model).__name__} has no `{attr}` layer for {g_scope}/.")
+        for leaf in ("kernel", "bias"):
+            name = f"{g_scope}/{leaf}"
+            if name not in task_weights:
+                raise ValueError(f"task_specific/{name} is missing from the checkpoint.")
+            variable = getattr(layer, leaf)
+            value = np.asarray(task_weights[name])
+            if tuple(variable.shape) != value.shape:
+                raise ValueError(
+                    f"task_specific/{name}: shape {value.shape}, but `{attr}.{leaf}` is "
+                    f"{tuple(variable.shape)}.")
+            variable.assign(keras.ops.convert_to_numpy(value))
+
+
 def write_google_checkpoint(prefix, variables):
     """Write `variables` (G name -> numpy array) as a TF1-format checkpoint at `prefix`.
 

@@ -127,6 +127,14 @@ GOOGLE_HEAD_NAMES = (
 GOOGLE_SKIPPED_SUFFIXES = ("/adam_m", "/adam_v")
 GOOGLE_SKIPPED_NAMES = ("global_step", "temperature")
 GOOGLE_QA_SCOPE = "task_specific/"
+# G's SQuAD head (task_specific/squad/, section 6.3) -> ElectraQuestionAnswerer attributes.
+GOOGLE_SQUAD_HEAD_LAYERS = (
+    ("squad/dense", "qa_start"),                  # start logits, Dense(1)
+    ("squad/qa_hidden", "qa_hidden"),             # joint end: Dense(512, gelu)
+    ("squad/dense_1", "qa_end"),                  # end logits, Dense(1)
+    ("squad/dense_2", "qa_answerable_hidden"),    # answerability: Dense(512, gelu)
+    ("squad/dense_3", "qa_answerable"),           # answerable logit, Dense(1)
+)
 
 
 def backbone_weight_table(num_layers, has_projection):

@@ -182,3 +182,36 @@ def test_google_missing_checkpoint_names_the_path(tmp_path):
         google.load_google_checkpoint(str(tmp_path / "model.ckpt-5"))
     with pytest.raises(FileNotFoundError, match="no TF checkpoint"):
         google.load_google_checkpoint(str(tmp_path))
+
+
+def test_google_squad_head_assigns_to_named_dense_layers(tmp_path):
+    import types
+
+    import keras
+
+    from keras_electra.convert import google
+
+    hidden, inner = 8, 6
+    shapes = {"squad/dense": (hidden, 1), "squad/qa_hidden": (2 * hidden, inner),
+              "squad/dense_1": (inner, 1), "squad/dense_2": (2 * hidden, inner),
+              "squad/dense_3": (inner, 1)}
+    rng = np.random.RandomState(0)
+    task = {}
+    for scope, (fan_in, fan_out) in shapes.items():
+        task[f"{scope}/kernel"] = rng.normal(size=(fan_in, fan_out)).astype("float32")
+        task[f"{scope}/bias"] = rng.normal(size=(fan_out,)).astype("float32")
+    layers = {}
+    for scope, attr in (("squad/dense", "qa_start"), ("squad/qa_hidden", "qa_hidden"),
+                        ("squad/dense_1", "qa_end"), ("squad/dense_2", "qa_answerable_hidden"),
+                        ("squad/dense_3", "qa_answerable")):
+        layer = keras.layers.Dense(shapes[scope][1])
+        layer.build((None, shapes[scope][0]))
+        layers[attr] = layer
+    model = types.SimpleNamespace(**layers)
+    google.assign_google_squad_head(model, task)
+    np.testing.assert_array_equal(model.qa_hidden.kernel.numpy(), task["squad/qa_hidden/kernel"])
+    np.testing.assert_array_equal(model.qa_answerable.bias.numpy(), task["squad/dense_3/bias"])
+    np.testing.assert_array_equal(model.qa_end.kernel.numpy(), task["squad/dense_1/kernel"])
+    del task["squad/dense_3/bias"]
+    with pytest.raises(ValueError, match="squad/dense_3/bias is missing"):
+        google.assign_google_squad_head(model, task)
