@@ -1,0 +1,465 @@
+"""`prepare`: raw text -> ELECTRA pretraining TFRecord shards, exactly G's packing.
+
+Pipeline:
+
+1. The input files are cut into work units (whole files; plain files over `chunk_bytes` are cut
+   at blank lines). Workers (processes) tokenize each unit in large batches with
+   tensorflow-text's `FastBertTokenizer` and pack it with G's `ExampleBuilder`
+   (`example_packing.py`); each document goes to the validation split with probability
+   `val_fraction`. A unit's examples go to `<output_dir>/.work/unit-NNNNN.{train,val}.tfrecord`,
+   its stats to `unit-NNNNN.json` (written last: the completion marker). Every unit has its own
+   seeded random generators, so the examples do not depend on the number of workers.
+2. A merge pass deals the examples, in unit order, round-robin into `num_shards` train shards
+   (`train/pretrain_data.tfrecord-00000-of-000NN`, G's schema) and `num_val_shards` validation
+   shards (`val/...`), then writes `stats.json` and marks `manifest.json` complete.
+
+Every file is written under a temporary name and renamed when complete. Re-running with the
+same configuration skips finished units and shards; a different configuration is refused
+unless `overwrite=True`. Output is byte-identical for the same seed, whatever `workers` is.
+"""
+
+import json
+import math
+import os
+import shutil
+import threading
+import time
+
+from keras_electra.data.text_files import (
+    DEFAULT_CHUNK_BYTES,
+    BadInputError,
+    expand_input_patterns,
+    plan_work_units,
+)
+from keras_electra.data.vocab import load_vocabulary, vocabulary_fingerprint
+
+FORMAT = "keras_electra.pretraining_data.v1"
+SHARD_PREFIX = "pretrain_data.tfrecord"
+MANIFEST = "manifest.json"
+STATS = "stats.json"
+WORK_DIR = ".work"
+
+
+def shard_name(index, count):
+    """`pretrain_data.tfrecord-00003-of-00016`."""
+    return f"{SHARD_PREFIX}-{index:05d}-of-{count:05d}"
+
+
+def default_num_shards(total_bytes):
+    """At least 8 shards (so 8 workers can each read their own files), ~64 MB of text each."""
+    return min(1000, max(8, math.ceil(total_bytes / (64 * 1024 * 1024))))
+
+
+def _config_differences(old, new):
+    keys = sorted(set(old) | set(new))
+    return [k for k in keys if old.get(k) != new.get(k)]
+
+
+def _remove_outputs(output_dir):
+    for name in ("train", "val", WORK_DIR):
+        shutil.rmtree(os.path.join(output_dir, name), ignore_errors=True)
+    for name in os.listdir(output_dir):
+        if name in (MANIFEST, STATS) or name.startswith(SHARD_PREFIX):
+            os.remove(os.path.join(output_dir, name))
+
+
+def _has_outputs(output_dir):
+    names = os.listdir(output_dir)
+    return any(
+        n in ("train", "val", WORK_DIR, MANIFEST, STATS) or n.startswith(SHARD_PREFIX)
+        for n in names
+    )
+
+
+def _write_json(path, value):
+    temporary = f"{path}.tmp-{os.getpid()}"
+    with open(temporary, "w") as f:
+        json.dump(value, f, indent=2, sort_keys=True)
+    os.replace(temporary, path)
+
+
+def _check_output_dir(output_dir, config, overwrite):
+    """Refuse to mix configurations; returns True when a complete identical run exists."""
+    os.makedirs(output_dir, exist_ok=True)
+    manifest_path = os.path.join(output_dir, MANIFEST)
+    if os.path.exists(manifest_path):
+        with open(manifest_path) as f:
+            manifest = json.load(f)
+        differences = _config_differences(manifest.get("config", {}), config)
+        if overwrite:
+            _remove_outputs(output_dir)
+            return False
+        if differences:
+            raise BadInputError(
+                f"{output_dir} holds pretraining data of another configuration (differs in: "
+                f"{', '.join(differences)}). Use another --output-dir, or pass --overwrite "
+                "(overwrite=True) to delete it and start again."
+            )
+        return bool(manifest.get("complete"))
+    if _has_outputs(output_dir):
+        if overwrite:
+            _remove_outputs(output_dir)
+            return False
+        raise BadInputError(
+            f"{output_dir} holds shards or work files but no {MANIFEST}, so their configuration "
+            "is unknown. Use another --output-dir, or pass --overwrite (overwrite=True)."
+        )
+    return False
+
+
+class _Progress:
+    """tqdm bar over input bytes with documents/examples in the postfix."""
+
+    def __init__(self, total_bytes, enabled):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(
+            total=total_bytes, unit="B", unit_scale=True, desc="prepare", disable=not enabled
+        )
+        self.documents = 0
+        self.examples = 0
+
+    def put(self, report):
+        num_bytes, documents, examples = report
+        self.documents += documents
+        self.examples += examples
+        self.bar.set_postfix(docs=self.documents, examples=self.examples, refresh=False)
+        self.bar.update(num_bytes)
+
+    def close(self):
+        self.bar.close()
+
+
+def _assign_tasks(tasks, workers):
+    """Greedy largest-first assignment of units to workers (balances bytes, deterministic)."""
+    def size(task):
+        _, (_, path, start, end), _ = task
+        return (end if end is not None else os.path.getsize(path)) - start
+
+    loads = [[0, w, []] for w in range(workers)]
+    for task in sorted(tasks, key=lambda t: (-size(t), t[0])):
+        lightest = min(loads)
+        lightest[0] += size(task)
+        lightest[2].append(task)
+    return [sorted(assigned) for _, _, assigned in sorted(loads, key=lambda x: x[1]) if assigned]
+
+
+def _read_worker(process, progress, errors, lock):
+    for line in process.stdout:
+        kind, _, rest = line.rstrip("\n").partition(" ")
+        if kind == "P":
+            with lock:
+                progress.put(tuple(int(x) for x in rest.split()))
+        elif kind == "E":
+            errors.append(json.loads(rest))
+
+
+def _run_units(tasks, worker_config, workers, progress, work_dir):
+    """Run the units in-process (workers=1) or in `workers` fresh Python processes."""
+    from keras_electra.data import unit_worker
+
+    if workers <= 1:
+        unit_worker.init_worker(worker_config, progress)
+        for task in tasks:
+            unit_worker.process_unit(task)
+        return
+    import subprocess
+    import sys
+
+    processes, readers, errors, lock = [], [], [], threading.Lock()
+    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
+    try:
+        for worker_index, assigned in enumerate(_assign_tasks(tasks, workers)):
+            job_path = os.path.join(work_dir, f"worker-{worker_index}.json")
+            _write_json(job_path, {"config": worker_config, "tasks": assigned})
+            log_path = os.path.join(work_dir, f"worker-{worker_index}.log")
+            with open(log_path, "w") as log:  # stderr to a file: a full pipe would block
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "keras_electra.data.unit_worker", job_path],
+                    stdout=subprocess.PIPE, stderr=log, text=True, env=environment,
+                )
+            process.log_path = log_path
+            processes.append(process)
+            reader = threading.Thread(
+                target=_read_worker, args=(process, progress, errors, lock), daemon=True
+            )
+            reader.start()
+            readers.append(reader)
+        for process, reader in zip(processes, readers):
+            process.wait()
+            reader.join()
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
+                process.wait()
+    for error in errors:
+        if error["type"] == "BadInputError":
+            raise BadInputError(error["message"])
+    if errors:
+        raise RuntimeError(f"prepare: a worker failed: {errors[0]['message']}")
+    failed = [p for p in processes if p.returncode != 0]
+    if failed:
+        with open(failed[0].log_path) as log:
+            stderr = log.read()[-3000:]
+        raise RuntimeError(
+            f"prepare: a worker process exited with code {failed[0].returncode} "
+            f"(log {failed[0].log_path}):\n{stderr}"
+        )
+
+
+def _merge(unit_files, shard_dir, num_shards, show_progress, desc):
+    """Deal the records of `unit_files` (in order) round-robin into `num_shards` shards."""
+    import tensorflow as tf
+    from tqdm.auto import tqdm
+
+    os.makedirs(shard_dir, exist_ok=True)
+    paths = [os.path.join(shard_dir, shard_name(i, num_shards)) for i in range(num_shards)]
+    # Shards already complete (renamed) in an interrupted merge are skipped.
+    writers = [
+        None if os.path.exists(p) else tf.io.TFRecordWriter(f"{p}.tmp-{os.getpid()}")
+        for p in paths
+    ]
+    counts = [0] * num_shards
+    index = 0
+    for unit_file in tqdm(unit_files, desc=desc, unit="unit", disable=not show_progress):
+        for record in tf.compat.v1.io.tf_record_iterator(unit_file):
+            shard = index % num_shards
+            if writers[shard] is not None:
+                writers[shard].write(record)
+            counts[shard] += 1
+            index += 1
+    for path, writer in zip(paths, writers):
+        if writer is not None:
+            writer.close()
+            os.replace(f"{path}.tmp-{os.getpid()}", path)
+    return [os.path.relpath(p, os.path.dirname(shard_dir)) for p in paths], counts
+
+
+def _summarize(unit_stats, max_seq_length):
+    def total(split, key):
+        return sum(s[split][key] for s in unit_stats)
+
+    examples = total("train", "examples") + total("val", "examples")
+    example_tokens = total("train", "example_tokens") + total("val", "example_tokens")
+    positions = total("train", "positions") + total("val", "positions")
+    text_tokens = sum(s["text_tokens"] for s in unit_stats)
+
+    def ratio(a, b):
+        return a / b if b else 0.0
+
+    return {
+        "documents": total("train", "documents") + total("val", "documents"),
+        "train_documents": total("train", "documents"),
+        "val_documents": total("val", "documents"),
+        "examples": examples,
+        "train_examples": total("train", "examples"),
+        "val_examples": total("val", "examples"),
+        "tokens": text_tokens,
+        "example_tokens": example_tokens,
+        "tokens_dropped_by_truncation": text_tokens - example_tokens,
+        "fill_ratio": ratio(positions, examples * max_seq_length),
+        "unk_rate": ratio(
+            total("train", "unk_tokens") + total("val", "unk_tokens"), example_tokens
+        ),
+        "segment_b_rate": ratio(
+            total("train", "segment_b_examples") + total("val", "segment_b_examples"), examples
+        ),
+        "single_segment_draw_rate": ratio(
+            total("train", "single_segment_draws") + total("val", "single_segment_draws"),
+            examples,
+        ),
+        "short_target_draw_rate": ratio(
+            total("train", "short_target_draws") + total("val", "short_target_draws"), examples
+        ),
+        "lines": sum(s["lines"] for s in unit_stats),
+        "bad_lines": sum(s["bad_lines"] for s in unit_stats),
+        "input_bytes": sum(s["bytes"] for s in unit_stats),
+        # Throughput of one worker once started (tokenize + pack + write), whole corpus.
+        "mb_per_s_per_worker": ratio(
+            sum(s["bytes"] for s in unit_stats) / 1e6, sum(s["seconds"] for s in unit_stats)
+        ),
+    }
+
+
+def prepare_pretraining_data(
+    input_patterns,
+    vocab_path,
+    output_dir,
+    max_seq_length=128,
+    num_shards=None,
+    num_val_shards=None,
+    val_fraction=0.01,
+    seed=0,
+    workers=None,
+    overwrite=False,
+    skip_bad_lines=False,
+    lowercase=True,
+    strip_accents=True,
+    chunk_bytes=DEFAULT_CHUNK_BYTES,
+    batch_lines=2048,
+    show_progress=True,
+    keep_work_files=False,
+):
+    """Turn raw text into ELECTRA pretraining shards (G's `build_pretraining_dataset.py`).
+
+    Input: UTF-8 text files (`.gz` too), one sentence per line, a blank line ends a document.
+    Sentences are accumulated to the target length (`max_seq_length`, or with probability
+    0.05 a random length in [5, max_seq_length]); 10 % of examples are single-segment; the
+    A/B split, truncation and layout `[CLS] A [SEP] B [SEP]` follow G exactly.
+
+    Args:
+        input_patterns: glob(s) of text files (`"corpus/*.txt"`), a directory, or a list.
+        vocab_path: `vocab.txt` with [PAD] [UNK] [CLS] [SEP] [MASK].
+        output_dir: where `train/`, `val/`, `stats.json` and `manifest.json` go.
+        max_seq_length: int. Tokens per example (G: 128 for Small, 512 for Base/Large).
+        num_shards: train shards (default: 8, or one per ~64 MB of text, at most 1000).
+        num_val_shards: validation shards (default: `ceil(num_shards * val_fraction)`).
+        val_fraction: fraction of documents held out for validation (0 disables).
+        seed: int. Same seed and inputs -> byte-identical shards, for any `workers`.
+        workers: processes (default: all CPU cores, at most one per work unit).
+        overwrite: delete existing output of another configuration instead of refusing.
+        skip_bad_lines: skip (and count) lines that are not UTF-8 instead of failing.
+        lowercase, strip_accents: tokenizer normalization (BERT uncased: both True).
+        chunk_bytes: plain files larger than this are split at blank lines into several units.
+        batch_lines: lines tokenized per TensorFlow call.
+        show_progress: tqdm progress bars.
+        keep_work_files: keep the per-unit files in `<output_dir>/.work`.
+
+    Returns:
+        The stats dict also written to `<output_dir>/stats.json`: documents, examples
+        (train/val), tokens, fill_ratio, unk_rate, segment_b_rate, seconds, mb_per_s, ...
+
+    Example:
+    ```python
+    from keras_electra.data import prepare_pretraining_data
+
+    stats = prepare_pretraining_data(
+        "corpus/*.txt", "vocab.txt", "pretrain_data", max_seq_length=128, workers=4
+    )
+    print(stats["examples"], stats["mb_per_s"])
+    ```
+    """
+    started = time.time()
+    if max_seq_length < 5:
+        raise ValueError(f"max_seq_length must be >= 5 (G draws targets in [5, max]); got "
+                         f"{max_seq_length}")
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    files = expand_input_patterns(input_patterns)
+    vocabulary = load_vocabulary(vocab_path)
+    total_bytes = sum(os.path.getsize(p) for p in files)
+    units = plan_work_units(files, chunk_bytes)
+    if num_shards is None:
+        num_shards = default_num_shards(total_bytes)
+    if num_val_shards is None:
+        num_val_shards = math.ceil(num_shards * val_fraction) if val_fraction > 0 else 0
+    if num_shards < 1 or (val_fraction > 0 and num_val_shards < 1):
+        raise ValueError("num_shards (and num_val_shards when val_fraction > 0) must be >= 1")
+
+    output_dir = os.fspath(output_dir)
+    config = {
+        "format": FORMAT,
+        "inputs": [[p, os.path.getsize(p)] for p in files],
+        "vocab_sha256": vocabulary_fingerprint(vocabulary),
+        "lowercase": bool(lowercase),
+        "strip_accents": bool(strip_accents),
+        "max_seq_length": int(max_seq_length),
+        "num_shards": int(num_shards),
+        "num_val_shards": int(num_val_shards),
+        "val_fraction": float(val_fraction),
+        "seed": int(seed),
+        "chunk_bytes": int(chunk_bytes),
+        "skip_bad_lines": bool(skip_bad_lines),
+    }
+    if _check_output_dir(output_dir, config, overwrite):
+        with open(os.path.join(output_dir, STATS)) as f:
+            stats = json.load(f)
+        print(f"prepare: {output_dir} is already complete for this configuration; skipped")
+        return stats
+    _write_json(os.path.join(output_dir, MANIFEST), {"config": config, "complete": False})
+
+    work_dir = os.path.join(output_dir, WORK_DIR)
+    os.makedirs(work_dir, exist_ok=True)
+    prefixes = [os.path.join(work_dir, f"unit-{i:05d}") for i in range(len(units))]
+    todo = [
+        (i, unit, prefixes[i])
+        for i, unit in enumerate(units)
+        if not os.path.exists(f"{prefixes[i]}.json")
+    ]
+    special_ids = {t: vocabulary.index(t) for t in ("[CLS]", "[SEP]", "[UNK]")}
+    worker_config = {
+        "vocabulary": vocabulary, "lowercase": lowercase, "strip_accents": strip_accents,
+        "special_ids": special_ids, "max_seq_length": max_seq_length, "seed": seed,
+        "val_fraction": val_fraction, "skip_bad_lines": skip_bad_lines,
+        "batch_lines": batch_lines, "batch_chars": 256 * batch_lines,
+    }
+    if workers is None:
+        workers = os.cpu_count() or 1
+    workers = max(1, min(int(workers), len(todo)))
+    todo_bytes = sum(
+        (unit[3] if unit[3] is not None else os.path.getsize(unit[1])) - unit[2]
+        for _, unit, _ in todo
+    )
+    progress = _Progress(todo_bytes, show_progress)
+    tokenize_started = time.time()
+    try:
+        _run_units(todo, worker_config, workers, progress, work_dir)
+    finally:
+        progress.close()
+    tokenize_seconds = time.time() - tokenize_started
+
+    unit_stats = []
+    for prefix in prefixes:
+        with open(f"{prefix}.json") as f:
+            unit_stats.append(json.load(f))
+    stats = _summarize(unit_stats, max_seq_length)
+    if stats["documents"] == 0:
+        shutil.rmtree(work_dir, ignore_errors=True)
+        os.remove(os.path.join(output_dir, MANIFEST))
+        raise BadInputError(
+            f"empty corpus: the {len(files)} file(s) matched by {input_patterns!r} hold no "
+            f"non-blank lines ({stats['lines']} lines, {stats['bad_lines']} skipped as not "
+            "UTF-8)"
+        )
+    if stats["bad_lines"]:
+        print(f"prepare: warning: skipped {stats['bad_lines']} lines that are not valid UTF-8")
+
+    train_shards, train_counts = _merge(
+        [f"{p}.train.tfrecord" for p in prefixes], os.path.join(output_dir, "train"),
+        num_shards, show_progress, "prepare: writing train shards",
+    )
+    val_shards, val_counts = [], []
+    if num_val_shards:
+        val_shards, val_counts = _merge(
+            [f"{p}.val.tfrecord" for p in prefixes], os.path.join(output_dir, "val"),
+            num_val_shards, show_progress, "prepare: writing val shards",
+        )
+    seconds = time.time() - started
+    stats.update(
+        max_seq_length=max_seq_length,
+        input_files=len(files),
+        work_units=len(units),
+        resumed_units=len(units) - len(todo),
+        workers=workers,
+        num_shards=num_shards,
+        num_val_shards=num_val_shards,
+        empty_shards=sum(c == 0 for c in train_counts + val_counts),
+        train_shard_examples=train_counts,
+        val_shard_examples=val_counts,
+        seconds=seconds,
+        tokenize_seconds=tokenize_seconds,
+        mb_per_s=todo_bytes / 1e6 / seconds if seconds > 0 else 0.0,
+    )
+    if stats["empty_shards"]:
+        print(f"prepare: warning: {stats['empty_shards']} shard(s) are empty; use fewer "
+              "--num-shards for a corpus this small")
+    _write_json(os.path.join(output_dir, STATS), stats)
+    _write_json(
+        os.path.join(output_dir, MANIFEST),
+        {"config": config, "complete": True, "train_shards": train_shards,
+         "val_shards": val_shards},
+    )
+    if not keep_work_files:
+        shutil.rmtree(work_dir, ignore_errors=True)
+    return stats

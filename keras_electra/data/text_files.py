@@ -1,0 +1,154 @@
+"""Raw-text input: glob expansion, streaming UTF-8 line reading (plain or .gz), work units.
+
+Corpus convention (G's `build_pretraining_dataset.py`): one sentence per line, a blank line
+ends a document. Files are read line by line in binary mode, so memory stays flat and a byte
+that is not UTF-8 can be reported with its exact offset.
+"""
+
+import glob
+import gzip
+import os
+
+# Plain-text files larger than this are split into several work units at document boundaries
+# (blank lines), so one huge file still uses every worker. Gzip files are one unit each.
+DEFAULT_CHUNK_BYTES = 64 * 1024 * 1024
+
+
+class BadInputError(ValueError):
+    """An input file cannot be used as it is (not UTF-8, empty corpus, ...)."""
+
+
+def expand_input_patterns(input_patterns):
+    """Sorted, de-duplicated list of files matching one or several glob patterns.
+
+    Args:
+        input_patterns: a glob string (`"corpus/*.txt"`), a comma-separated list of globs, a
+            directory (all files in it), or a list of any of those.
+
+    Returns:
+        A sorted list of file paths (no directories).
+
+    Raises:
+        FileNotFoundError: a pattern matches nothing (named in the message).
+    """
+    if isinstance(input_patterns, (str, os.PathLike)):
+        input_patterns = [p for p in str(input_patterns).split(",") if p.strip()]
+    files = set()
+    for pattern in input_patterns:
+        pattern = os.path.expanduser(str(pattern).strip())
+        if os.path.isdir(pattern):
+            matches = [os.path.join(pattern, name) for name in os.listdir(pattern)]
+        else:
+            matches = glob.glob(pattern, recursive=True)
+        matches = [m for m in matches if os.path.isfile(m)]
+        if not matches:
+            raise FileNotFoundError(
+                f"input pattern {pattern!r} matches no files; pass a glob such as "
+                "'corpus/*.txt' (quote it so the shell does not expand it) or a directory"
+            )
+        files.update(os.path.abspath(m) for m in matches)
+    return sorted(files)
+
+
+def is_gzip(path):
+    return str(path).endswith(".gz")
+
+
+def _open_binary(path):
+    return gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")
+
+
+def iter_text_lines(path, start=0, end=None, skip_bad_lines=False, counters=None):
+    """Yield `(text, num_bytes)` for each line of a UTF-8 file, streaming.
+
+    Args:
+        path: a text file, or a `.gz` of one.
+        start: byte offset to start at (must be a line start; plain files only).
+        end: stop at the first line starting at or after this offset (plain files only).
+        skip_bad_lines: skip lines that are not valid UTF-8 (counted in
+            `counters["bad_lines"]`) instead of raising.
+        counters: optional dict; `bad_lines` is incremented for each skipped line.
+
+    Yields:
+        `(line, num_bytes)`: the decoded line without its trailing newline, and its size in
+        bytes (of the decompressed stream for `.gz`).
+
+    Raises:
+        BadInputError: a line is not valid UTF-8 (message names the file, the byte offset and
+            the line number) and `skip_bad_lines` is False.
+    """
+    position = start
+    line_number = 0
+    with _open_binary(path) as f:
+        if start:
+            f.seek(start)
+        while end is None or position < end:
+            raw = f.readline()
+            if not raw:
+                break
+            line_number += 1
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                if not skip_bad_lines:
+                    where = "decompressed byte offset" if is_gzip(path) else "byte offset"
+                    line_info = f"line {line_number}" if not start else f"line starting at {position}"
+                    raise BadInputError(
+                        f"{path}: {where} {position + error.start} ({line_info}): "
+                        f"not valid UTF-8 ({error.reason}: {raw[error.start:error.start + 4]!r}). "
+                        "Convert the file to UTF-8 (e.g. `iconv -f latin1 -t utf-8`) or pass "
+                        "--skip-bad-lines (skip_bad_lines=True) to drop such lines."
+                    ) from None
+                if counters is not None:
+                    counters["bad_lines"] = counters.get("bad_lines", 0) + 1
+                position += len(raw)
+                continue
+            position += len(raw)
+            yield text.rstrip("\n"), len(raw)
+
+
+def _find_document_start(f, offset, limit):
+    """Offset of the first line after a blank line, searching lines that start in [offset, limit).
+
+    Returns None when there is no blank line in that window.
+    """
+    f.seek(offset)
+    position = offset
+    if offset:
+        # `offset` may fall inside a line: skip to the next line start.
+        position += len(f.readline())
+    while position < limit:
+        raw = f.readline()
+        if not raw:
+            return None
+        position += len(raw)
+        if not raw.decode("utf-8", errors="replace").strip():
+            return position
+    return None
+
+
+def plan_work_units(files, chunk_bytes=DEFAULT_CHUNK_BYTES):
+    """Split input files into work units `(file_index, path, start, end)`.
+
+    A unit is a whole file, or, for plain files larger than `chunk_bytes`, a byte range that
+    starts right after a blank line (a document boundary in G's convention), so every unit
+    starts a new document and G's packing never crosses a unit boundary. The units depend only
+    on the files and `chunk_bytes`, never on the number of workers. `end` is None for "to the
+    end of the file".
+    """
+    units = []
+    for file_index, path in enumerate(files):
+        size = os.path.getsize(path)
+        if is_gzip(path) or size <= chunk_bytes:
+            units.append((file_index, path, 0, None))
+            continue
+        starts = [0]
+        with open(path, "rb") as f:
+            for nominal in range(chunk_bytes, size, chunk_bytes):
+                found = _find_document_start(f, nominal, min(nominal + chunk_bytes, size))
+                if found is not None and found < size and found > starts[-1]:
+                    starts.append(found)
+        for k, unit_start in enumerate(starts):
+            unit_end = starts[k + 1] if k + 1 < len(starts) else None
+            units.append((file_index, path, unit_start, unit_end))
+    return units

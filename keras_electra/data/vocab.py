@@ -1,0 +1,212 @@
+"""WordPiece vocabulary: learn one from raw text (build-vocab), load and validate vocab files.
+
+Learning uses tensorflow-text's WordPiece learner (`wordpiece_tokenizer_learner_lib`, the
+library behind keras-hub's `compute_word_piece_vocabulary`) on words split exactly as keras-hub's
+`WordPieceTokenizer` splits them. Unlike `compute_word_piece_vocabulary`, which reads each file
+whole, text is streamed line by line (plain or `.gz`), and the special tokens are placed where
+BERT/ELECTRA put them.
+"""
+
+import collections
+import hashlib
+import os
+
+from keras_electra.data.text_files import BadInputError, expand_input_patterns, iter_text_lines
+
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+# BERT's vocab.txt: [PAD]=0, [unused0..98]=1..99, [UNK]=100, [CLS]=101, [SEP]=102, [MASK]=103.
+BERT_SPECIAL_LAYOUT = (
+    ["[PAD]"] + [f"[unused{i}]" for i in range(99)] + ["[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+)
+COMPACT_SPECIAL_LAYOUT = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+# Below this size the 99 [unused] slots would waste too much of the vocabulary.
+MIN_SIZE_FOR_BERT_LAYOUT = 1000
+
+
+def special_token_layout(vocabulary_size, layout="auto"):
+    """The reserved tokens that open a vocabulary of `vocabulary_size`.
+
+    `"bert"`: `[PAD]`=0, `[unused0]`..`[unused98]`, `[UNK]`=100, `[CLS]`=101, `[SEP]`=102,
+    `[MASK]`=103 (BERT/ELECTRA's vocab.txt). `"compact"`: `[PAD] [UNK] [CLS] [SEP] [MASK]` at
+    0..4. `"auto"`: "bert" when `vocabulary_size >= 1000`, else "compact".
+    """
+    if layout == "auto":
+        layout = "bert" if vocabulary_size >= MIN_SIZE_FOR_BERT_LAYOUT else "compact"
+    if layout == "bert":
+        return list(BERT_SPECIAL_LAYOUT)
+    if layout == "compact":
+        return list(COMPACT_SPECIAL_LAYOUT)
+    raise ValueError(f"layout must be 'auto', 'bert' or 'compact', got {layout!r}")
+
+
+def _count_words(files, lowercase, strip_accents, skip_bad_lines, batch_lines, progress):
+    import tensorflow as tf
+    from keras_hub.src.tokenizers.word_piece_tokenizer import pretokenize
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def split_words(lines):
+        return pretokenize(lines, lowercase, strip_accents, True, True).flat_values
+
+    counts = collections.Counter()
+    counters = {"bad_lines": 0, "lines": 0}
+    for path in files:
+        batch = []
+        for line, num_bytes in iter_text_lines(
+            path, skip_bad_lines=skip_bad_lines, counters=counters
+        ):
+            progress.update(num_bytes)
+            counters["lines"] += 1
+            if line.strip():
+                batch.append(line)
+            if len(batch) >= batch_lines:
+                counts.update(split_words(tf.constant(batch)).numpy().tolist())
+                batch = []
+        if batch:
+            counts.update(split_words(tf.constant(batch)).numpy().tolist())
+    return {word.decode("utf-8"): count for word, count in counts.items()}, counters
+
+
+def build_vocabulary(
+    input_patterns,
+    vocabulary_size=30522,
+    output_path=None,
+    lowercase=True,
+    strip_accents=True,
+    layout="auto",
+    skip_bad_lines=False,
+    batch_lines=4096,
+    show_progress=True,
+):
+    """Learn a WordPiece vocabulary from raw text files.
+
+    Words are split like keras-hub's `WordPieceTokenizer` (whitespace and punctuation, CJK
+    characters apart; lower-casing and accent stripping as requested), counted, and passed to
+    tensorflow-text's WordPiece learner with the special tokens reserved up front. If the
+    learner returns fewer than `vocabulary_size` tokens (it aims within 5 % below the target)
+    the vocabulary is padded with `[unusedN]` tokens, so the file always has exactly
+    `vocabulary_size` lines and a model's `vocabulary_size` can be set from it.
+
+    Args:
+        input_patterns: glob(s) of UTF-8 text files (`.gz` too), one sentence per line.
+        vocabulary_size: int. Number of tokens in the result (BERT: 30522).
+        output_path: optional path of a `vocab.txt` to write (one token per line).
+        lowercase: bool. Lower-case text before learning (uncased model).
+        strip_accents: bool. NFD-normalize and drop combining marks.
+        layout: `"auto"`, `"bert"` or `"compact"`, where the special tokens go (see
+            `special_token_layout`). Auto: BERT positions ([PAD]=0, [UNK]=100, [CLS]=101,
+            [SEP]=102, [MASK]=103) when `vocabulary_size >= 1000`, else `[PAD] [UNK] [CLS]
+            [SEP] [MASK]` at 0..4.
+        skip_bad_lines: skip lines that are not valid UTF-8 instead of failing.
+        batch_lines: lines split per TensorFlow call.
+        show_progress: show a tqdm bar over input bytes.
+
+    Returns:
+        The vocabulary, a list of `vocabulary_size` strings.
+
+    Example:
+    ```python
+    from keras_electra.data import build_vocabulary
+
+    vocab = build_vocabulary("corpus/*.txt", vocabulary_size=8000, output_path="vocab.txt")
+    vocab.index("[CLS]")  # 101
+    ```
+    """
+    from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib as learner
+    from tqdm.auto import tqdm
+
+    reserved = special_token_layout(vocabulary_size, layout)
+    if vocabulary_size < len(reserved) + 1:
+        raise ValueError(
+            f"vocabulary_size={vocabulary_size} leaves no room after the {len(reserved)} "
+            "special tokens; use a larger size (BERT uses 30522)"
+        )
+    files = expand_input_patterns(input_patterns)
+    total_bytes = sum(os.path.getsize(p) for p in files)
+    with tqdm(
+        total=total_bytes, unit="B", unit_scale=True, desc="build-vocab: counting words",
+        disable=not show_progress,
+    ) as progress:
+        word_counts, counters = _count_words(
+            files, lowercase, strip_accents, skip_bad_lines, batch_lines, progress
+        )
+    if not word_counts:
+        raise BadInputError(
+            f"empty corpus: no words in the {len(files)} file(s) matched by {input_patterns!r}"
+            f" ({counters['lines']} lines, {counters['bad_lines']} skipped as not UTF-8)"
+        )
+    vocab = learner.learn(
+        word_counts,
+        vocab_size=vocabulary_size,
+        reserved_tokens=reserved,
+        include_joiner_token=True,
+        joiner="##",
+    )
+    vocab = list(vocab[:vocabulary_size])
+    present = set(vocab)
+    next_unused = 99 if reserved[1] == "[unused0]" else 0
+    while len(vocab) < vocabulary_size:
+        token = f"[unused{next_unused}]"
+        next_unused += 1
+        if token not in present:
+            vocab.append(token)
+    check_vocabulary(vocab, "the learned vocabulary")
+    if output_path is not None:
+        write_vocabulary(vocab, output_path)
+    return vocab
+
+
+def write_vocabulary(vocabulary, path):
+    """Write one token per line (UTF-8), atomically (temporary file, then rename)."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    temporary = f"{path}.tmp-{os.getpid()}"
+    with open(temporary, "w", encoding="utf-8") as f:
+        f.write("".join(token + "\n" for token in vocabulary))
+    os.replace(temporary, path)
+
+
+def check_vocabulary(vocabulary, source="vocabulary"):
+    """Raise a clear `ValueError` if special tokens are missing or tokens are duplicated."""
+    missing = [t for t in SPECIAL_TOKENS if t not in vocabulary]
+    if missing:
+        raise ValueError(
+            f"{source}: missing the special tokens {missing}. An ELECTRA vocab needs "
+            "[PAD] [UNK] [CLS] [SEP] [MASK] (BERT positions: [PAD]=0, [UNK]=100, [CLS]=101, "
+            "[SEP]=102, [MASK]=103); build one with `keras-electra build-vocab`."
+        )
+    seen, duplicates = set(), []
+    for line_number, token in enumerate(vocabulary, start=1):
+        if token in seen:
+            duplicates.append(f"{token!r} (line {line_number})")
+        seen.add(token)
+    if duplicates:
+        raise ValueError(
+            f"{source}: duplicate tokens {duplicates[:5]}{' ...' if len(duplicates) > 5 else ''};"
+            " each token must appear once."
+        )
+
+
+def load_vocabulary(path):
+    """Read and validate a `vocab.txt` (one token a line). Returns the list of tokens."""
+    path = os.fspath(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            vocabulary = [line.rstrip("\n").rstrip("\r") for line in f]
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"vocabulary file not found: {path}; build one with `keras-electra build-vocab`"
+        ) from None
+    except UnicodeDecodeError as error:
+        raise BadInputError(f"{path}: byte offset {error.start}: not valid UTF-8") from None
+    while vocabulary and vocabulary[-1] == "":
+        vocabulary.pop()
+    if not vocabulary:
+        raise BadInputError(f"{path}: the vocabulary file is empty")
+    check_vocabulary(vocabulary, path)
+    return vocabulary
+
+
+def vocabulary_fingerprint(vocabulary):
+    """sha256 of the vocabulary's tokens (for data manifests)."""
+    return hashlib.sha256("\n".join(vocabulary).encode("utf-8")).hexdigest()
