@@ -27,7 +27,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 HOSTS = ["algo-1", "algo-2"]
 SEQ = 32
-TOTAL_STEPS = 60
+TOTAL_STEPS = 24
 CHECKPOINT_EVERY = 5
 RUN_NAME = "sm-mwms"
 PHASE_TIMEOUT = 420
@@ -199,7 +199,7 @@ def test_entry_point_trains_exports_and_resumes_under_mwms(tmp_path, bert_vocab_
         "warmup_steps": 2,
         "learning_rate": 1e-3,
         "checkpoint_frequency": CHECKPOINT_EVERY,
-        "validation_frequency": 30,
+        "validation_frequency": 12,
         "validation_steps": 1,
         "log_frequency": 1,
         "run_name": RUN_NAME,
