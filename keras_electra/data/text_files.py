@@ -32,7 +32,8 @@ def expand_input_patterns(input_patterns):
         FileNotFoundError: a pattern matches nothing (named in the message).
     """
     if isinstance(input_patterns, (str, os.PathLike)):
-        input_patterns = [p for p in str(input_patterns).split(",") if p.strip()]
+        input_patterns = [input_patterns]
+    input_patterns = [p for item in input_patterns for p in str(item).split(",") if p.strip()]
     files = set()
     for pattern in input_patterns:
         pattern = os.path.expanduser(str(pattern).strip())

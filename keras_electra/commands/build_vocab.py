@@ -1,0 +1,44 @@
+"""`keras-electra build-vocab`: learn a WordPiece vocab.txt from raw text."""
+
+import argparse
+import sys
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "build-vocab",
+        help="learn a WordPiece vocabulary (vocab.txt) from raw text files",
+        description=(
+            "Learn a WordPiece vocabulary with tensorflow-text's learner. Special tokens go to "
+            "BERT's positions ([PAD]=0, [UNK]=100, [CLS]=101, [SEP]=102, [MASK]=103) when "
+            "--vocab-size >= 1000, else to 0..4. Example: keras-electra build-vocab "
+            "--input 'corpus/*.txt' --vocab-size 30522 --output vocab.txt"
+        ),
+    )
+    parser.add_argument("--input", required=True, action="append",
+                        help="glob of UTF-8 text files (.gz too); repeat or comma-separate")
+    parser.add_argument("--vocab-size", type=int, default=30522, help="tokens (default 30522)")
+    parser.add_argument("--output", required=True, help="vocab.txt to write")
+    parser.add_argument("--lowercase", action=argparse.BooleanOptionalAction,
+                        default=True, help="lower-case and strip accents (uncased, default)")
+    parser.add_argument("--skip-bad-lines", action="store_true",
+                        help="skip lines that are not UTF-8 instead of failing")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+def run(args):
+    from keras_electra.data.text_files import BadInputError
+    from keras_electra.data.vocab import build_vocabulary
+
+    try:
+        vocab = build_vocabulary(
+            args.input, vocabulary_size=args.vocab_size, output_path=args.output,
+            lowercase=args.lowercase, strip_accents=args.lowercase,
+            skip_bad_lines=args.skip_bad_lines, show_progress=not args.no_progress,
+        )
+    except (BadInputError, FileNotFoundError, ValueError) as error:
+        print(f"keras-electra build-vocab: error: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {len(vocab)} tokens to {args.output}")
+    return 0
