@@ -400,22 +400,39 @@ def _s3_input(uri, input_mode, flag):
     return TrainingInput(uri, input_mode=input_mode)
 
 
-def make_session(region=None, boto_session=None, telemetry=True):
-    """A `sagemaker.Session`, with the SDK's telemetry opted out when `telemetry=False`."""
+def make_session(region=None, boto_session=None):
+    """A `sagemaker.Session` for `region` (or bound to `boto_session`)."""
     import boto3
     import sagemaker
-    from sagemaker.config import load_sagemaker_config
 
     boto_session = boto_session or boto3.Session(region_name=region)
     if not boto_session.region_name:
         raise SystemExit("launch: no AWS region: pass --region or set AWS_DEFAULT_REGION")
-    config = None
-    if not telemetry:
-        config = load_sagemaker_config() or {}
-        config.setdefault("SchemaVersion", "1.0")
-        modules = config.setdefault("SageMaker", {}).setdefault("PythonSDK", {})
-        modules.setdefault("Modules", {})["TelemetryOptOut"] = True
-    return sagemaker.Session(boto_session=boto_session, sagemaker_config=config)
+    return sagemaker.Session(boto_session=boto_session)
+
+
+@contextlib.contextmanager
+def sdk_telemetry_disabled():
+    """Make the SDK's usage ping (an HTTPS GET after `fit`) a no-op while active.
+
+    (The SDK's own switch, `TelemetryOptOut` in its defaults config, makes every
+    config lookup re-validate a large JSON schema: seconds per launch.)
+    """
+    from sagemaker.telemetry import telemetry_logging
+
+    original = getattr(telemetry_logging, "_send_telemetry_request", None)
+    if original is None:
+        yield
+        return
+    telemetry_logging._send_telemetry_request = lambda *args, **kwargs: None
+    notice_logger = logging.getLogger(telemetry_logging.__name__)  # "will collect telemetry"
+    level = notice_logger.level
+    notice_logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        telemetry_logging._send_telemetry_request = original
+        notice_logger.setLevel(level)
 
 
 def build_estimator(plan, session):
@@ -539,12 +556,15 @@ def launch(plan, *, dry_run=False, session=None, region=None, telemetry=True, wa
     """Create the training job for `plan`; returns the CreateTrainingJob request (a dict).
 
     `session`: a `sagemaker.Session` to use (tests pass one bound to moto).
+    `telemetry=False` (always in a dry run) silences the SDK's usage ping.
     """
     interceptor = AwsCallInterceptor(dry_run, account_id=_account_from_role(plan.role))
     # In a dry run, stop botocore from asking the EC2 metadata service for
     # credentials (the SDK creates clients of its own, e.g. for JumpStart, on import).
     no_imds = _temporary_env("AWS_EC2_METADATA_DISABLED", "true") if dry_run else None
-    with no_imds or contextlib.nullcontext(), interceptor.active():
+    no_telemetry = sdk_telemetry_disabled() if dry_run or not telemetry else None
+    with no_imds or contextlib.nullcontext(), no_telemetry or contextlib.nullcontext(), \
+            interceptor.active():
         if session is None:
             if dry_run:
                 import boto3
@@ -555,9 +575,9 @@ def launch(plan, *, dry_run=False, session=None, region=None, telemetry=True, wa
                     aws_access_key_id="DRYRUN", aws_secret_access_key="DRYRUN",
                     region_name=region or boto3.Session().region_name or "us-east-1",
                 )
-                session = make_session(boto_session=boto_session, telemetry=False)
+                session = make_session(boto_session=boto_session)
             else:
-                session = make_session(region=region, telemetry=telemetry)
+                session = make_session(region=region)
         estimator = build_estimator(plan, session)
         estimator.fit(inputs=plan.inputs, job_name=plan.job_name, wait=wait and not dry_run,
                       logs="All" if wait and not dry_run else "None")

@@ -120,8 +120,8 @@ def test_fit_creates_training_job_in_moto():
     with moto.mock_aws():
         boto_session = boto3.Session(region_name="us-east-1")
         boto_session.client("s3").create_bucket(Bucket=BUCKET)
-        session = launch.make_session(boto_session=boto_session, telemetry=False)
-        request = launch.launch(plan, session=session)
+        session = launch.make_session(boto_session=boto_session)
+        request = launch.launch(plan, session=session, telemetry=False)
         described = boto_session.client("sagemaker").describe_training_job(
             TrainingJobName=JOB_NAME
         )
@@ -159,8 +159,8 @@ def test_dry_run_prints_the_same_request_without_aws(capsys, monkeypatch):
     with moto.mock_aws():
         boto_session = boto3.Session(region_name="us-east-1")
         boto_session.client("s3").create_bucket(Bucket=BUCKET)
-        session = launch.make_session(boto_session=boto_session, telemetry=False)
-        real_request = launch.launch(plan, session=session)
+        session = launch.make_session(boto_session=boto_session)
+        real_request = launch.launch(plan, session=session, telemetry=False)
 
     # No moto now: any call that escaped the dry run would go to this dead endpoint
     # (and the no_network fixture fails the test on any non-loopback connection).
@@ -274,3 +274,59 @@ def test_job_names_follow_the_aws_scripts():
     assert launch.make_job_name("e", 1, "ml.g5.48xlarge", when) == "e-1xg548-20260304-050607"
     long_name = launch.make_job_name("x" * 80, 8, "ml.p3dn.24xlarge", when)
     assert len(long_name) == 63 and long_name.endswith("-20260304-050607")
+
+
+def documented_launch_commands():
+    """The `python -m keras_electra.sagemaker.launch ...` commands in docs/SAGEMAKER.md."""
+    import pathlib
+    import shlex
+
+    text = (pathlib.Path(__file__).resolve().parents[2] / "docs" / "SAGEMAKER.md").read_text()
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", text, re.DOTALL):
+        joined = block.replace("\\\n", " ")
+        for line in joined.splitlines():
+            if line.strip().startswith("python -m keras_electra.sagemaker.launch"):
+                commands.append(shlex.split(line)[3:])
+    return commands
+
+
+def test_documented_aws_readme_runs_are_valid_requests(capsys, monkeypatch):
+    """The docs' pretraining and SQuAD commands pass the flag check against the real CLIs
+    and produce the AWS README's cluster sizes and hyperparameters."""
+    monkeypatch.setenv("SAGEMAKER_ROLE", ROLE)
+    monkeypatch.setenv("SAGEMAKER_IMAGE_NAME", IMAGE)
+    monkeypatch.setenv("SAGEMAKER_FSX_ID", FSX_ID)
+    monkeypatch.setenv("SAGEMAKER_FSX_MOUNT_NAME", "abcdefgh")
+    monkeypatch.setenv("SAGEMAKER_SUBNET_IDS", SUBNETS[0])
+    monkeypatch.setenv("SAGEMAKER_SECURITY_GROUP_IDS", SECURITY_GROUPS[0])
+    commands = documented_launch_commands()
+    assert len(commands) == 2, commands
+    requests = {}
+    for argv in commands:
+        assert "--skip_flag_check" not in argv
+        assert launch.main(argv + ["--dry-run"]) == 0
+        request = json.loads(capsys.readouterr().out)
+        hps = {k: json.loads(v) for k, v in request["HyperParameters"].items()}
+        requests[hps["task"]] = (request, hps)
+
+    request, hps = requests["pretrain"]
+    assert request["ResourceConfig"] == {
+        "InstanceType": "ml.p3dn.24xlarge", "InstanceCount": 8, "VolumeSizeInGB": 30
+    }
+    assert request["TrainingJobName"].startswith("electra-8xp3dn-")
+    expected = {"model_size": "small", "per_gpu_batch_size": 16, "max_seq_length": 512,
+                "learning_rate": 0.002, "end_learning_rate": 0.0004, "weight_decay": 0.01,
+                "warmup_steps": 10000, "total_steps": 125000, "checkpoint_frequency": 10000,
+                "validation_frequency": 10000, "log_frequency": 2000,
+                "filesystem_prefix": "/opt/ml/input/data/training"}
+    assert {k: hps[k] for k in expected} == expected
+    assert request["InputDataConfig"][0]["DataSource"]["FileSystemDataSource"][
+        "DirectoryPath"] == "/abcdefgh"
+
+    request, hps = requests["squad"]
+    assert request["ResourceConfig"]["InstanceCount"] == 1
+    expected = {"per_gpu_batch_size": 6, "learning_rate": 0.0004, "warmup_steps": 543,
+                "total_steps": 5430, "weight_decay": 0, "squad_version": "squadv2"}
+    assert {k: hps[k] for k in expected} == expected
+    assert "filesystem_prefix" not in hps  # squad has no such flag
