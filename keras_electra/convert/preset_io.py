@@ -3,11 +3,12 @@
 `load_backbone_preset` decides what a preset string is:
 
 1. `hf://org/name` or a local dir whose config.json has `model_type: "electra"`
-   -> `keras_electra.convert.hf`;
+   -> `keras_electra.convert.hf` (an `hf://` repo holding a Keras-format preset
+   goes to keras-hub's loader);
 2. a name in `ARCHITECTURE_PRESETS` (`electra_tiny`, ...) -> random init from
    that config (`kwargs` override it, e.g. `vocabulary_size=1000`);
-3. a name in `KERAS_HUB_PRESETS` or a local keras-hub preset dir
-   (`registered_name: "keras_hub>ElectraBackbone"`) -> `keras_electra.convert.keras_hub`;
+3. a name in `KERAS_HUB_PRESETS`, or a local dir / `kaggle://` handle of a keras-hub
+   preset (`registered_name: "keras_hub>ElectraBackbone"`) -> `keras_electra.convert.keras_hub`;
 4. anything else -> keras-hub's own loader (our `save_to_preset` dirs,
    `kaggle://`, ...).
 
@@ -48,16 +49,42 @@ def _local_config(path):
         raise ValueError(f"{config_path}: not valid JSON ({e}).") from e
 
 
+def _remote_config(preset):
+    """config.json of a remote preset (hf://, kaggle://, ...), fetched alone."""
+    if preset.startswith("hf://"):
+        import huggingface_hub
+
+        repo_id = preset[len("hf://"):].strip("/")
+        try:
+            path = huggingface_hub.hf_hub_download(repo_id, "config.json")
+        except Exception as e:
+            raise OSError(
+                f"Could not fetch config.json of {preset} ({type(e).__name__}: {e}). Check the "
+                "repo name and the network (HF_HUB_OFFLINE must be unset)."
+            ) from e
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    from keras_hub.src.utils.preset_utils import load_json
+
+    return load_json(preset, "config.json")
+
+
 def load_backbone_preset(cls, preset, load_weights=True, fallback=None, **kwargs):
     """Implementation of `ElectraBackbone.from_preset` (see the module docstring)."""
     from keras_electra.models.electra_presets import ARCHITECTURE_PRESETS, KERAS_HUB_PRESETS
 
     preset = os.fspath(preset) if isinstance(preset, os.PathLike) else preset
     if isinstance(preset, str):
-        if preset.startswith("hf://"):
-            from keras_electra.convert import hf
+        if "://" in preset:
+            config = _remote_config(preset)
+            if preset.startswith("hf://") and "model_type" in config:
+                from keras_electra.convert import hf
 
-            return hf.backbone_from_hf(preset, load_weights=load_weights, **kwargs)
+                return hf.backbone_from_hf(preset, load_weights=load_weights, **kwargs)
+            if config.get("registered_name") == "keras_hub>ElectraBackbone":
+                from keras_electra.convert import keras_hub
+
+                return keras_hub.backbone_from_keras_hub(preset, load_weights, **kwargs)
         if preset in ARCHITECTURE_PRESETS:
             return cls(**{**ARCHITECTURE_PRESETS[preset]["backbone"], **kwargs})
         if preset in KERAS_HUB_PRESETS:

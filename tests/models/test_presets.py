@@ -107,8 +107,13 @@ def test_hf_handle_uses_snapshot_download(tmp_path, monkeypatch):
         calls.append(repo_id)
         return str(tmp_path / "snap")
 
+    def fake_hf_hub_download(repo_id, filename, **kwargs):
+        calls.append((repo_id, filename))
+        return str(tmp_path / "snap" / filename)
+
     monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_hf_hub_download)
     backbone = ElectraBackbone.from_preset("hf://google/electra-tiny-test")
-    assert calls == ["google/electra-tiny-test"]
+    assert calls == [("google/electra-tiny-test", "config.json"), "google/electra-tiny-test"]
     for a, b in zip(backbone.weights, reference.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
