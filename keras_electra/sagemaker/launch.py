@@ -36,12 +36,18 @@ import contextlib
 import datetime
 import difflib
 import json
-import logging
 import os
 import re
 import sys
 from dataclasses import dataclass, field
 
+from keras_electra.sagemaker.aws_calls import (
+    AwsCallInterceptor,
+    account_from_role,
+    sdk_telemetry_disabled,
+    send_sdk_logs_to_stderr,
+    temporary_env,
+)
 from keras_electra.sagemaker.entry_point import TASKS, parse_hyperparameter_value
 from keras_electra.sagemaker.metrics_format import METRIC_DEFINITIONS
 
@@ -411,30 +417,6 @@ def make_session(region=None, boto_session=None):
     return sagemaker.Session(boto_session=boto_session)
 
 
-@contextlib.contextmanager
-def sdk_telemetry_disabled():
-    """Make the SDK's usage ping (an HTTPS GET after `fit`) a no-op while active.
-
-    (The SDK's own switch, `TelemetryOptOut` in its defaults config, makes every
-    config lookup re-validate a large JSON schema: seconds per launch.)
-    """
-    from sagemaker.telemetry import telemetry_logging
-
-    original = getattr(telemetry_logging, "_send_telemetry_request", None)
-    if original is None:
-        yield
-        return
-    telemetry_logging._send_telemetry_request = lambda *args, **kwargs: None
-    notice_logger = logging.getLogger(telemetry_logging.__name__)  # "will collect telemetry"
-    level = notice_logger.level
-    notice_logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        telemetry_logging._send_telemetry_request = original
-        notice_logger.setLevel(level)
-
-
 def build_estimator(plan, session):
     """The SDK v2 TensorFlow estimator for a plan."""
     from sagemaker.tensorflow import TensorFlow
@@ -475,93 +457,16 @@ def build_estimator(plan, session):
     )
 
 
-class AwsCallInterceptor:
-    """Sees every botocore API call made inside `active()`; records CreateTrainingJob.
-
-    With `dry_run=True` no call leaves the process: CreateTrainingJob is validated
-    against the botocore model and recorded, GetCallerIdentity answers with
-    `account_id`, and every other call (S3 uploads, bucket checks) gets an empty
-    success. With `dry_run=False` every call goes through unchanged.
-    """
-
-    def __init__(self, dry_run, account_id="000000000000"):
-        self.dry_run = dry_run
-        self.account_id = account_id
-        self.calls = []
-        self.create_training_job_request = None
-
-    @contextlib.contextmanager
-    def active(self):
-        import botocore.client
-
-        original = botocore.client.BaseClient._make_api_call
-        interceptor = self
-
-        def _make_api_call(client, operation_name, api_params):
-            service = client.meta.service_model.service_name
-            interceptor.calls.append((service, operation_name))
-            if operation_name == "CreateTrainingJob":
-                interceptor.create_training_job_request = _jsonable(api_params)
-            if not interceptor.dry_run:
-                return original(client, operation_name, api_params)
-            return interceptor._answer(client, service, operation_name, api_params)
-
-        botocore.client.BaseClient._make_api_call = _make_api_call
-        try:
-            yield self
-        finally:
-            botocore.client.BaseClient._make_api_call = original
-
-    def _answer(self, client, service, operation_name, api_params):
-        from botocore.validate import validate_parameters
-
-        if operation_name == "CreateTrainingJob":
-            model = client.meta.service_model.operation_model(operation_name)
-            validate_parameters(api_params, model.input_shape)
-            region = client.meta.region_name
-            arn = (f"arn:aws:sagemaker:{region}:{self.account_id}:training-job/"
-                   f"{api_params['TrainingJobName'].lower()}")
-            return {"TrainingJobArn": arn}
-        if operation_name == "GetCallerIdentity":
-            return {"Account": self.account_id, "UserId": "DRYRUN",
-                    "Arn": f"arn:aws:iam::{self.account_id}:user/dry-run"}
-        if operation_name == "ListBuckets":
-            return {"Buckets": []}
-        return {}
-
-
-@contextlib.contextmanager
-def _temporary_env(name, value):
-    previous = os.environ.get(name)
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = previous
-
-
-def _jsonable(value):
-    return json.loads(json.dumps(value, default=str))
-
-
-def _account_from_role(role):
-    match = re.match(r"^arn:aws[a-z-]*:iam::(\d{12}):", role or "")
-    return match.group(1) if match else "000000000000"
-
-
 def launch(plan, *, dry_run=False, session=None, region=None, telemetry=True, wait=False):
     """Create the training job for `plan`; returns the CreateTrainingJob request (a dict).
 
     `session`: a `sagemaker.Session` to use (tests pass one bound to moto).
     `telemetry=False` (always in a dry run) silences the SDK's usage ping.
     """
-    interceptor = AwsCallInterceptor(dry_run, account_id=_account_from_role(plan.role))
+    interceptor = AwsCallInterceptor(dry_run, account_id=account_from_role(plan.role))
     # In a dry run, stop botocore from asking the EC2 metadata service for
     # credentials (the SDK creates clients of its own, e.g. for JumpStart, on import).
-    no_imds = _temporary_env("AWS_EC2_METADATA_DISABLED", "true") if dry_run else None
+    no_imds = temporary_env("AWS_EC2_METADATA_DISABLED", "true") if dry_run else None
     no_telemetry = sdk_telemetry_disabled() if dry_run or not telemetry else None
     with no_imds or contextlib.nullcontext(), no_telemetry or contextlib.nullcontext(), \
             interceptor.active():
@@ -586,35 +491,14 @@ def launch(plan, *, dry_run=False, session=None, region=None, telemetry=True, wa
     return interceptor.create_training_job_request
 
 
-class _StderrHandler(logging.StreamHandler):
-    """The launcher's handler for the SDK's logs (stdout carries only the dry-run JSON)."""
-
-
-def _send_sdk_logs_to_stderr():
-    sdk_logger = logging.getLogger("sagemaker")
-    for name in ("sagemaker", "sagemaker.config"):
-        logger = logging.getLogger(name)
-        for handler in list(logger.handlers):
-            if getattr(handler, "stream", None) in (sys.stdout, sys.__stdout__):
-                logger.removeHandler(handler)
-        if name == "sagemaker.config":
-            logger.propagate = True
-    if not any(isinstance(h, _StderrHandler) for h in sdk_logger.handlers):
-        handler = _StderrHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(name)s %(levelname)s - %(message)s"))
-        sdk_logger.addHandler(handler)
-    if sdk_logger.level == logging.NOTSET:
-        sdk_logger.setLevel(logging.INFO)
-
-
 def main(argv=None):
     os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
-    _send_sdk_logs_to_stderr()
+    send_sdk_logs_to_stderr()
     parser = build_parser()
     args, rest = parser.parse_known_args(argv)
     if args.dry_run:
         # Importing the SDK already creates boto clients; keep them off the metadata service.
-        with _temporary_env("AWS_EC2_METADATA_DISABLED", "true"):
+        with temporary_env("AWS_EC2_METADATA_DISABLED", "true"):
             return _run(args, rest)
     return _run(args, rest)
 
