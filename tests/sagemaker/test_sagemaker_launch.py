@@ -330,3 +330,20 @@ def test_documented_aws_readme_runs_are_valid_requests(capsys, monkeypatch):
                 "total_steps": 5430, "weight_decay": 0, "squad_version": "squadv2"}
     assert {k: hps[k] for k in expected} == expected
     assert "filesystem_prefix" not in hps  # squad has no such flag
+
+
+def test_documented_prepare_command_uses_real_flags():
+    import pathlib
+    import shlex
+
+    from keras_electra import cli
+
+    text = (pathlib.Path(__file__).resolve().parents[2] / "docs" / "SAGEMAKER.md").read_text()
+    lines = [line for block in re.findall(r"```bash\n(.*?)```", text, re.DOTALL)
+             for line in block.replace("\\\n", " ").splitlines()
+             if line.strip().startswith("keras-electra prepare ")]
+    assert lines
+    parser = cli.build_parser()
+    for line in lines:
+        args = parser.parse_args(shlex.split(line)[1:])  # exits (fails) on an unknown flag
+        assert args.command == "prepare"
