@@ -7,7 +7,6 @@ import tensorflow as tf
 cpus = tf.config.list_physical_devices("CPU")
 tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)
 
-from keras import ops  # noqa: E402
 
 from keras_electra import ElectraBackbone, ElectraPretrainer  # noqa: E402
 from keras_electra.models.electra_masking import max_predictions_per_seq  # noqa: E402
@@ -59,7 +58,6 @@ def replica_fn(inputs, replica_noise):
         out = mirrored.forward(inputs, replica_noise, normalizers=mirrored.normalizers(inputs))
     grads = [tf.convert_to_tensor(g) for g in tape.gradient(out["loss"],
                                                               mirrored.trainable_variables)]
-    replica_id, _ = (tf.distribute.get_replica_context().replica_id_in_sync_group, 2)
     seeds = mirrored._seeds(5)["gumbel"]
     return out["loss"], grads, seeds
 

@@ -188,9 +188,7 @@ def test_fit_tf_backend_xla_on_and_off(xla):
 
 
 def test_random_streams_depend_on_step_not_on_history():
-    rng = np.random.default_rng(4)
     model = tiny_pretrainer()
-    x = batch(rng)
     s3 = {k: ops.convert_to_numpy(v) for k, v in model._seeds(3).items()}
     s4 = {k: ops.convert_to_numpy(v) for k, v in model._seeds(4).items()}
     assert all((s3[k] != s4[k]).any() for k in s3)
