@@ -1,0 +1,335 @@
+"""The stages of `python -m keras_electra.demo` (see `keras_electra.demo` for the overview).
+
+`run_pipeline(args, settings)` runs them in order, each through the real
+`keras-electra` command line (in-process, or one process per command with
+`--subprocess`), checks what each one wrote, and finally writes `report.md`,
+`summary.json` and the plots. It returns the exit status: 0 when everything ran
+(and, on the built-in data, the model beat the baselines), 1 when a stage failed,
+3 when the built-in demo ran but did not learn.
+"""
+
+import glob
+import json
+import os
+import sys
+import time
+
+from keras_electra import demo_report
+from keras_electra.demo import (
+    Demo,
+    StageError,
+    _learned_vocab_size,
+    _validation_frequency,
+    environment,
+    pick_questions,
+    print_exception,
+    reset_output_dir,
+    split_squad,
+    untrained_validation,
+)
+from keras_electra.squad.postprocess import NULL_THRESHOLDS
+
+# Outputs of one run (removed at the start of the next one in the same --output-dir).
+OUTPUT_NAMES = ("corpus", "vocab.txt", "shards", "pretrain", "hf_discriminator", "qa", "squad",
+                "report.md", "summary.json", "pretrain_loss.png", "pretrain_accuracy.png",
+                "qa_metrics.png")
+RUN_NAME = "demo"
+AUC_MARGIN = 0.05   # trained val disc AUC must beat the untrained model's by this much
+F1_MARGIN = 10.0    # QA F1 must beat the best baseline's by this many points
+
+
+def _require(path, what):
+    if not os.path.exists(path):
+        raise StageError(f"{what} is missing: expected {path}")
+    return path
+
+
+def _default_answer_questions():
+    """Hand-written questions about a paragraph that is in neither split."""
+    context = ("fold_lines is defined in the textwrap module. It returns a list of strings. "
+               "fold_lines raises ValueError when the input is invalid. The first argument "
+               "of fold_lines is limit. Calling scan_tokens gives back a new iterator.")
+    return [
+        {"question": "Which module defines fold_lines?", "context": context,
+         "expected": "textwrap"},
+        {"question": "What does fold_lines raise when the input is invalid?",
+         "context": context, "expected": "ValueError"},
+        {"question": "What does scan_tokens return?", "context": context,
+         "expected": "new iterator"},
+        {"question": "What should be used instead of fold_lines?", "context": context,
+         "expected": ""},
+    ]
+
+
+def run_pipeline(args, settings):
+    demo = Demo(args.output_dir, settings, subprocess_mode=args.subprocess)
+    out = demo.path
+    s = settings
+    builtin_corpus = args.corpus is None
+    builtin_squad = not (args.squad or args.squad_train)
+    summary = {"status": "running", "verdict": "", "output_dir": demo.output_dir,
+               "settings": vars(s).copy(), "stages": demo.stages, "commands": demo.commands,
+               "data": {}, "builtin_data": builtin_corpus and builtin_squad,
+               "quick": bool(args.quick)}
+    reset_output_dir(demo.output_dir, OUTPUT_NAMES)
+    print(f"keras-electra demo -> {demo.output_dir} (pretraining {s.pretrain_steps} steps; "
+          f"{'quick smoke-test sizes' if args.quick else 'full demo sizes'})", flush=True)
+    try:
+        _run_stages(args, demo, summary, builtin_corpus, builtin_squad)
+    except (Exception, KeyboardInterrupt) as error:  # report what ran, then fail loudly
+        summary["status"] = "FAILED"
+        failed = next((st["name"] for st in demo.stages if st["status"] == "FAILED"), "?")
+        summary["error"] = f"stage {failed}: {print_exception(error)}"
+        summary["verdict"] = f"Stage `{failed}` failed; later stages did not run."
+        _finish(demo, summary)
+        print(f"\ndemo: FAILED in stage {failed}: {print_exception(error)}", file=sys.stderr)
+        print(f"demo: partial report: {out('report.md')}", file=sys.stderr)
+        return 130 if isinstance(error, KeyboardInterrupt) else 1
+
+    learned = summary["learned"]
+    if all(learned.values()):
+        summary["status"] = "ok"
+        summary["verdict"] = ("The model learned: pretraining disc AUC and QA F1 are above "
+                              "the baselines computed in this run.")
+        code = 0
+    else:
+        failed = ", ".join(k for k, v in learned.items() if not v)
+        summary["status"] = "ran, but did NOT beat the baselines"
+        summary["verdict"] = (f"Not above the baselines: {failed} (margins: AUC +{AUC_MARGIN}, "
+                              f"F1 +{F1_MARGIN} points). "
+                              + ("Expected for --quick sizes." if args.quick else
+                                 "Train longer (--steps) or check the data."))
+        code = 3 if summary["builtin_data"] and not args.quick else 0
+    _finish(demo, summary)
+    _print_summary(summary)
+    if code:
+        print(f"demo: {summary['verdict']}", file=sys.stderr)
+    return code
+
+
+def _run_stages(args, demo, summary, builtin_corpus, builtin_squad):
+    s = demo.settings
+    out = demo.path
+
+    with demo.stage("corpus", "English text for pretraining"):
+        if builtin_corpus:
+            from keras_electra.demo_data.corpus import write_pydoc_corpus
+
+            stats = write_pydoc_corpus(out("corpus"), num_files=2)
+            corpus_glob = os.path.join(out("corpus"), "*.txt")
+            summary["data"]["pretraining corpus"] = (
+                f"Python's documentation (pydoc topics + standard-library docstrings): "
+                f"{stats['documents']} documents, {stats['sentences']} sentences, "
+                f"{stats['words']} words, {stats['bytes'] / 1e6:.2f} MB")
+            print(f"wrote {len(stats['files'])} files: {stats['sentences']} sentences, "
+                  f"{stats['words']} words")
+        else:
+            corpus_glob = args.corpus
+            files = sorted(glob.glob(corpus_glob))
+            if not files:
+                raise StageError(f"--corpus {corpus_glob!r} matches no files")
+            size = sum(os.path.getsize(f) for f in files)
+            summary["data"]["pretraining corpus"] = (
+                f"{corpus_glob}: {len(files)} files, {size / 1e6:.2f} MB")
+
+    vocab = out("vocab.txt")
+    with demo.stage("build-vocab", "learn a WordPiece vocabulary"):
+        demo.cli(["build-vocab", "--input", corpus_glob, "--vocab-size", str(s.vocab_size),
+                  "--output", vocab])
+        total, learned = _learned_vocab_size(_require(vocab, "vocab.txt"))
+        summary["data"]["vocabulary"] = f"{total} tokens ({learned} learned, rest [unusedN])"
+
+    shards = out("shards")
+    with demo.stage("prepare", "tokenize and pack pretraining TFRecord shards"):
+        demo.cli(["prepare", "--input", corpus_glob, "--vocab", vocab, "--output-dir", shards,
+                  "--max-seq-len", str(s.max_seq_len), "--num-shards", "2",
+                  "--val-fraction", str(s.val_fraction), "--workers", "1", "--overwrite"])
+        with open(_require(os.path.join(shards, "stats.json"), "prepare's stats.json")) as f:
+            prep = json.load(f)
+        summary["data"]["pretraining examples"] = (
+            f"{prep['train_examples']} train + {prep['val_examples']} validation sequences of "
+            f"{s.max_seq_len} tokens (fill ratio {prep['fill_ratio']:.2f})")
+        need = s.pretrain_batch * s.validation_batches
+        if prep["val_examples"] < need:
+            raise StageError(f"only {prep['val_examples']} validation examples; the demo "
+                             f"validates on {need}. Use a larger --corpus.")
+
+    pretrain_dir = out("pretrain")
+    log_dir = os.path.join(pretrain_dir, "logs")
+    frequency = _validation_frequency(s.pretrain_steps)
+    with demo.stage("pretrain", f"electra_tiny, {s.pretrain_steps} steps"):
+        demo.cli([
+            "pretrain", "--train_dir", os.path.join(shards, "train"),
+            "--val_dir", os.path.join(shards, "val"), "--vocab_file", vocab,
+            "--model_size", "tiny", "--per_gpu_batch_size", str(s.pretrain_batch),
+            "--max_seq_length", str(s.max_seq_len), "--learning_rate", str(s.pretrain_lr),
+            "--warmup_steps", str(max(1, s.pretrain_steps // 10)),
+            "--total_steps", str(s.pretrain_steps), "--checkpoint_frequency", "0",
+            "--validation_frequency", str(frequency),
+            "--validation_steps", str(s.validation_batches),
+            "--log_frequency", str(min(s.log_frequency, s.pretrain_steps)),
+            "--log_dir", log_dir, "--checkpoint_dir", os.path.join(pretrain_dir, "checkpoints"),
+            "--export_dir", os.path.join(pretrain_dir, "presets"), "--run_name", RUN_NAME,
+            "--seed", "42"])
+        preset = os.path.join(pretrain_dir, "presets",
+                              f"{RUN_NAME}-step{s.pretrain_steps}-discriminator")
+        _require(os.path.join(preset, "config.json"), "the exported discriminator preset")
+        metrics_path = _require(os.path.join(log_dir, RUN_NAME, "metrics.jsonl"),
+                                "the pretraining metrics.jsonl")
+        train_records, val_records = demo_report.read_metrics_jsonl(metrics_path)
+        if not val_records or val_records[-1]["step"] != s.pretrain_steps:
+            raise StageError(f"{metrics_path}: no validation record at the final step "
+                             f"{s.pretrain_steps}")
+
+    with demo.stage("export", "discriminator preset -> Hugging Face transformers dir"):
+        hf_dir = out("hf_discriminator")
+        demo.cli(["export", "--to", "hf", preset, hf_dir])
+        _require(os.path.join(hf_dir, "config.json"), "the exported HF config.json")
+
+    with demo.stage("rtd-baseline", "the same model untrained, same validation batches"):
+        untrained = untrained_validation(s, vocab, os.path.join(shards, "val"))
+        final = val_records[-1]
+        print(f"validation disc AUC: trained {final['val_disc_auc']:.3f}, untrained "
+              f"{untrained['val_disc_auc']:.3f}")
+    summary["pretraining"] = {
+        "steps": s.pretrain_steps, "batch_size": s.pretrain_batch,
+        "sequence_length": s.max_seq_len, "preset": preset, "metrics_jsonl": metrics_path,
+        "final_train": train_records[-1], "final_validation": final,
+        "untrained_validation": untrained,
+    }
+    demo_report.plot_pretraining(train_records, val_records, demo.output_dir)
+
+    qa_dir = out("qa")
+    with demo.stage("qa-data", "SQuAD v2.0 train/dev files"):
+        os.makedirs(qa_dir, exist_ok=True)
+        train_file = os.path.join(qa_dir, "train-v2.0.json")
+        dev_file = os.path.join(qa_dir, "dev-v2.0.json")
+        if builtin_squad:
+            from keras_electra.demo_data.qa import write_demo_squad
+
+            write_demo_squad(qa_dir, s.qa_train_paragraphs, s.qa_dev_paragraphs, s.seed)
+            source = "generated API-documentation QA (keras_electra/demo_data/qa.py)"
+        elif args.squad:
+            split_squad(args.squad, train_file, dev_file)
+            source = f"{args.squad}, split 80/20 by article"
+        else:
+            train_file, dev_file = args.squad_train, args.squad_dev
+            source = f"{train_file} (train), {dev_file} (dev)"
+        from keras_electra.demo_data.qa import squad_statistics
+
+        counts = {}
+        for split, path in (("train", train_file), ("dev", dev_file)):
+            with open(_require(path, f"the SQuAD {split} file")) as f:
+                counts[split] = squad_statistics(json.load(f))
+            summary["data"][f"QA {split}"] = (
+                f"{counts[split]['questions']} questions on {counts[split]['paragraphs']} "
+                f"paragraphs ({counts[split]['unanswerable']} unanswerable)")
+        summary["data"]["QA source"] = source
+
+    squad_dir = out("squad")
+    with demo.stage("squad", "fine-tune ElectraQuestionAnswerer from the discriminator"):
+        output = demo.cli([
+            "squad", "--train_file", train_file, "--predict_file", dev_file,
+            "--output_dir", squad_dir, "--load_from", "checkpoint", "--checkpoint_path", preset,
+            "--per_gpu_batch_size", str(s.qa_batch), "--learning_rate", str(s.qa_lr),
+            "--epochs", str(s.qa_epochs), "--max_seq_length", str(s.qa_max_seq_len),
+            "--doc_stride", str(s.qa_doc_stride), "--max_query_length", str(s.qa_max_query_len),
+            "--seed", str(s.seed)], capture=True)
+        _require(os.path.join(squad_dir, "model"), "the fine-tuned model preset")
+        steps = _fine_tune_steps(output)
+
+    with demo.stage("squad-eval", "official SQuAD v2.0 evaluation of the dev predictions"):
+        eval_path = os.path.join(squad_dir, "eval_official.json")
+        demo.cli(["squad-eval", dev_file,
+                  _require(os.path.join(squad_dir, "non_null_predictions.json"), "predictions"),
+                  "--na-prob-file", os.path.join(squad_dir, "null_odds.json"),
+                  "--na-prob-thresh", str(NULL_THRESHOLDS["electra"]),
+                  "--out-file", eval_path])
+        with open(_require(eval_path, "squad-eval's output")) as f:
+            model_eval = json.load(f)
+        with open(_require(os.path.join(squad_dir, "eval.json"), "squad's eval.json")) as f:
+            squad_eval = json.load(f)
+        if abs(squad_eval["exact"] - model_eval["exact"]) > 1e-6:
+            raise StageError(f"squad-eval EM {model_eval['exact']:.3f} differs from the squad "
+                             f"command's {squad_eval['exact']:.3f}")
+
+    with demo.stage("qa-baselines", "all-null and random-span predictions"):
+        baselines = demo_report.qa_baselines(dev_file, seed=s.seed)
+        for name, values in baselines.items():
+            print(f"{name}: EM {values['exact']:.1f}, F1 {values['f1']:.1f}")
+    summary["qa"] = {
+        "eval": model_eval, "baselines": baselines, "steps": steps,
+        "train_questions": counts["train"]["questions"],
+        "dev_questions": counts["dev"]["questions"],
+        "dev_unanswerable": counts["dev"]["unanswerable"], "model": os.path.join(squad_dir,
+                                                                                 "model"),
+    }
+    demo_report.plot_qa(model_eval, baselines, out("qa_metrics.png"))
+
+    with demo.stage("answer", "keras-electra answer on a few questions"):
+        questions = (_default_answer_questions() if builtin_squad else [])
+        questions += pick_questions(dev_file, count=3 if builtin_squad else 4)
+        answers = []
+        for item in questions:
+            text = demo.cli(["answer", "--model", os.path.join(squad_dir, "model"),
+                             "--question", item["question"], "--context", item["context"],
+                             "--max_seq_length", str(s.qa_max_seq_len), "--json"],
+                            capture=True)
+            result = json.loads(text[text.index("{"):])
+            answers.append({**item, "answer": result["answer"], "score": result["score"],
+                            "null_odds": result["null_odds"]})
+        summary["answers"] = answers
+
+    final_auc = summary["pretraining"]["final_validation"]["val_disc_auc"]
+    untrained_auc = summary["pretraining"]["untrained_validation"]["val_disc_auc"]
+    best_baseline_f1 = max(b["f1"] for b in baselines.values())
+    summary["learned"] = {
+        "pretraining disc AUC": final_auc >= untrained_auc + AUC_MARGIN,
+        "QA F1": model_eval["f1"] >= best_baseline_f1 + F1_MARGIN,
+    }
+
+
+def _fine_tune_steps(output):
+    for line in output.splitlines():
+        if line.startswith("SQuAD fine-tuning:") and " steps" in line:
+            words = line.split()
+            return int(words[words.index("steps") - 1]) if "steps" in words else None
+    return None
+
+
+def _finish(demo, summary):
+    summary["total_wall_s"] = time.perf_counter() - demo.started
+    from keras_electra.demo import _cpu_seconds
+
+    summary["total_cpu_s"] = _cpu_seconds() - demo.cpu_started
+    summary["environment"] = environment()
+    report_stage = {"name": "report", "status": "ok", "wall_s": 0.0, "cpu_s": 0.0}
+    start = time.perf_counter()
+    os.makedirs(demo.output_dir, exist_ok=True)
+    summary["stages"].append(report_stage)
+    demo_report.write_report(summary, demo.path("report.md"))
+    report_stage["wall_s"] = time.perf_counter() - start
+    with open(demo.path("summary.json"), "w", encoding="utf-8") as f:
+        json.dump(summary, f, indent=2, default=str)
+
+
+def _print_summary(summary):
+    print("\n" + "=" * 72)
+    print("keras-electra demo summary")
+    print("=" * 72)
+    print(demo_report.text_table(demo_report.STAGE_HEADER,
+                                 demo_report.stage_rows(summary["stages"])))
+    pre = summary["pretraining"]
+    print(f"\npretraining validation disc AUC: {pre['final_validation']['val_disc_auc']:.3f} "
+          f"(untrained model: {pre['untrained_validation']['val_disc_auc']:.3f})")
+    qa = summary["qa"]
+    print("\nSQuAD v2.0 dev (official metrics):")
+    print(demo_report.text_table(demo_report.QA_HEADER,
+                                 demo_report.qa_rows(qa["eval"], qa["baselines"])))
+    print("\nanswers:")
+    for a in summary.get("answers", []):
+        print(f"  Q: {a['question']}\n     expected {a['expected'] or '(no answer)'!r}, "
+              f"model {a['answer'] or '(no answer)'!r}")
+    print(f"\n{summary['status']}: {summary['verdict']}")
+    print(f"total {summary['total_wall_s']:.0f} s; report: "
+          f"{os.path.join(summary['output_dir'], 'report.md')}")

@@ -1,0 +1,280 @@
+"""What `keras_electra.demo` measures and writes: baselines, plots, the report.
+
+Pure Python + numpy + matplotlib (Agg); no Keras. The QA baselines go through the
+official SQuAD v2.0 evaluation (`keras_electra.squad.metrics.evaluate_v2`), like the
+model's predictions.
+
+Example:
+```python
+from keras_electra.demo_report import qa_baselines, read_metrics_jsonl
+
+baselines = qa_baselines("demo_output/qa/dev-v2.0.json", seed=0)
+baselines["all_null"]["exact"], baselines["random_span"]["f1"]
+train, validation = read_metrics_jsonl("demo_output/pretrain/logs/demo/metrics.jsonl")
+```
+"""
+
+import json
+import math
+import os
+import random
+
+# (key in the JSONL, label) of the curves in the two pretraining plots.
+LOSS_CURVES = (("loss", "total loss (gen + 50 x disc)"), ("gen_loss", "generator MLM loss"),
+               ("disc_loss", "discriminator RTD loss"))
+ACCURACY_CURVES = (("disc_auc", "discriminator AUC"), ("disc_accuracy", "discriminator accuracy"),
+                   ("gen_accuracy", "generator MLM accuracy"))
+
+
+def read_metrics_jsonl(path):
+    """The pretrain command's `metrics.jsonl` -> (train records, validation records).
+
+    Each record is a dict with `step` and the metric values; records are sorted by step.
+    A record of a later run of the same log dir replaces an earlier one at the same step.
+    """
+    by_split = {"train": {}, "validation": {}}
+    with open(path, encoding="utf-8") as f:
+        for line_number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{path}:{line_number}: not a JSON line ({error})") from None
+            split = record.get("split", "train")
+            if split in by_split and "step" in record:
+                by_split[split][int(record["step"])] = record
+    return ([by_split["train"][s] for s in sorted(by_split["train"])],
+            [by_split["validation"][s] for s in sorted(by_split["validation"])])
+
+
+def plot_pretraining(train, validation, output_dir):
+    """Write `pretrain_loss.png` and `pretrain_accuracy.png`; returns their paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not train:
+        raise ValueError("no training records in metrics.jsonl: nothing to plot")
+    paths = []
+    for name, curves, ylabel in (("pretrain_loss.png", LOSS_CURVES, "loss"),
+                                 ("pretrain_accuracy.png", ACCURACY_CURVES, "value")):
+        fig, axes = plt.subplots(1, len(curves), figsize=(4.2 * len(curves), 3.4))
+        for axis, (key, label) in zip(axes, curves):
+            steps = [r["step"] for r in train if key in r]
+            axis.plot(steps, [r[key] for r in train if key in r], label="train", lw=1.5)
+            val_key = f"val_{key}"
+            val_steps = [r["step"] for r in validation if val_key in r]
+            if val_steps:
+                axis.plot(val_steps, [r[val_key] for r in validation if val_key in r], "o--",
+                          label="validation", lw=1.2)
+            if key == "disc_auc":
+                axis.axhline(0.5, color="grey", ls=":", lw=1, label="chance (0.5)")
+            axis.set_title(label, fontsize=10)
+            axis.set_xlabel("step")
+            axis.set_ylabel(ylabel)
+            axis.grid(alpha=0.3)
+            axis.legend(fontsize=8)
+        fig.tight_layout()
+        path = os.path.join(output_dir, name)
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def plot_qa(model_eval, baselines, path):
+    """Bar chart of EM / F1 (and HasAns / NoAns EM) for the model and the baselines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = [("exact", "EM"), ("f1", "F1"), ("HasAns_exact", "HasAns EM"),
+            ("NoAns_exact", "NoAns EM")]
+    rows = [("fine-tuned ELECTRA", model_eval)] + [
+        (BASELINE_LABELS[name], value) for name, value in baselines.items()]
+    fig, axis = plt.subplots(figsize=(7, 3.4))
+    width = 0.8 / len(rows)
+    for i, (label, values) in enumerate(rows):
+        xs = [k + i * width for k in range(len(keys))]
+        axis.bar(xs, [values.get(key, 0.0) for key, _ in keys], width, label=label)
+    axis.set_xticks([k + width * (len(rows) - 1) / 2 for k in range(len(keys))])
+    axis.set_xticklabels([label for _, label in keys])
+    axis.set_ylim(0, 100)
+    axis.set_ylabel("score (%)")
+    axis.set_title("SQuAD v2.0 metrics on the dev split", fontsize=10)
+    axis.legend(fontsize=8)
+    axis.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+BASELINE_LABELS = {
+    "all_null": "all-null baseline",
+    "random_span": "random-span baseline",
+}
+
+
+def random_span(context, rng, max_words=4):
+    """A random span of 1..max_words whitespace words of `context`."""
+    words = context.split()
+    if not words:
+        return ""
+    length = rng.randint(1, min(max_words, len(words)))
+    start = rng.randint(0, len(words) - length)
+    return " ".join(words[start:start + length])
+
+
+def qa_baselines(dev_file, seed=0):
+    """Official SQuAD v2.0 metrics of two trivial predictors on `dev_file`.
+
+    * `all_null`: "no answer" for every question (EM = the unanswerable fraction).
+    * `random_span`: a random 1-4 word span of the context for every question.
+    """
+    from keras_electra.squad.metrics import evaluate_v2
+
+    with open(dev_file, encoding="utf-8") as f:
+        dataset = json.load(f)
+    rng = random.Random(seed)
+    all_null, random_spans = {}, {}
+    for article in dataset["data"]:
+        for paragraph in article["paragraphs"]:
+            for qa in paragraph["qas"]:
+                all_null[qa["id"]] = ""
+                random_spans[qa["id"]] = random_span(paragraph["context"], rng)
+    return {"all_null": dict(evaluate_v2(dataset, all_null)),
+            "random_span": dict(evaluate_v2(dataset, random_spans))}
+
+
+def _fmt(value, digits=1):
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def markdown_table(header, rows, digits=1):
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(c if isinstance(c, str) else _fmt(c, digits) for c in row)
+              + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def text_table(header, rows, digits=1):
+    """A plain fixed-width table for the terminal."""
+    cells = [[str(h) for h in header]] + [
+        [c if isinstance(c, str) else _fmt(c, digits) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    out = []
+    for n, row in enumerate(cells):
+        out.append("  ".join(c.ljust(w) for c, w in zip(row, widths)))
+        if n == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def qa_rows(model_eval, baselines):
+    """Rows (name, EM, F1, HasAns EM, NoAns EM, best F1) for the QA tables."""
+    rows = [("fine-tuned ELECTRA (ours)", model_eval)] + [
+        (BASELINE_LABELS[k], v) for k, v in baselines.items()]
+    return [(name, e.get("exact"), e.get("f1"), e.get("HasAns_exact"), e.get("NoAns_exact"),
+             e.get("best_f1")) for name, e in rows]
+
+
+QA_HEADER = ("predictor", "EM", "F1", "HasAns EM", "NoAns EM", "best F1")
+
+
+def stage_rows(stages):
+    return [(s["name"], s["status"], f"{s['wall_s']:.1f}", f"{s['cpu_s']:.1f}")
+            for s in stages]
+
+
+STAGE_HEADER = ("stage", "status", "wall s", "CPU s")
+
+
+def write_report(summary, path):
+    """Write `report.md` from the demo's summary dict (see `keras_electra.demo`)."""
+    s = summary
+    lines = [
+        "# keras-electra demo report",
+        "",
+        f"Status: **{s['status']}**. {s['verdict']}",
+        "",
+        f"Run on {s['environment']['cpus']} CPU core(s), Python {s['environment']['python']}, "
+        f"TensorFlow {s['environment'].get('tensorflow', '?')}, "
+        f"Keras {s['environment'].get('keras', '?')}, backend "
+        f"{s['environment'].get('backend', '?')}; total wall time "
+        f"{s['total_wall_s']:.0f} s (CPU {s['total_cpu_s']:.0f} s). Load average at the end: "
+        f"{s['environment'].get('loadavg', '?')}.",
+        "",
+        "## Stages and timings",
+        "",
+        markdown_table(STAGE_HEADER, stage_rows(s["stages"])),
+        "",
+        "CPU s = user + system time of this process and its child processes during the stage.",
+        "",
+        "## Commands",
+        "",
+        "Each stage ran the equivalent of (in-process through `keras_electra.cli.main` unless "
+        "`--subprocess` was given):",
+        "",
+        "```bash",
+    ]
+    lines += [c for c in s["commands"]]
+    lines += ["```", "", "## Data", ""]
+    for key, value in s["data"].items():
+        lines.append(f"- {key}: {value}")
+    pre = s.get("pretraining")
+    if pre:
+        lines += [
+            "", "## Pretraining (replaced-token detection)", "",
+            f"{pre['steps']} steps of `electra_tiny` (global batch {pre['batch_size']}, "
+            f"sequence length {pre['sequence_length']}).",
+            "Validation on the same held-out batches, trained model vs. the same model "
+            "untrained (random init, step 0):",
+            "",
+            markdown_table(
+                ("metric", "trained (ours)", "untrained baseline"),
+                [(k, pre["final_validation"].get(f"val_{k}"),
+                  pre["untrained_validation"].get(f"val_{k}"))
+                 for k in ("disc_auc", "disc_accuracy", "gen_accuracy", "gen_loss",
+                           "disc_loss")], digits=3),
+            "",
+            "(disc_auc: 0.5 is chance. The trained discriminator faces a trained generator's "
+            "harder replacements; the untrained one faces random tokens.)",
+            "",
+            "![pretraining losses](pretrain_loss.png)",
+            "",
+            "![pretraining accuracy and AUC](pretrain_accuracy.png)",
+        ]
+    qa = s.get("qa")
+    if qa:
+        lines += [
+            "", "## SQuAD v2.0 fine-tuning (official metrics, dev split)", "",
+            f"{qa['train_questions']} training questions, {qa['dev_questions']} dev questions "
+            f"({qa['dev_unanswerable']} unanswerable); {qa['steps']} fine-tuning steps.",
+            "",
+            markdown_table(QA_HEADER, qa_rows(qa["eval"], qa["baselines"])),
+            "",
+            "![QA metrics vs baselines](qa_metrics.png)",
+        ]
+    answers = s.get("answers")
+    if answers:
+        lines += ["", "## `keras-electra answer`", ""]
+        lines.append(markdown_table(
+            ("question", "expected", "model's answer"),
+            [(a["question"], a["expected"] or "(no answer)", a["answer"] or "(no answer)")
+             for a in answers]))
+    if s.get("error"):
+        lines += ["", "## Error", "", "```", s["error"], "```"]
+    lines += ["", f"Machine-readable: `summary.json`. Outputs: `{s['output_dir']}`.", ""]
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines))
+    return path
