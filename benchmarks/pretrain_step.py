@@ -35,6 +35,7 @@ Example:
 """
 
 import argparse
+import functools
 import os
 import sys
 import time
@@ -125,6 +126,14 @@ def model_configs(args):
 
 
 # ---------------------------------------------------------- keras-electra
+def _importable(name):
+    try:
+        __import__(name)
+    except ImportError:
+        return False
+    return True
+
+
 def run_keras(args, config):
     backend = "jax" if config.startswith("jax") else "tensorflow"
     os.environ["KERAS_BACKEND"] = backend
@@ -160,13 +169,18 @@ def run_keras(args, config):
             self.ends.append(time.perf_counter())
 
     timer = StepTimer()
+    # keras-hub's Task.fit turns arrays into a tf.data or grain dataset; with
+    # neither installed (a JAX-only GPU machine) use Keras' own array adapter.
+    fit = pretrainer.fit
+    if not _importable("tensorflow") and not _importable("grain"):
+        fit = functools.partial(keras.Model.fit, pretrainer)
     fit_start = time.perf_counter()
-    pretrainer.fit(data, batch_size=args.batch_size, epochs=1, shuffle=False,
-                   callbacks=[timer], verbose=0)
+    fit(data, batch_size=args.batch_size, epochs=1, shuffle=False, callbacks=[timer],
+        verbose=0)
     step_times = [b - a for a, b in zip([fit_start] + timer.ends[:-1], timer.ends)]
     return finish(args, config, step_times, build_s, timer.losses, {
         "keras": keras.__version__, "backend": backend, "dtype_policy": dtype,
-        "xla": kwargs.get("xla", backend == "jax"),
+        "xla": kwargs.get("xla", backend == "jax"), "fit": getattr(fit, "__qualname__", "partial"),
     })
 
 
@@ -179,12 +193,13 @@ def _torch_masking(torch, token_ids, padding_mask, mask_prob, n, mask_id, ignore
         candidates &= token_ids != token_id
     num_tokens = padding_mask.float().sum(-1)
     count = torch.clamp(torch.round(num_tokens * mask_prob).long(), max=n).clamp(min=1)
-    weights = (torch.arange(n)[None, :] < count[:, None]).long()
+    weights = (torch.arange(n, device=count.device)[None, :] < count[:, None]).long()
     # categorical over uniform candidates, with replacement (G tf.random.categorical)
     positions = torch.multinomial(candidates.float(), n, replacement=True, generator=gen)
+    weights = weights.to(positions.device)
     positions = positions * weights
     masked_lm_ids = torch.gather(token_ids, 1, positions) * weights
-    replace = (torch.rand(batch_size, n, generator=gen) < 0.85).long()
+    replace = (torch.rand(batch_size, n, generator=gen, device=gen.device) < 0.85).long()
     fill = torch.full_like(positions, mask_id)
     masked_ids, _ = _torch_scatter_update(torch, token_ids, fill, positions * replace)
     return masked_ids, positions, masked_lm_ids, weights.float()
@@ -200,7 +215,7 @@ def _torch_scatter_update(torch, sequence, updates, positions):
     return (1 - written) * sequence + written * averaged, written
 
 
-def build_hf(args, torch):
+def build_hf(args, torch, device="cpu"):
     from transformers import ElectraConfig, ElectraForMaskedLM, ElectraForPreTraining
 
     disc, gen, mask_prob = model_configs(args)
@@ -215,8 +230,8 @@ def build_hf(args, torch):
             layer_norm_eps=1e-12, initializer_range=0.02,
         )
 
-    discriminator = ElectraForPreTraining(hf_config(disc))
-    generator = ElectraForMaskedLM(hf_config(gen))
+    discriminator = ElectraForPreTraining(hf_config(disc)).to(device)
+    generator = ElectraForMaskedLM(hf_config(gen)).to(device)
     # G shares the whole embedding block; the generator LM head is tied to it.
     generator.electra.embeddings = discriminator.electra.embeddings
     generator.generator_lm_head.weight = discriminator.electra.embeddings.word_embeddings.weight
@@ -241,8 +256,9 @@ def run_hf(args, config):
     import torch
 
     torch.manual_seed(0)
+    device = getattr(args, "device", "cpu")
     start = time.perf_counter()
-    discriminator, generator, optimizer, params, mask_prob = build_hf(args, torch)
+    discriminator, generator, optimizer, params, mask_prob = build_hf(args, torch, device)
     discriminator.train()
     generator.train()
     gen_encoder, gen_head, gen_lm = (
@@ -257,10 +273,11 @@ def run_hf(args, config):
 
     vocab = generator.config.vocab_size
     n = int((mask_prob + 0.005) * args.seq_length)
-    rng = torch.Generator().manual_seed(0)
+    rng = torch.Generator(device=device).manual_seed(0)
     total = args.warmup + args.steps
     data = synthetic_batches(total, args.batch_size, args.seq_length, vocab)
-    data = {k: torch.from_numpy(v).long() for k, v in data.items()}
+    data = {k: torch.from_numpy(v).long().to(device) for k, v in data.items()}
+    device_type = torch.device(device).type
 
     def step(batch):
         token_ids, segment_ids, padding_mask = (
@@ -269,7 +286,7 @@ def run_hf(args, config):
         masked_ids, positions, masked_lm_ids, weights = _torch_masking(
             torch, token_ids, padding_mask, mask_prob, n, 103, (102, 101, 103, 0), rng,
         )
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=autocast):
             hidden = gen_encoder(input_ids=masked_ids, attention_mask=padding_mask,
                                  token_type_ids=segment_ids).last_hidden_state
             index = positions[:, :, None].expand(-1, -1, hidden.shape[-1])
@@ -278,13 +295,13 @@ def run_hf(args, config):
         nll = -log_probs.gather(-1, masked_lm_ids[:, :, None]).squeeze(-1)
         gen_loss = (weights * nll).sum() / (weights.sum() + 1e-6)
         with torch.no_grad():
-            uniform = torch.rand(logits.shape, generator=rng)
+            uniform = torch.rand(logits.shape, generator=rng, device=logits.device)
             gumbel = -torch.log(-torch.log(uniform + 1e-9) + 1e-9)
             sampled = torch.argmax(logits + gumbel, -1)
             original, _ = _torch_scatter_update(torch, masked_ids, masked_lm_ids, positions)
             corrupted, updated = _torch_scatter_update(torch, original, sampled, positions)
             labels = (updated * (corrupted != original).long()).float()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=autocast):
             disc_logits = disc_model(input_ids=corrupted, attention_mask=padding_mask,
                                      token_type_ids=segment_ids).logits.float()
         mask = padding_mask.float()
