@@ -230,6 +230,14 @@ def _set_up_distribution():
     raise ValueError(f"keras backend {keras.backend.backend()!r}: use tensorflow or jax")
 
 
+def _restrict_dataset(dataset, qids):
+    return [{"title": article.get("title", ""), "paragraphs": [
+        {"qas": [qa for qa in paragraph.get("qas", [])
+                 if isinstance(qa, dict) and qa.get("id") in qids]}
+        for paragraph in article.get("paragraphs", []) if isinstance(paragraph, dict)]}
+        for article in dataset if isinstance(article, dict)]
+
+
 class _NullScope:
     def __enter__(self):
         return self
@@ -331,10 +339,13 @@ def run_squad(output_dir, train_file=None, predict_file=None, squad_version=None
                                    verbose=verbose if is_chief else 0)
         predictions = postprocess_predictions(features, outputs, head=head,
                                               null_threshold=null_threshold)
+        dataset = dev.dataset
+        if dev.skipped:  # --lenient: score only the questions that were read
+            dataset = _restrict_dataset(dataset, {e.qas_id for e in dev.examples})
         if dev.version == "squadv1":
-            evaluation = evaluate_v1(dev.dataset, predictions.non_null_predictions)
+            evaluation = evaluate_v1(dataset, predictions.non_null_predictions)
         else:
-            evaluation = evaluate_v2(dev.dataset, predictions.non_null_predictions,
+            evaluation = evaluate_v2(dataset, predictions.non_null_predictions,
                                      na_probs=predictions.null_odds,
                                      na_prob_thresh=predictions.threshold)
         result["eval"] = dict(evaluation)

@@ -234,3 +234,63 @@ def test_preset_round_trip_and_training_touches_head(head, tmp_path):
     a, b = qa.predict(x, verbose=0), restored.predict(raw, verbose=0)
     for key in a:
         np.testing.assert_allclose(a[key], b[key], atol=1e-6, err_msg=key)
+
+
+_JAX_SCRIPT = r"""
+import json, sys
+import numpy as np
+import keras
+assert keras.backend.backend() == "jax"
+from keras_electra import ElectraBackbone, ElectraQuestionAnswerer
+weights = np.load(sys.argv[1])
+data = np.load(sys.argv[2])
+x = {k: data[k] for k in ("token_ids", "segment_ids", "padding_mask")}
+backbone = ElectraBackbone(**json.loads(sys.argv[3]))
+qa = ElectraQuestionAnswerer(backbone, head="electra", beam_size=5, head_hidden_dim=24)
+for v in qa.weights:
+    v.assign(weights[v.path])
+out = qa.predict(x, verbose=0)
+y = {"start_positions": np.array([9, 0, 12]), "end_positions": np.array([11, 0, 12]),
+     "is_impossible": np.array([0, 1, 0])}
+loss = float(qa.compute_loss(x, y, qa(x, training=True)))
+qa.compile(optimizer=keras.optimizers.SGD(0.1))
+history = qa.fit(x, y, epochs=2, batch_size=3, verbose=0)
+np.savez(sys.argv[4], loss=loss, fit_loss=np.array(history.history["loss"]),
+         **{k: np.asarray(v) for k, v in out.items()})
+"""
+
+
+@pytest.mark.jax
+@pytest.mark.slow
+def test_electra_head_same_on_jax(tmp_path):
+    """The task (forward, beam, loss in compute_loss, fit) runs on JAX with the same numbers."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    import keras
+
+    from keras_electra import ElectraQuestionAnswerer
+
+    qa = ElectraQuestionAnswerer(_backbone(), head="electra", beam_size=5, head_hidden_dim=24)
+    x = _inputs()
+    y = {"start_positions": np.array([9, 0, 12]), "end_positions": np.array([11, 0, 12]),
+         "is_impossible": np.array([0, 1, 0])}
+    ours = qa.predict(x, verbose=0)
+    tf_loss = float(keras.ops.convert_to_numpy(qa.compute_loss(x, y, qa(x, training=True))))
+    np.savez(tmp_path / "w.npz", **{v.path: v.numpy() for v in qa.weights})
+    np.savez(tmp_path / "x.npz", **x)
+    script = tmp_path / "run_jax.py"
+    script.write_text(_JAX_SCRIPT)
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu",
+           "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.run([sys.executable, str(script), str(tmp_path / "w.npz"),
+                           str(tmp_path / "x.npz"), json.dumps(SMALL), str(tmp_path / "o.npz")],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jax_out = np.load(tmp_path / "o.npz")
+    for key in ours:
+        np.testing.assert_allclose(jax_out[key], ours[key], atol=1e-4, err_msg=key)
+    assert float(jax_out["loss"]) == pytest.approx(tf_loss, rel=1e-4)
+    assert np.isfinite(jax_out["fit_loss"]).all()
