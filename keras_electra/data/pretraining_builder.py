@@ -214,6 +214,9 @@ def _merge(unit_files, shard_dir, num_shards, show_progress, desc):
     from tqdm.auto import tqdm
 
     os.makedirs(shard_dir, exist_ok=True)
+    for name in os.listdir(shard_dir):  # temporary files of an interrupted run
+        if name.startswith(SHARD_PREFIX) and ".tmp-" in name:
+            os.remove(os.path.join(shard_dir, name))
     paths = [os.path.join(shard_dir, shard_name(i, num_shards)) for i in range(num_shards)]
     # Shards already complete (renamed) in an interrupted merge are skipped.
     writers = [
