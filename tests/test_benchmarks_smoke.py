@@ -1,0 +1,181 @@
+"""Benchmark scripts: --help, tiny --smoke runs writing valid JSON, and the pieces they trust.
+
+No speed assertions: timings on a shared CI machine mean nothing. What is checked:
+the scripts run and write complete JSON; the HF baseline step masks and scatters
+exactly as G (numpy reference of tests/models); the FLOP counting reproduces the
+ELECTRA paper's compute numbers; the GPU script runs with TensorFlow blocked.
+"""
+
+import json
+import math
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+BENCH = ROOT / "benchmarks"
+SCRIPTS = ("pretrain_step.py", "data_prep.py", "squad_inference.py", "gpu.py")
+sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(ROOT / "tests" / "models"))
+
+
+def run_script(name, *args, timeout=900):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", HF_HUB_OFFLINE="1")
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    proc = subprocess.run([sys.executable, str(BENCH / name), *map(str, args)],
+                          capture_output=True, text=True, env=env, cwd=str(ROOT),
+                          timeout=timeout)
+    assert proc.returncode == 0, f"{name} rc={proc.returncode}\n{proc.stdout[-3000:]}\n" \
+                                 f"{proc.stderr[-3000:]}"
+    return proc.stdout
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_help(name):
+    out = run_script(name, "--help", timeout=120)
+    assert out.startswith("usage:") and "--smoke" in out
+
+
+def test_flops_reproduce_the_papers_compute_column():
+    from electra_flops import TRAIN_MULTIPLIER_6ND, electra_train_flops
+
+    # ELECTRA paper, Table 1 "Train FLOPs": Base 6.4e19, ELECTRA-400K 7.1e20, 1.75M 3.1e21.
+    assert electra_train_flops(768, 12, 256, 12, 256, 766000) == pytest.approx(6.4e19, rel=0.01)
+    assert electra_train_flops(1024, 24, 256, 24, 2048, 400000) == pytest.approx(7.1e20, rel=0.01)
+    assert electra_train_flops(1024, 24, 256, 24, 2048, 1.75e6) == pytest.approx(3.1e21, rel=0.01)
+    # The 6ND variant is exactly 1.5x G's 2x-forward count.
+    g = electra_train_flops(256, 12, 64, 12, 128, 1, e=128, s=128)
+    six = electra_train_flops(256, 12, 64, 12, 128, 1, e=128, s=128,
+                              multiplier=TRAIN_MULTIPLIER_6ND)
+    assert six == pytest.approx(1.5 * g)
+    # Dominant terms by hand (x batch 128 x S 128 tokens x 2 passes): 12 disc layers of
+    # 2 (4 H^2 + 2 H 4H), and G's dense one-hot embedding lookups 2 E V in both models.
+    h, e, v, tokens = 256, 128, 30522, 128 * 128
+    dominant = (12 * 2 * 12 * h * h + 2 * 2 * e * v) * tokens * 2
+    assert dominant < g < 1.25 * dominant
+
+
+def test_gpu_peak_table():
+    from gpu import AWS_V100_SEQ_PER_S, peak_flops
+
+    assert peak_flops("NVIDIA H100 80GB HBM3") == 989e12
+    assert peak_flops("NVIDIA H200") == 989e12
+    assert peak_flops("NVIDIA A100-SXM4-40GB") == 312e12
+    assert peak_flops("Tesla V100-SXM2-16GB") == 125e12
+    assert peak_flops("cpu") is None
+    # AWS README: 125k steps x 1024 sequences in 11 h 40 min on 64 V100s.
+    assert AWS_V100_SEQ_PER_S == pytest.approx(47.6, abs=0.05)
+
+
+def test_hf_baseline_scatter_is_gs_scatter_update():
+    torch = pytest.importorskip("torch")
+    from electra_numpy_reference import scatter_update
+    from pretrain_step import _torch_scatter_update
+
+    rng = np.random.default_rng(0)
+    seq = rng.integers(0, 50, size=(6, 12))
+    positions = rng.integers(0, 12, size=(6, 7))
+    positions[:, 0] = 0
+    positions[:, 1] = positions[:, 2]  # duplicates are averaged (floor) in G
+    updates = rng.integers(0, 50, size=(6, 7))
+    got, got_mask = _torch_scatter_update(torch, torch.tensor(seq), torch.tensor(updates),
+                                          torch.tensor(positions))
+    want, want_mask = scatter_update(seq, updates, positions)
+    np.testing.assert_array_equal(got.numpy(), want)
+    np.testing.assert_array_equal(got_mask.numpy(), want_mask)
+
+
+def test_hf_baseline_masking_follows_g():
+    torch = pytest.importorskip("torch")
+    from pretrain_step import _torch_masking
+
+    rng = np.random.default_rng(1)
+    batch, length, n = 64, 40, int(0.155 * 40)
+    lengths = rng.integers(4, length + 1, size=batch)
+    pad = (np.arange(length)[None, :] < lengths[:, None]).astype(np.int64)
+    ids = rng.integers(104, 1000, size=(batch, length)) * pad
+    ids[:, 0] = 101
+    ids[np.arange(batch), lengths - 1] = 102
+    gen = torch.Generator().manual_seed(0)
+    masked, positions, originals, weights = _torch_masking(
+        torch, torch.tensor(ids), torch.tensor(pad), 0.15, n, 103, (102, 101, 103, 0), gen)
+    masked, positions = masked.numpy(), positions.numpy()
+    originals, weights = originals.numpy(), weights.numpy()
+    want_count = np.clip(np.round(pad.sum(1) * 0.15), 1, n)
+    np.testing.assert_array_equal(weights.sum(1), want_count)
+    for row in range(batch):
+        used = positions[row][weights[row] > 0]
+        # every used slot is a real, non-special token; its original id is reported
+        assert np.all((ids[row, used] >= 104) & (pad[row, used] == 1))
+        np.testing.assert_array_equal(originals[row][weights[row] > 0], ids[row, used])
+        changed = np.nonzero(masked[row] != ids[row])[0]
+        assert set(changed) <= set(used) and np.all(masked[row, changed] == 103)
+        assert masked[row, 0] == 101
+    # about 85% of used slots become [MASK] (never a random token)
+    used_total = weights.sum()
+    became_mask = sum(np.sum(masked[r][positions[r][weights[r] > 0]] == 103)
+                      for r in range(batch))
+    assert 0.7 < became_mask / used_total <= 1.0
+    assert set(np.unique(masked[masked != ids])) <= {103}
+
+
+@pytest.mark.slow
+def test_pretrain_step_smoke_json(tmp_path):
+    out = tmp_path / "p.json"
+    stdout = run_script("pretrain_step.py", "--smoke", "--output", out)
+    assert "vs hf_eager" in stdout
+    payload = json.loads(out.read_text())
+    summary = payload["summary"]
+    assert set(summary) == {"tf_noxla_f32", "hf_eager"}
+    for config, s in summary.items():
+        assert s["errors"] == [], s["errors"]
+        assert s["tokens_per_s"]["min"] > 0 and s["peak_rss_mb"]["median"] > 0
+    assert summary["hf_eager"]["ratio_vs_hf_eager"] == pytest.approx(1.0)
+    for runs in payload["runs"].values():
+        for run in runs:
+            assert len(run["step_times_s"]) == 3  # 1 warm-up + 2 timed
+            assert math.isfinite(run["first_loss"]) and math.isfinite(run["last_loss"])
+            # the same loss formula in both: ~ln(1000) MLM + 50 x ~ln(2) RTD at init
+            assert 20 < run["first_loss"] < 60
+
+
+@pytest.mark.slow
+def test_data_prep_smoke_json(tmp_path):
+    out = tmp_path / "d.json"
+    run_script("data_prep.py", "--smoke", "--configs", "ours_core,hf_tokenizers",
+               "--output", out)
+    payload = json.loads(out.read_text())
+    summary = payload["summary"]
+    assert summary["ours_core"]["mb_per_s"]["median"] > 0
+    # same tokens in, same G packing with the same seed -> the same examples out
+    assert summary["ours_core"]["examples"] == summary["hf_tokenizers"]["examples"] > 100
+    assert payload["tokenization_agreement"]["identical_fraction"] > 0.99
+
+
+@pytest.mark.slow
+def test_squad_inference_smoke_json(tmp_path):
+    out = tmp_path / "s.json"
+    run_script("squad_inference.py", "--smoke", "--output", out)
+    payload = json.loads(out.read_text())
+    ours, hf = payload["summary"]["ours_simple"], payload["summary"]["hf_eager"]
+    assert ours["errors"] == [] and hf["errors"] == []
+    assert ours["features_per_s"]["median"] > 0 and hf["questions_per_s"]["median"] > 0
+    # both slide the same windows (seq 128, stride 64) over the same 8 questions
+    assert ours["features"] == hf["features"] >= 8
+
+
+@pytest.mark.slow
+def test_gpu_script_runs_without_tensorflow(tmp_path):
+    out = tmp_path / "g.json"
+    run_script("gpu.py", "--smoke", "--block-tensorflow", "--cases", "small_s128",
+               "--output", out)
+    payload = json.loads(out.read_text())
+    (result,) = payload["results"]
+    assert "error" not in result, result
+    assert result["tensorflow_imported"] is False and result["backend"] == "jax"
+    assert result["sequences_per_s"] > 0 and result["model_flops_per_step_g"] > 0
+    assert result["mfu"] is None  # CPU: no peak in the table
