@@ -1,0 +1,200 @@
+"""Security: loading presets, configs and weights never runs code; archives cannot escape.
+
+Every "malicious" input below would create a marker file if it were executed; each test
+asserts the load is refused AND the marker does not exist.
+"""
+
+import io
+import json
+import os
+import pickle
+import tarfile
+import zipfile
+
+import numpy as np
+import pytest
+
+from keras_electra.utils.safe_extract import UnsafeArchiveError, safe_extract
+
+
+class _Payload:
+    """Unpickling this calls `open(marker, "w")`: code execution if pickle is honoured."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+# ------------------------------------------------------------------ archive extraction
+def _tar(path, members):
+    """members: list of (TarInfo kwargs, bytes or None)."""
+    with tarfile.open(path, "w:gz") as tar:
+        for kwargs, data in members:
+            info = tarfile.TarInfo(kwargs.pop("name"))
+            for key, value in kwargs.items():
+                setattr(info, key, value)
+            if data is not None:
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+            else:
+                tar.addfile(info)
+    return path
+
+
+def test_safe_extract_extracts_a_normal_preset_archive(tmp_path):
+    archive = _tar(tmp_path / "p.tar.gz", [
+        ({"name": "preset/config.json"}, b'{"a": 1}'),
+        ({"name": "preset/assets", "type": tarfile.DIRTYPE}, None),
+        ({"name": "preset/link", "type": tarfile.SYMTYPE, "linkname": "config.json"}, None),
+    ])
+    names = safe_extract(archive, tmp_path / "out")
+    assert names == ["preset/config.json", "preset/assets", "preset/link"]
+    assert (tmp_path / "out" / "preset" / "config.json").read_bytes() == b'{"a": 1}'
+    assert (tmp_path / "out" / "preset" / "link").read_bytes() == b'{"a": 1}'
+
+
+@pytest.mark.parametrize("members, message", [
+    ([({"name": "ok.txt"}, b"fine"), ({"name": "../escaped.txt"}, b"pwned")],
+     r"'\.\./escaped\.txt' resolves outside"),
+    ([({"name": "ok.txt"}, b"fine"), ({"name": "/tmp/abs_escape_keras_electra.txt"}, b"x")],
+     "has an absolute path"),
+    ([({"name": "ok.txt"}, b"fine"),
+      ({"name": "evil", "type": tarfile.SYMTYPE, "linkname": "../.."}, None),
+      ({"name": "evil/escaped.txt"}, b"pwned")], r"symlink 'evil' -> '\.\./\.\.' points outside"),
+    ([({"name": "ok.txt"}, b"fine"),
+      ({"name": "hard", "type": tarfile.LNKTYPE, "linkname": "../../etc/passwd"}, None)],
+     "hard link 'hard'"),
+    ([({"name": "ok.txt"}, b"fine"), ({"name": "dev", "type": tarfile.CHRTYPE}, None)],
+     "is a device or FIFO"),
+])
+def test_safe_extract_refuses_tar_members_outside_the_target(tmp_path, members, message):
+    target = tmp_path / "a" / "b" / "out"
+    archive = _tar(tmp_path / "evil.tar.gz", members)
+    with pytest.raises(UnsafeArchiveError, match=message):
+        safe_extract(archive, target)
+    # all-or-nothing: not even the safe member was written, nothing escaped
+    assert not target.exists()
+    assert not (tmp_path / "a" / "escaped.txt").exists()
+    assert not (tmp_path / "a" / "b" / "escaped.txt").exists()
+    assert not os.path.exists("/tmp/abs_escape_keras_electra.txt")
+
+
+def test_safe_extract_refuses_zip_slip(tmp_path):
+    archive = tmp_path / "evil.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("ok.txt", "fine")
+        zf.writestr("../../zip_escaped.txt", "pwned")
+    with pytest.raises(UnsafeArchiveError, match="resolves outside"):
+        safe_extract(archive, tmp_path / "x" / "out")
+    assert not (tmp_path / "zip_escaped.txt").exists()
+    assert not (tmp_path / "x" / "out").exists()
+    good = tmp_path / "good.zip"
+    with zipfile.ZipFile(good, "w") as zf:
+        zf.writestr("d/ok.txt", "fine")
+    assert safe_extract(good, tmp_path / "g") == ["d/ok.txt"]
+    assert (tmp_path / "g" / "d" / "ok.txt").read_text() == "fine"
+
+
+def test_safe_extract_rejects_non_archives(tmp_path):
+    path = tmp_path / "model.tar.gz"
+    path.write_bytes(b"not an archive at all")
+    with pytest.raises(ValueError, match="not a tar or zip archive"):
+        safe_extract(path, tmp_path / "out")
+
+
+def test_no_unsafe_extraction_in_the_package():
+    """The package must not call extractall/unpack_archive except through safe_extract."""
+    import keras_electra
+
+    root = os.path.dirname(keras_electra.__file__)
+    offenders = []
+    for directory, _, files in os.walk(root):
+        for name in files:
+            if not name.endswith(".py") or name == "safe_extract.py":
+                continue
+            text = open(os.path.join(directory, name), encoding="utf-8").read()
+            for needle in (".extractall(", "unpack_archive(", ".extract("):
+                if needle in text:
+                    offenders.append(f"{name}: {needle}")
+    assert offenders == []
+
+
+# ------------------------------------------------------------------ weights and presets
+def test_hf_pytorch_bin_is_loaded_with_weights_only(tmp_path):
+    from conftest import import_or_fail
+
+    torch = import_or_fail("torch")
+    from keras_electra.convert.hf import read_hf_tensors
+
+    marker = tmp_path / "code_ran"
+    hf_dir = tmp_path / "hf"
+    hf_dir.mkdir()
+    (hf_dir / "config.json").write_text(json.dumps({"model_type": "electra"}))
+    # a legitimate-looking state dict with one poisoned entry
+    with open(hf_dir / "pytorch_model.bin", "wb") as f:
+        torch.save({"w": torch.zeros(2), "evil": _Payload(marker)}, f)
+    assert not marker.exists()
+    with pytest.raises(pickle.UnpicklingError, match="[Ww]eights only load failed"):
+        read_hf_tensors(str(hf_dir))
+    assert not marker.exists()
+    # the same file without the payload loads fine: the refusal is about the payload
+    with open(hf_dir / "pytorch_model.bin", "wb") as f:
+        torch.save({"w": torch.ones(2)}, f)
+    tensors, _ = read_hf_tensors(str(hf_dir))
+    np.testing.assert_array_equal(tensors["w"], np.ones(2, "float32"))
+
+
+def test_preset_heads_npz_refuses_pickled_objects(tmp_path):
+    from keras_electra.convert.preset_io import load_preset_heads
+
+    marker = tmp_path / "code_ran"
+    np.savez(tmp_path / "electra_heads.npz",
+             **{"rtd/kernel": np.array([_Payload(marker)], dtype=object)})
+    with pytest.raises(ValueError, match="allow_pickle=False"):
+        load_preset_heads(tmp_path)
+    assert not marker.exists()
+
+
+def test_preset_config_with_a_lambda_is_not_executed(tmp_path):
+    """A preset config.json smuggling Python bytecode (Keras Lambda) is refused by safe_mode."""
+    import base64
+    import marshal
+
+    from keras_electra.models.electra_backbone import ElectraBackbone
+
+    marker = tmp_path / "code_ran"
+    code = compile(f"open({str(marker)!r}, 'w')", "<payload>", "eval")
+    lam = eval("lambda x: x")  # a function object whose code we swap for the payload
+    lam.__code__ = lam.__code__.replace(co_consts=code.co_consts, co_names=code.co_names,
+                                        co_code=code.co_code, co_stacksize=10)
+    payload = base64.b64encode(marshal.dumps(lam.__code__)).decode("ascii")
+    config = {
+        "module": "keras.layers", "class_name": "Lambda",
+        "config": {"name": "evil", "function": {"class_name": "__lambda__", "config": {
+            "code": payload, "defaults": None, "closure": None}}},
+        "registered_name": "Lambda",
+    }
+    preset = tmp_path / "preset"
+    preset.mkdir()
+    (preset / "config.json").write_text(json.dumps(config))
+    (preset / "metadata.json").write_text(json.dumps({"keras_version": "3.15.1"}))
+    with pytest.raises(Exception) as info:
+        ElectraBackbone.from_preset(str(preset), load_weights=False)
+    assert not marker.exists(), "loading a preset executed code from its config.json"
+    assert "Lambda" in str(info.value) or "lambda" in str(info.value) \
+        or "safe_mode" in str(info.value), str(info.value)
+
+
+def test_pretrain_config_file_values_are_data(tmp_path):
+    from keras_electra.training.config import ConfigError, PretrainConfig
+
+    marker = tmp_path / "code_ran"
+    expr = f"__import__('pathlib').Path({str(marker)!r}).touch()"
+    # Refused (see docs/RELIABILITY.md: today a TypeError, requested: a ConfigError naming it)
+    with pytest.raises((ConfigError, TypeError)):
+        PretrainConfig.from_dict({"total_steps": expr}).validate()
+    config = PretrainConfig.from_dict({"run_name": expr})
+    assert config.run_name == expr  # kept verbatim as a string
+    assert not marker.exists()
