@@ -31,7 +31,7 @@ example = SquadExample("q1", "Where does it flow?", "The Rhine flows into the No
                        [("the North Sea", 21)])
 features = convert_examples_to_features([example], tokenizer, max_seq_length=24,
                                         progress=False)
-features.start_positions, features.end_positions  # [12], [14]
+features.start_positions, features.end_positions  # [11], [13]
 ```
 """
 
@@ -141,11 +141,6 @@ def convert_examples_to_features(examples, tokenizer, max_seq_length=384, doc_st
     Returns:
         `SquadFeatures`.
     """
-    if max_seq_length < max_query_length + 4:
-        raise ValueError(
-            f"max_seq_length={max_seq_length} leaves no room for the context after a "
-            f"{max_query_length}-token question; use max_seq_length >= max_query_length + 4"
-        )
     cls_id, sep_id, pad_id = tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id
 
     # One tokenizer call for every distinct context and question (fast path).
@@ -172,6 +167,11 @@ def convert_examples_to_features(examples, tokenizer, max_seq_length=384, doc_st
             text, start = example.answers[0]  # G/HF: the first answer is the label
             gold = answer_token_span(doc_starts, doc_ends, start, text)
         max_tokens_for_doc = max_seq_length - len(query) - 3
+        if max_tokens_for_doc < 1:
+            raise ValueError(
+                f"question {example.qas_id}: max_seq_length={max_seq_length} leaves no room for "
+                f"the context after its {len(query)}-token question; raise max_seq_length or "
+                f"lower max_query_length (now {max_query_length})")
         spans = window_starts(len(doc_ids), max_tokens_for_doc, doc_stride)
         offset = len(query) + 2
         for window, (doc_start, length) in enumerate(spans):
