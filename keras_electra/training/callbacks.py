@@ -132,9 +132,16 @@ class _Sink:
             self._jsonl = None
 
 
+def to_int(value):
+    """int() of a Keras/TF (possibly Mirrored) variable or tensor."""
+    if hasattr(value, "numpy"):
+        value = value.numpy()
+    return int(np.asarray(value))
+
+
 def optimizer_step(model):
     """Completed optimizer updates (micro-steps // accumulation)."""
-    return int(model.optimizer.iterations)
+    return to_int(model.optimizer.iterations)
 
 
 def is_update_boundary(model):
@@ -142,7 +149,7 @@ def is_update_boundary(model):
     optimizer = model.optimizer
     inner = getattr(optimizer, "inner_optimizer", optimizer)
     n = inner.gradient_accumulation_steps or 1
-    return int(inner._iterations) % n == 0
+    return to_int(inner._iterations) % n == 0
 
 
 def current_learning_rate(model):
@@ -151,7 +158,7 @@ def current_learning_rate(model):
     inner = getattr(optimizer, "inner_optimizer", optimizer)
     schedule = getattr(inner, "learning_rate_schedule", None)
     if schedule is not None:
-        return float(schedule(int(inner.iterations)))
+        return float(schedule(to_int(inner.iterations)))
     return float(inner.learning_rate)
 
 

@@ -7,7 +7,10 @@ Layout (one sub-directory per worker, so workers never write the same file)::
         ckpt-0000001000/        <- complete checkpoint (appears atomically)
           model.weights.h5      <- all model weights (incl. the pretrainer's
                                    rng step counter) + optimizer variables
-          state.json            <- step, batches consumed, seed, config hashes
+          rng_state.npz         <- keras SeedGenerator states (dropout streams;
+                                   `save_weights` leaves them out)
+          state.json            <- step, batches consumed, seed, config hash,
+                                   run name (written last)
         .tmp-ckpt-0000002000-<pid>/   <- a write in progress (or left by a crash)
       worker-1/ ...
 
@@ -344,7 +347,8 @@ def weights_checksum(model):
     if optimizer is not None and optimizer.built:
         variables += list(optimizer.variables)
     for variable in variables:
-        digest.update(np.ascontiguousarray(np.asarray(variable)).tobytes())
+        value = variable.numpy() if hasattr(variable, "numpy") else variable
+        digest.update(np.ascontiguousarray(np.asarray(value)).tobytes())
     return digest.hexdigest()
 
 

@@ -117,7 +117,9 @@ def apply_keras_mwms_fixes(fixes=KERAS_MWMS_FIXES):
     2. `"reduce_per_replica"`: `reduce_per_replica(..., "auto")` reduces scalar
        logs with `strategy.reduce("MEAN", v, axis=0)` -> "Invalid reduction
        dimension 0 for input with 0 dimensions". The patch uses `axis=None`
-       under MWMS.
+       under MWMS, for every tensor (also the plain local tensors that a
+       one-replica worker returns; filtering on PerReplica, as the workaround in
+       stack_notes.md does, silently logs worker-local metrics).
 
     Idempotent. Applied only on Keras 3.15.x (the patched code was read and
     tested there); on another version it logs a warning and does nothing, and
@@ -172,9 +174,12 @@ def apply_keras_mwms_fixes(fixes=KERAS_MWMS_FIXES):
         def reduce_per_replica(values, strategy, reduction):
             if (tf_trainer._collective_all_reduce_multi_worker(strategy)
                     and reduction in ("auto", "mean")):
+                # Reduce *every* tensor: with one replica per worker, strategy.run
+                # returns plain local tensors, not PerReplica values, and skipping
+                # them would log worker-local metrics instead of the global mean.
                 return tree.map_structure(
                     lambda v: strategy.reduce("MEAN", v, axis=None)
-                    if isinstance(v, tf.distribute.DistributedValues) else v,
+                    if isinstance(v, (tf.distribute.DistributedValues, tf.Tensor)) else v,
                     values,
                 )
             return original_reduce(values, strategy, reduction)

@@ -248,14 +248,17 @@ def pretrain(config=None, callbacks=None, **overrides):
     from keras_electra.training import callbacks as cb
     from keras_electra.training import checkpointing
 
+    # The strategy first: MWMS and logical devices must exist before any TF op runs.
+    strategy, num_replicas, worker_index, is_chief = _set_up_backend(config)
     _check_shapes(config.train_path, config.max_seq_length)
     if config.val_dir:
         _check_shapes(config.val_path, config.max_seq_length)
     _warn_precision(config)
     keras.config.set_dtype_policy(config.precision)
-    strategy, num_replicas, worker_index, is_chief = _set_up_backend(config)
     global_batch = config.per_gpu_batch_size * num_replicas
 
+    logger.info("strategy: %s, %d replica(s), worker %d", type(strategy).__name__,
+                num_replicas, worker_index)
     manager = checkpointing.CheckpointManager(config.checkpoint_root, config.keep_checkpoints,
                                               worker_index)
     manager.cleanup_partial()
@@ -279,16 +282,17 @@ def pretrain(config=None, callbacks=None, **overrides):
         model.compile(optimizer=_make_optimizer(config))
         checkpointing.build_optimizer_for(model)
 
+    logger.info("model and optimizer built")
     consumed = 0
     resumed_from = 0
     if resume_path is not None:
         state = checkpointing.load_checkpoint(model, resume_path)
         consumed = int(state["batches_consumed"])
         resumed_from = int(state["step"])
-        if int(model.optimizer.iterations) != resumed_from:
+        if cb.to_int(model.optimizer.iterations) != resumed_from:
             raise checkpointing.CheckpointError(
                 f"{resume_path}: state.json says step {resumed_from} but the optimizer "
-                f"restored {int(model.optimizer.iterations)} updates.")
+                f"restored {cb.to_int(model.optimizer.iterations)} updates.")
         logger.info("resumed from %s (step %d, %d batches consumed)", resume_path,
                     resumed_from, consumed)
         if is_chief:
@@ -340,13 +344,15 @@ def pretrain(config=None, callbacks=None, **overrides):
     fit_callbacks += list(callbacks or [])
 
     logs = {}
+    logger.info("training steps %d..%d (%d batches already consumed)", resumed_from + 1,
+                stop_step, consumed)
     if remaining_updates:
         history = model.fit(train_ds, epochs=1,
                             steps_per_epoch=remaining_updates * config.gradient_accumulation_steps,
                             verbose=0, shuffle=False, callbacks=fit_callbacks)
         del history  # its epoch-end values can include the last validation's
         logs = dict(logger_cb.last_logs)
-    final_step = int(model.optimizer.iterations)
+    final_step = cb.to_int(model.optimizer.iterations)
     if last_checkpoint["step"] != final_step or exports["discriminator"] is None:
         if last_checkpoint["step"] != final_step:
             save(final_step)

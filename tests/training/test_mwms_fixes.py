@@ -23,3 +23,5 @@ def test_keras_mwms_fixes_needed_and_working(tmp_path):
         assert "PHASE3=OK" in log, detail
     sums = [re.search(r"CHECKSUM=(\w+)", log).group(1) for log in logs]
     assert sums[0] == sums[1]  # identical weights on both workers
+    losses = [re.search(r"LOSS=(\S+)", log).group(1) for log in logs]
+    assert losses[0] == losses[1]  # logged metrics are global means, not worker-local

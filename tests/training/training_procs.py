@@ -40,7 +40,7 @@ def base_env(**extra):
     env = dict(os.environ)
     env.update(TF_CPP_MIN_LOG_LEVEL="2", KERAS_BACKEND="tensorflow", HF_HUB_OFFLINE="1",
                CUDA_VISIBLE_DEVICES="", PYTHONPATH=PROJECT_ROOT,
-               TF_NUM_INTEROP_THREADS="1", TF_NUM_INTRAOP_THREADS="1")
+               )
     env.pop("TF_CONFIG", None)
     env.update({k: str(v) for k, v in extra.items()})
     return env
