@@ -30,6 +30,7 @@ from keras_electra.data.text_files import (
     BadInputError,
     expand_input_patterns,
     plan_work_units,
+    text_size,
 )
 from keras_electra.data.vocab import load_vocabulary, vocabulary_fingerprint
 
@@ -154,8 +155,16 @@ def _read_worker(process, progress, errors, lock):
             errors.append(json.loads(rest))
 
 
-def _run_units(tasks, worker_config, workers, progress, work_dir):
-    """Run the units in-process (workers=1) or in `workers` fresh Python processes."""
+WORKER_COMMAND = ("-m", "keras_electra.data.unit_worker")
+
+
+def _run_units(tasks, worker_config, workers, progress, work_dir, worker_command=None):
+    """Run the units in-process (workers=1) or in `workers` fresh Python processes.
+
+    A worker process runs `python -m keras_electra.data.unit_worker JOB.json` and reports on
+    stdout: `P <bytes> <documents> <examples>` (progress), `D <unit>` (unit done),
+    `E <json>` (error, re-raised here).
+    """
     from keras_electra.data import unit_worker
 
     if workers <= 1:
@@ -174,8 +183,9 @@ def _run_units(tasks, worker_config, workers, progress, work_dir):
             _write_json(job_path, {"config": worker_config, "tasks": assigned})
             log_path = os.path.join(work_dir, f"worker-{worker_index}.log")
             with open(log_path, "w") as log:  # stderr to a file: a full pipe would block
+                command = list(worker_command or (sys.executable, *WORKER_COMMAND))
                 process = subprocess.Popen(
-                    [sys.executable, "-m", "keras_electra.data.unit_worker", job_path],
+                    command + [job_path],
                     stdout=subprocess.PIPE, stderr=log, text=True, env=environment,
                 )
             process.log_path = log_path
@@ -278,9 +288,14 @@ def _summarize(unit_stats, max_seq_length):
         "lines": sum(s["lines"] for s in unit_stats),
         "bad_lines": sum(s["bad_lines"] for s in unit_stats),
         "input_bytes": sum(s["bytes"] for s in unit_stats),
-        # Throughput of one worker once started (tokenize + pack + write), whole corpus.
+        # Throughput of one worker once started (tokenize + pack + write): per wall second,
+        # and per CPU second of the worker process (what it would get on an idle core).
         "mb_per_s_per_worker": ratio(
             sum(s["bytes"] for s in unit_stats) / 1e6, sum(s["seconds"] for s in unit_stats)
+        ),
+        "mb_per_cpu_s_per_worker": ratio(
+            sum(s["bytes"] for s in unit_stats) / 1e6,
+            sum(s.get("cpu_seconds", 0.0) for s in unit_stats),
         ),
     }
 
@@ -401,8 +416,7 @@ def prepare_pretraining_data(
         workers = os.cpu_count() or 1
     workers = max(1, min(int(workers), len(todo)))
     todo_bytes = sum(
-        (unit[3] if unit[3] is not None else os.path.getsize(unit[1])) - unit[2]
-        for _, unit, _ in todo
+        (unit[3] if unit[3] is not None else text_size(unit[1])) - unit[2] for _, unit, _ in todo
     )
     progress = _Progress(todo_bytes, show_progress)
     tokenize_started = time.time()
@@ -416,6 +430,8 @@ def prepare_pretraining_data(
     for prefix in prefixes:
         with open(f"{prefix}.json") as f:
             unit_stats.append(json.load(f))
+    done_now = {task[0] for task in todo}
+    processed_bytes = sum(s["bytes"] for s in unit_stats if s["unit"] in done_now)
     stats = _summarize(unit_stats, max_seq_length)
     if stats["documents"] == 0:
         shutil.rmtree(work_dir, ignore_errors=True)
@@ -452,7 +468,8 @@ def prepare_pretraining_data(
         val_shard_examples=val_counts,
         seconds=seconds,
         tokenize_seconds=tokenize_seconds,
-        mb_per_s=todo_bytes / 1e6 / seconds if seconds > 0 else 0.0,
+        # end to end: text bytes processed by this run / wall time (startup, merge included)
+        mb_per_s=processed_bytes / 1e6 / seconds if seconds > 0 else 0.0,
     )
     if stats["empty_shards"]:
         print(f"prepare: warning: {stats['empty_shards']} shard(s) are empty; use fewer "

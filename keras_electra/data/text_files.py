@@ -55,6 +55,16 @@ def is_gzip(path):
     return str(path).endswith(".gz")
 
 
+def text_size(path):
+    """Bytes of text in a file: its size, or for `.gz` the uncompressed size from the gzip
+    trailer (exact below 4 GiB, an estimate above)."""
+    if not is_gzip(path):
+        return os.path.getsize(path)
+    with open(path, "rb") as f:
+        f.seek(-4, os.SEEK_END)
+        return int.from_bytes(f.read(4), "little")
+
+
 def _open_binary(path):
     return gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")
 

@@ -143,7 +143,7 @@ def process_unit(task):
     max_length = config["max_seq_length"]
     seed = config["seed"]
     val_fraction = config["val_fraction"]
-    started = time.time()
+    started, cpu_started = time.time(), time.process_time()
 
     writers = {
         split: _UnitWriter(
@@ -205,6 +205,7 @@ def process_unit(task):
         "unit": unit_index, "file": path, "start": start, "end": end,
         "lines": totals["lines"], "bytes": totals["bytes"], "text_tokens": totals["text_tokens"],
         "bad_lines": counters["bad_lines"], "seconds": time.time() - started,
+        "cpu_seconds": time.process_time() - cpu_started,
         "train": writers["train"].stats, "val": writers["val"].stats,
     }
     temporary = f"{prefix}.json.tmp-{os.getpid()}"

@@ -3,6 +3,7 @@
 import gzip
 import json
 import os
+import sys
 
 import pytest
 
@@ -94,17 +95,47 @@ def test_non_utf8_file_error_and_skip(tmp_path, bert_vocab_path):
     assert stats["documents"] == 2 and stats["examples"] == 2
 
 
-@pytest.mark.slow
-def test_non_utf8_error_from_a_worker_process(tmp_path, bert_vocab_path):
-    # With workers=2 the error is raised in a child process and must reach the caller intact.
-    good = tmp_path / "a.txt"
-    good.write_text("fine text\n")
+def test_non_utf8_error_in_a_worker_process(tmp_path, bert_vocab_path, capsys):
+    # Worker side: `python -m keras_electra.data.unit_worker JOB` reports the error on stdout.
+    from keras_electra.data import unit_worker
+    from keras_electra.data.pretraining_builder import _run_units
+    from keras_electra.data.vocab import load_vocabulary
+
     bad = tmp_path / "b.txt"
     bad.write_bytes(b"ok\n\xff\xfe broken\n")
-    options = dict(SMALL, workers=2)
-    with pytest.raises(BadInputError, match=r"b\.txt: byte offset 3"):
-        prepare_pretraining_data(str(tmp_path / "*.txt"), bert_vocab_path, tmp_path / "out",
-                                 **options)
+    vocab = load_vocabulary(bert_vocab_path)
+    config = {"vocabulary": vocab, "lowercase": True, "strip_accents": True,
+              "special_ids": {t: vocab.index(t) for t in ("[CLS]", "[SEP]", "[UNK]")},
+              "max_seq_length": 32, "seed": 0, "val_fraction": 0.0, "skip_bad_lines": False,
+              "batch_lines": 64, "batch_chars": 10000}
+    job = tmp_path / "job.json"
+    job.write_text(json.dumps({"config": config,
+                               "tasks": [[0, [0, str(bad), 0, None], str(tmp_path / "u")]]}))
+    assert unit_worker.main([str(job)]) == 3
+    kind, _, payload = capsys.readouterr().out.strip().splitlines()[-1].partition(" ")
+    assert kind == "E"
+    assert f"{bad}: byte offset 3" in json.loads(payload)["message"]
+    # Parent side: a worker's E line becomes the same BadInputError in the caller.
+    fake = tmp_path / "fake_worker.py"
+    fake.write_text(
+        "import json, sys\n"
+        "print('P 10 1 2')\n"
+        "print('E ' + json.dumps({'type': 'BadInputError', 'message': 'x.txt: byte offset 7'}))\n"
+        "sys.exit(3)\n"
+    )
+
+    class Progress:
+        reports = []
+
+        def put(self, report):
+            self.reports.append(report)
+
+    tasks = [(0, (0, str(bad), 0, None), str(tmp_path / "u0")),
+             (1, (1, str(bad), 0, None), str(tmp_path / "u1"))]
+    with pytest.raises(BadInputError, match="x.txt: byte offset 7"):
+        _run_units(tasks, config, 2, Progress(), str(tmp_path), worker_command=[
+            sys.executable, str(fake)])
+    assert Progress.reports == [(10, 1, 2), (10, 1, 2)]
 
 
 def test_vocab_without_special_tokens(small_corpus, tmp_path):
