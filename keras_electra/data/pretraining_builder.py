@@ -96,7 +96,10 @@ def _check_output_dir(output_dir, config, overwrite):
                 f"{', '.join(differences)}). Use another --output-dir, or pass --overwrite "
                 "(overwrite=True) to delete it and start again."
             )
-        return bool(manifest.get("complete"))
+        shards = manifest.get("train_shards", []) + manifest.get("val_shards", [])
+        return bool(manifest.get("complete")) and all(
+            os.path.exists(os.path.join(output_dir, shard)) for shard in shards
+        ) and os.path.exists(os.path.join(output_dir, STATS))
     if _has_outputs(output_dir):
         if overwrite:
             _remove_outputs(output_dir)

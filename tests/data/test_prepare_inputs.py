@@ -190,6 +190,10 @@ def test_interrupted_run_resumes(small_corpus, bert_vocab_path, tmp_path):
     assert os.stat(kept).st_mtime_ns == kept_mtime  # a complete shard is not rewritten
     assert not [n for n in os.listdir(out / "train") if ".tmp-" in n]
     assert count_examples(str(out)) == stats["train_examples"]
+    # a shard deleted after completion is noticed and re-created identically
+    shard.unlink()
+    prepare_pretraining_data(str(small_corpus), bert_vocab_path, out, **options)
+    assert shard_bytes(out) == expected
 
 
 def test_cli_prepare(small_corpus, bert_vocab_path, tmp_path, capsys):
