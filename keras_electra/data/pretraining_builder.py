@@ -22,6 +22,7 @@ import json
 import math
 import os
 import shutil
+import struct
 import threading
 import time
 
@@ -221,9 +222,26 @@ def _run_units(tasks, worker_config, workers, progress, work_dir, worker_command
         )
 
 
+def _framed_records(path):
+    """The TFRecord records of `path` as raw framed bytes (length, CRCs and data).
+
+    The unit files were written by the workers moments ago, so the records are copied to the
+    shards verbatim, CRCs included, without TensorFlow in this process.
+    """
+    with open(path, "rb") as f:
+        while True:
+            header = f.read(12)  # uint64 length + uint32 masked CRC of the length
+            if not header:
+                return
+            (length,) = struct.unpack("<Q", header[:8])
+            body = f.read(length + 4)  # data + uint32 masked CRC of the data
+            if len(header) < 12 or len(body) < length + 4:
+                raise RuntimeError(f"{path}: truncated work file; re-run with --overwrite")
+            yield header + body
+
+
 def _merge(unit_files, shard_dir, num_shards, show_progress, desc):
     """Deal the records of `unit_files` (in order) round-robin into `num_shards` shards."""
-    import tensorflow as tf
     from tqdm.auto import tqdm
 
     os.makedirs(shard_dir, exist_ok=True)
@@ -233,21 +251,24 @@ def _merge(unit_files, shard_dir, num_shards, show_progress, desc):
     paths = [os.path.join(shard_dir, shard_name(i, num_shards)) for i in range(num_shards)]
     # Shards already complete (renamed) in an interrupted merge are skipped.
     writers = [
-        None if os.path.exists(p) else tf.io.TFRecordWriter(f"{p}.tmp-{os.getpid()}")
-        for p in paths
+        None if os.path.exists(p) else open(f"{p}.tmp-{os.getpid()}", "wb") for p in paths
     ]
     counts = [0] * num_shards
     index = 0
-    for unit_file in tqdm(unit_files, desc=desc, unit="unit", disable=not show_progress):
-        for record in tf.compat.v1.io.tf_record_iterator(unit_file):
-            shard = index % num_shards
-            if writers[shard] is not None:
-                writers[shard].write(record)
-            counts[shard] += 1
-            index += 1
+    try:
+        for unit_file in tqdm(unit_files, desc=desc, unit="unit", disable=not show_progress):
+            for record in _framed_records(unit_file):
+                shard = index % num_shards
+                if writers[shard] is not None:
+                    writers[shard].write(record)
+                counts[shard] += 1
+                index += 1
+    finally:
+        for writer in writers:
+            if writer is not None:
+                writer.close()
     for path, writer in zip(paths, writers):
         if writer is not None:
-            writer.close()
             os.replace(f"{path}.tmp-{os.getpid()}", path)
     return [os.path.relpath(p, os.path.dirname(shard_dir)) for p in paths], counts
 

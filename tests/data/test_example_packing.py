@@ -125,7 +125,7 @@ def test_single_segment_and_short_target_rates():
     builder = ExampleBuilder(max_length, random.Random(2024))
     examples = []
     token = 1000
-    while len(examples) < 30000:
+    while len(examples) < 12000:
         example = builder.add_sentence([token])
         token = token + 1 if token < 29000 else 1000
         if example is not None:
