@@ -16,6 +16,14 @@ Pipeline:
 Every file is written under a temporary name and renamed when complete. Re-running with the
 same configuration skips finished units and shards; a different configuration is refused
 unless `overwrite=True`. Output is byte-identical for the same seed, whatever `workers` is.
+
+Differences from G that do not change how an example is built: G's global, unseeded `random`
+is replaced by per-unit seeded generators; G's builder carries its next target length from one
+file to the next, ours starts each unit at `max_seq_length`; G shuffles the file order per job,
+we keep the sorted order (shards are dealt round-robin either way); G's BERT `FullTokenizer`
+is replaced by tensorflow-text's `FastBertTokenizer` (same vocabulary and normalization; words
+over 100 bytes become [UNK], BERT: 200 characters). Note that G's A/B rule can put a later,
+shorter sentence into A after an earlier one went to B; we reproduce that.
 """
 
 import json
