@@ -104,7 +104,39 @@ def load_backbone_preset(cls, preset, load_weights=True, fallback=None, **kwargs
                 return keras_hub.backbone_from_keras_hub(preset, load_weights, **kwargs)
     if fallback is None:
         raise ValueError(f"Unknown ElectraBackbone preset {preset!r}.")
+    if isinstance(preset, str) and "://" not in preset and (
+            os.path.isdir(preset) or os.sep in preset or preset.startswith(".")):
+        return _load_local_keras_preset(preset, load_weights, fallback, **kwargs)
     return fallback(preset, load_weights=load_weights, **kwargs)
+
+
+def _load_local_keras_preset(preset, load_weights, fallback, **kwargs):
+    """keras-hub's loader on a local dir, with errors that name the file and the fix."""
+    if not os.path.isdir(preset):
+        raise FileNotFoundError(f"{preset}: no such preset directory.")
+    if not os.path.isfile(os.path.join(preset, "config.json")):
+        raise FileNotFoundError(
+            f"{preset}/config.json: missing. A Keras preset dir holds config.json and "
+            "model.weights.h5 (`save_to_preset`); an HF dir holds config.json with "
+            "model_type 'electra' (`save_pretrained`).")
+    weights = os.path.join(preset, "model.weights.h5")
+    if load_weights and not os.path.isfile(weights) and not os.path.isfile(
+            os.path.join(preset, "model.weights.json")):
+        raise FileNotFoundError(
+            f"{weights}: missing (the preset has a config.json but no weights). Re-export the "
+            "preset, or pass load_weights=False for a randomly initialised model.")
+    try:
+        return fallback(preset, load_weights=load_weights, **kwargs)
+    except (ValueError, OSError) as e:
+        if not load_weights:
+            raise
+        first = next((line for line in str(e).splitlines() if line.strip()), "")
+        detail = next((line for line in str(e).splitlines() if "shape" in line), "")
+        raise ValueError(
+            f"{weights}: cannot be loaded into the model described by {preset}/config.json "
+            f"({first[:300]}{' ' + detail[:300] if detail and detail != first else ''}). The "
+            "weights come from another architecture, or the file is truncated or damaged; "
+            "re-export the preset.") from e
 
 
 def save_preset_heads(preset_dir, heads):
