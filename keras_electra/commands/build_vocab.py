@@ -40,5 +40,7 @@ def run(args):
     except (BadInputError, FileNotFoundError, ValueError) as error:
         print(f"keras-electra build-vocab: error: {error}", file=sys.stderr)
         return 2
-    print(f"wrote {len(vocab)} tokens to {args.output}")
+    unused = sum(token.startswith("[unused") for token in vocab)
+    print(f"wrote {len(vocab)} tokens to {args.output} ({unused} of them [unusedN] placeholders;"
+          " the learner stops at tokens seen >= 10 times, so a small corpus fills fewer)")
     return 0
