@@ -1,0 +1,77 @@
+"""Checks run before expensive work: bad data, config or output paths fail before the model
+is built (a tripwire replaces the model builder) and leave nothing behind."""
+
+import sys
+
+import pytest
+
+sys.path.insert(0, __file__.rsplit("/", 2)[0] + "/training")
+from pretrain_shards import write_shards  # noqa: E402  (tests/training helper)
+
+from keras_electra.training import pretrain as pretrain_module  # noqa: E402
+from keras_electra.training.config import ConfigError  # noqa: E402
+
+TINY = dict(model_size="tiny", max_seq_length=16, per_gpu_batch_size=4, total_steps=3,
+            warmup_steps=1, checkpoint_frequency=2, progress=False)
+
+
+@pytest.fixture
+def tripwire(monkeypatch):
+    def built(*args, **kwargs):
+        raise AssertionError("the model was built: the check did not run first")
+
+    monkeypatch.setattr(pretrain_module, "_build_pretrainer", built)
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory):
+    root = tmp_path_factory.mktemp("shards")
+    write_shards(str(root / "s16"), num_examples=8, sequence_length=16, num_shards=1)
+    write_shards(str(root / "s32"), num_examples=8, sequence_length=32, num_shards=1)
+    return root
+
+
+def test_pretrain_checkpoint_dir_that_is_a_file(tmp_path, shards, tripwire):
+    (tmp_path / "ckpt").write_text("not a dir")
+    with pytest.raises(NotADirectoryError, match=r"ckpt/worker-0"):
+        pretrain_module.pretrain(train_dir=str(shards / "s16"), checkpoint_dir=str(tmp_path / "ckpt"),
+                                 log_dir=str(tmp_path / "logs"), **TINY)
+    assert not (tmp_path / "logs").exists()
+
+
+def test_pretrain_validation_shards_of_another_length(tmp_path, shards, tripwire):
+    with pytest.raises(ConfigError, match=r"examples have length 32, but --max_seq_length is "
+                                          r"16; pass --max_seq_length 32"):
+        pretrain_module.pretrain(train_dir=str(shards / "s16"), val_dir=str(shards / "s32"),
+                                 checkpoint_dir=str(tmp_path / "ckpt"),
+                                 log_dir=str(tmp_path / "logs"), **TINY)
+    assert not (tmp_path / "ckpt").exists() and not (tmp_path / "logs").exists()
+
+
+def test_pretrain_shards_of_the_wrong_schema(tmp_path, tripwire):
+    import tensorflow as tf
+
+    (tmp_path / "train").mkdir()
+    with tf.io.TFRecordWriter(str(tmp_path / "train" / "x.tfrecord")) as writer:
+        example = tf.train.Example(features=tf.train.Features(feature={
+            "text": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"hello"]))}))
+        writer.write(example.SerializeToString())
+    with pytest.raises(ConfigError, match=r"x\.tfrecord: records lack \['input_ids', "
+                                          r"'input_mask', 'segment_ids'\]"):
+        pretrain_module.pretrain(train_dir=str(tmp_path / "train"),
+                                 checkpoint_dir=str(tmp_path / "ckpt"),
+                                 log_dir=str(tmp_path / "logs"), **TINY)
+    assert not (tmp_path / "ckpt").exists()
+
+
+def test_prepare_output_dir_that_is_a_file(tmp_path, bert_vocab_path):
+    from keras_electra.data.pretraining_builder import prepare_pretraining_data
+
+    (tmp_path / "corpus.txt").write_text("A sentence.\nAnother one.\n\nA new document.\n")
+    (tmp_path / "out").write_text("a file, not a directory")
+    with pytest.raises((NotADirectoryError, FileExistsError, ValueError), match=r"out"):
+        prepare_pretraining_data(str(tmp_path / "corpus.txt"), bert_vocab_path,
+                                 tmp_path / "out", max_seq_length=16, num_shards=1,
+                                 num_val_shards=0, val_fraction=0.0, workers=1,
+                                 show_progress=False)
+    assert (tmp_path / "out").read_text() == "a file, not a directory"
