@@ -75,3 +75,25 @@ def test_prepare_output_dir_that_is_a_file(tmp_path, bert_vocab_path):
                                  num_val_shards=0, val_fraction=0.0, workers=1,
                                  show_progress=False)
     assert (tmp_path / "out").read_text() == "a file, not a directory"
+
+
+def test_pretrain_resume_with_changed_settings_is_refused(tmp_path, shards, tripwire):
+    import json
+
+    from keras_electra.training.config import PretrainConfig
+
+    saved = PretrainConfig.from_dict(dict(train_dir=str(shards / "s16"), **TINY))
+    ckpt = tmp_path / "ckpt" / "worker-0" / "ckpt-0000000002"
+    ckpt.mkdir(parents=True)
+    (ckpt / "model.weights.h5").write_bytes(b"")  # never read: the check comes first
+    (ckpt / "state.json").write_text(json.dumps({
+        "step": 2, "batches_consumed": 2, "seed": saved.seed,
+        "resume_critical": saved.resume_critical(), "run_name": "r"}))
+    before = {p.name: p.read_bytes() for p in ckpt.iterdir()}
+    with pytest.raises(ConfigError, match=r"cannot resume from .*per_gpu_batch_size: "
+                                          r"checkpoint 4 vs now 2.*new --checkpoint_dir"):
+        pretrain_module.pretrain(train_dir=str(shards / "s16"),
+                                 checkpoint_dir=str(tmp_path / "ckpt"),
+                                 log_dir=str(tmp_path / "logs"),
+                                 **dict(TINY, per_gpu_batch_size=2))
+    assert {p.name: p.read_bytes() for p in ckpt.iterdir()} == before
