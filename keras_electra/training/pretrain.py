@@ -295,9 +295,8 @@ def pretrain(config=None, callbacks=None, **overrides):
                 f"restored {cb.to_int(model.optimizer.iterations)} updates.")
         logger.info("resumed from %s (step %d, %d batches consumed)", resume_path,
                     resumed_from, consumed)
-        if is_chief:
-            print(f"keras-electra: resuming {run_name} from step {resumed_from} "
-                  f"({resume_path})", flush=True)
+        print(f"keras-electra: worker {worker_index}: resuming {run_name} from step "
+              f"{resumed_from} ({resume_path})", flush=True)
     checkpointing.verify_workers_agree(strategy, resumed_from,
                                        checkpointing.weights_checksum(model))
 

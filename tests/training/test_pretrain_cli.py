@@ -185,3 +185,36 @@ def test_aws_readme_flags_scaled_down_on_corpus_shards(tmp_path, capsys, corpus_
     backbone = ElectraBackbone.from_preset(disc)
     assert backbone.vocabulary_size == 30522 and backbone.num_layers == 2
     assert ElectraTokenizer.from_preset(disc).token_to_id("[MASK]") == 103
+
+
+@pytest.mark.slow
+def test_python_api_with_accumulation_bfloat16_and_electra_adam(tmp_path):
+    """The notebook path: pretrain(**kwargs); steps count updates, data position micro-batches."""
+    import math
+
+    from pretrain_shards import write_vocab
+
+    from keras_electra.training.pretrain import pretrain
+
+    write_shards(str(tmp_path / "train"), num_examples=32, sequence_length=32, num_shards=1)
+    write_vocab(str(tmp_path / "train" / "vocab.txt"))  # found beside the shards
+    result = pretrain(
+        train_dir=str(tmp_path / "train"), model_size="tiny", max_seq_length=32,
+        per_gpu_batch_size=4, gradient_accumulation_steps=2, total_steps=3, warmup_steps=2,
+        learning_rate=1e-3, end_learning_rate=0.0, precision="mixed_bfloat16",
+        optimizer="electra_adam", checkpoint_frequency=2, log_frequency=1, skip_xla=True,
+        progress=False, checkpoint_dir=str(tmp_path / "ckpt"), log_dir=str(tmp_path / "logs"),
+        run_name="acc")
+    assert result.step == 3 and result.run_name == "acc"
+    worker = tmp_path / "ckpt" / "worker-0"
+    consumed = {n: json.loads((worker / n / "state.json").read_text())["batches_consumed"]
+                for n in os.listdir(worker)}
+    assert consumed == {"ckpt-0000000002": 4, "ckpt-0000000003": 6}  # 2 micro-batches/update
+    records = [json.loads(line) for line in
+               (tmp_path / "logs" / "acc" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2, 3]
+    for r in records:  # G's schedule (electra_adam default): decay * min(1, step / warmup)
+        expected = 1e-3 * (1 - r["step"] / 3) * min(1.0, r["step"] / 2)
+        assert r["lr"] == pytest.approx(expected, abs=1e-9)
+        assert math.isfinite(r["loss"]) and math.isfinite(r["gen_loss"])
+    assert os.path.isfile(result.discriminator_preset + "/tokenizer.json")
