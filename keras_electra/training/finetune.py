@@ -48,6 +48,18 @@ def _is_task_preset(path):
         return "ElectraQuestionAnswerer" in json.load(f).get("registered_name", "")
 
 
+def _task_from_preset(path):
+    """`ElectraQuestionAnswerer.from_preset`, without keras-hub's harmless warning that the
+    saved optimizer state (in task.weights.h5) does not fit the fresh default optimizer."""
+    import warnings
+
+    from keras_electra import ElectraQuestionAnswerer
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        return ElectraQuestionAnswerer.from_preset(str(path))
+
+
 def _is_hf_dir(path):
     config = os.path.join(path, "config.json")
     if not os.path.isfile(config):
@@ -102,7 +114,7 @@ def build_question_answerer(preset="electra_small", load_from="scratch", checkpo
         if not checkpoint_path:
             raise ValueError("--load_from checkpoint needs --checkpoint_path PRESET_DIR")
         if os.path.isdir(str(checkpoint_path)) and _is_task_preset(checkpoint_path):
-            task = ElectraQuestionAnswerer.from_preset(str(checkpoint_path))
+            task = _task_from_preset(checkpoint_path)
             if task.head != head:
                 raise ValueError(f"{checkpoint_path} holds a head={task.head!r} model; "
                                  f"pass --head {task.head}")
@@ -152,9 +164,7 @@ def load_question_answerer(preset, vocab_file=None, head="simple", max_seq_lengt
     )
 
     if os.path.isdir(str(preset)) and _is_task_preset(preset):
-        from keras_electra import ElectraQuestionAnswerer
-
-        task = ElectraQuestionAnswerer.from_preset(str(preset))
+        task = _task_from_preset(preset)
         if task.preprocessor is None:
             task.preprocessor = ElectraQuestionAnswererPreprocessor(
                 load_tokenizer(preset, vocab_file), sequence_length=max_seq_length or 384)
