@@ -30,7 +30,8 @@ def register(subparsers):
                         help="fraction of documents held out for validation (default 0.01)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--workers", type=int, default=None,
-                        help="worker processes (default: all cores)")
+                        help="worker processes (default: one per ~32 MB of text, up to the "
+                        "number of cores); the output is the same for any value")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace output of another configuration in --output-dir")
     parser.add_argument("--skip-bad-lines", action="store_true",

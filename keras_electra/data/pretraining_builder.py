@@ -48,6 +48,7 @@ SHARD_PREFIX = "pretrain_data.tfrecord"
 MANIFEST = "manifest.json"
 STATS = "stats.json"
 WORK_DIR = ".work"
+WORKER_BYTES = 32 * 1024 * 1024
 
 
 def shard_name(index, count):
@@ -367,7 +368,8 @@ def prepare_pretraining_data(
         num_val_shards: validation shards (default: `ceil(num_shards * val_fraction)`).
         val_fraction: fraction of documents held out for validation (0 disables).
         seed: int. Same seed and inputs -> byte-identical shards, for any `workers`.
-        workers: processes (default: all CPU cores, at most one per work unit).
+        workers: processes (default: one per ~32 MB of text, at most one per CPU core and
+            one per work unit; 1 runs in this process). The output does not depend on it.
         overwrite: delete existing output of another configuration instead of refusing.
         skip_bad_lines: skip (and count) lines that are not UTF-8 instead of failing.
         lowercase, strip_accents: tokenizer normalization (BERT uncased: both True).
@@ -444,12 +446,14 @@ def prepare_pretraining_data(
         "val_fraction": val_fraction, "skip_bad_lines": skip_bad_lines,
         "batch_lines": batch_lines, "batch_chars": 256 * batch_lines,
     }
-    if workers is None:
-        workers = os.cpu_count() or 1
-    workers = max(1, min(int(workers), len(todo)))
     todo_bytes = sum(
         (unit[3] if unit[3] is not None else text_size(unit[1])) - unit[2] for _, unit, _ in todo
     )
+    if workers is None:
+        # A worker process costs seconds to start (TensorFlow import, tokenizer build), about
+        # the time it takes to process ~30 MB, so small corpora run in this process.
+        workers = min(os.cpu_count() or 1, max(1, round(todo_bytes / WORKER_BYTES)))
+    workers = max(1, min(int(workers), len(todo)))
     progress = _Progress(todo_bytes, show_progress)
     tokenize_started = time.time()
     try:
