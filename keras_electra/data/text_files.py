@@ -11,7 +11,7 @@ import os
 
 # Plain-text files larger than this are split into several work units at document boundaries
 # (blank lines), so one huge file still uses every worker. Gzip files are one unit each.
-DEFAULT_CHUNK_BYTES = 64 * 1024 * 1024
+DEFAULT_CHUNK_BYTES = 16 * 1024 * 1024
 
 
 class BadInputError(ValueError):
