@@ -48,7 +48,7 @@ import traceback
 class DemoSettings:
     """Sizes of the demo. `quick()` is the smoke-test variant used by tests/test_demo.py."""
 
-    vocab_size: int = 1024          # the pydoc text supports ~900 learned WordPieces
+    vocab_size: int = 2048          # the text supports ~1,800 learned WordPieces
     max_seq_len: int = 128          # G: ELECTRA-Small pretrains at 128
     val_fraction: float = 0.1
     pretrain_steps: int = 300
@@ -56,12 +56,12 @@ class DemoSettings:
     pretrain_lr: float = 2e-3
     validation_batches: int = 2
     log_frequency: int = 10
-    qa_train_paragraphs: int = 600  # ~2,600 questions, about a third unanswerable
-    qa_dev_paragraphs: int = 120    # ~520 questions
+    qa_train_paragraphs: int = 800  # ~2,800 questions, about 30% unanswerable
+    qa_dev_paragraphs: int = 160    # ~560 questions
     qa_batch: int = 32
-    qa_lr: float = 1e-3
-    qa_epochs: float = 2.0
-    qa_max_seq_len: int = 128
+    qa_lr: float = 2e-3
+    qa_epochs: float = 3.0
+    qa_max_seq_len: int = 128       # every generated question + paragraph fits one window
     qa_doc_stride: int = 64
     qa_max_query_len: int = 32
     seed: int = 0
@@ -269,7 +269,7 @@ def parse_args(argv=None):
     parser.add_argument("--steps", type=int, default=None,
                         help="pretraining steps (default 300; --quick: 30)")
     parser.add_argument("--vocab-size", type=int, default=None,
-                        help="WordPiece vocabulary size (default 1024; 30522 suits big corpora)")
+                        help="WordPiece vocabulary size (default 2048; 30522 suits big corpora)")
     parser.add_argument("--quick", action="store_true",
                         help="tiny smoke-test sizes (used by the tests); metrics are not "
                              "expected to beat the baselines")

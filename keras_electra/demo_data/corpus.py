@@ -26,6 +26,7 @@ import ast
 import importlib.util
 import os
 import re
+import unicodedata
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(])")
 _DECORATION = re.compile(r"^\s*([*=\-~^])\1{2,}\s*$")
@@ -77,7 +78,7 @@ def _documents_of(text, max_sentences, min_words):
     for paragraph in _paragraphs(text):
         if paragraph.endswith(":") and len(paragraph.split()) < 8:
             continue  # a lead-in to a dropped code block
-        sentences = [s.strip() for s in _SENTENCE_END.split(paragraph)
+        sentences = [_clean(s) for s in _SENTENCE_END.split(paragraph)
                      if len(s.split()) >= min_words]
         if document and len(document) + len(sentences) > max_sentences:
             documents.append(document)
@@ -134,6 +135,22 @@ def stdlib_documents(modules=STDLIB_MODULES, min_words=4, max_sentences=30):
         with open(spec.origin, encoding="utf-8") as f:
             documents.extend(_docstring_documents(f.read(), max_sentences, min_words))
     return documents
+
+
+def _clean(sentence):
+    """Collapse whitespace; replace characters whose decomposition holds a space.
+
+    Spacing accents such as U+00B4 "´" decompose (NFD/NFKD, which accent stripping
+    applies) to a space + a combining mark; inside a word that space would end up in
+    the vocabulary as a " " / "## " token, which WordPiece tokenizers that match
+    across whitespace (tf-text's FastBertTokenizer) then apply to every space.
+    """
+    chars = []
+    for ch in sentence:
+        if not ch.isspace() and " " in unicodedata.normalize("NFKD", ch):
+            ch = "'" if unicodedata.category(ch) == "Sk" else " "
+        chars.append(ch)
+    return " ".join("".join(chars).split())
 
 
 def write_pydoc_corpus(output_dir, num_files=2, include_stdlib=True):

@@ -1,19 +1,19 @@
 """A generated SQuAD v2.0 question-answering set for the demo (no download needed).
 
 The paragraphs read like API reference notes: each documents one fictional Python
-function or class (`merge_lines`, `TokenBuffer`) with a random subset of its facts
-(module, return value, exception, first argument, replacement, base class, ...), in
-randomly chosen paraphrases and order, plus two facts about a second function or
-class (a distractor with facts of the same types). It is the domain of the demo's
-pretraining text (Python's documentation), with facts no model has seen. Questions
-ask, in several phrasings, about
+function or class (`merge_lines`, `TokenBuffer`) with 2-4 of its facts (module,
+return value, exception, first argument, replacement, base class, ...), in randomly
+chosen paraphrases and order; half of them also state one fact about a second
+function or class (a distractor with a fact of the same kind). It is the domain of
+the demo's pretraining text (Python's documentation), with facts no model has seen.
+Each paragraph gets 3-4 questions, in several phrasings:
 
-* a fact the paragraph states about the main entity (answerable),
-* a fact it states about the distractor (answerable: the model must match the
-  name in the question, not just the question type),
-* a fact it does *not* state for the entity asked about (unanswerable, SQuAD v2.0
-  style; about half of these are "hard": the same fact is stated for the other
-  entity).
+* two about facts the paragraph states about the main entity (answerable),
+* one about the distractor's fact, when there is one (answerable: the model must
+  match the name in the question, not just the question type),
+* one about a fact it does *not* state for the main entity (unanswerable, SQuAD
+  v2.0 style; with a distractor, half of these are "hard": the fact is stated for
+  the other entity).
 
 Everything is a pure function of the seed, so the train and dev files are the same
 on every machine. Train and dev use different seeds: dev paragraphs combine names
@@ -118,6 +118,7 @@ CLASS_FACTS = {
                 "Through which method is {e} mostly used?"]),
 }
 KINDS = {"function": FUNCTION_FACTS, "class": CLASS_FACTS}
+DISTRACTOR_PROBABILITY = 0.5  # paragraphs that also state one fact about a second entity
 
 
 def _function_name(rng):
@@ -172,16 +173,18 @@ def _paragraph(rng, index, split):
     other_values = _values(kind, rng, used)
     attributes = sorted(facts)
     rng.shuffle(attributes)
-    stated = attributes[: rng.randint(3, 4)]
-    other_stated = rng.sample(attributes, 2)
+    stated = attributes[: rng.randint(2, 4)]
+    has_distractor = rng.random() < DISTRACTOR_PROBABILITY
+    other_stated = rng.sample(attributes, 1) if has_distractor else []
 
     sentences = [(main, a, main_values[a]) for a in stated]
     rng.shuffle(sentences)
-    sentences.insert(rng.randint(1, len(sentences)), (other, None, None))
+    if has_distractor:
+        sentences.insert(rng.randint(1, len(sentences)), (other, None, None))
     context_parts, spans = [], {}
     offset = 0
     for entity, attribute, value in sentences:
-        if attribute is None:  # the distractor: two facts about `other`
+        if attribute is None:  # the distractor: a fact about `other`
             for a in other_stated:
                 text, start = _fill(rng.choice(facts[a][0]), other, other_values[a])
                 spans[(other, a)] = (other_values[a], offset + start)
@@ -210,19 +213,16 @@ def _paragraph(rng, index, split):
             qas.append({"id": qid, "question": question, "is_impossible": True,
                         "answers": [], "plausible_answers": []})
 
-    asked = rng.sample(stated, min(2, len(stated)))
-    for a in asked:
+    for a in rng.sample(stated, 2):
         ask(main, a, len(qas))
-    ask(other, rng.choice(other_stated), len(qas))
+    if has_distractor:
+        ask(other, other_stated[0], len(qas))
     hard = [a for a in other_stated if a not in stated]
     missing = [a for a in attributes if a not in stated]
     if hard and rng.random() < 0.5:
-        ask(main, rng.choice(hard), len(qas))  # stated for the other entity only
-    elif missing:
+        ask(main, hard[0], len(qas))  # stated for the other entity only
+    else:
         ask(main, rng.choice(missing), len(qas))
-    other_missing = [a for a in attributes if a not in other_stated]
-    if rng.random() < 0.4:
-        ask(other, rng.choice(other_missing), len(qas))
     return {"context": context, "qas": qas}, kind
 
 
