@@ -198,3 +198,14 @@ def test_pretrain_config_file_values_are_data(tmp_path):
     config = PretrainConfig.from_dict({"run_name": expr})
     assert config.run_name == expr  # kept verbatim as a string
     assert not marker.exists()
+
+
+def test_yaml_config_python_tags_are_not_executed(tmp_path):
+    from keras_electra.training.config import ConfigError, load_config_file
+
+    marker = tmp_path / "code_ran"
+    path = tmp_path / "run.yaml"
+    path.write_text(f"total_steps: !!python/object/apply:os.system ['touch {marker}']\n")
+    with pytest.raises(ConfigError, match=r"run\.yaml: cannot parse"):
+        load_config_file(str(path))
+    assert not marker.exists()
