@@ -31,7 +31,7 @@ import os
 logger = logging.getLogger(__name__)
 
 # SageMaker: port the MWMS gRPC servers listen on when TF_CONFIG is built from SM_HOSTS.
-DEFAULT_MWMS_PORT = int(os.environ.get("KERAS_ELECTRA_MWMS_PORT", "12345"))
+DEFAULT_MWMS_PORT = int(os.environ.get("KERAS_ELECTRA_MWMS_PORT", "2222"))
 
 _APPLIED = set()
 # The versions the two patches were written and verified against.
