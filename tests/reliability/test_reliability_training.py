@@ -70,6 +70,7 @@ def test_disk_full_mid_checkpoint_keeps_the_previous_one(tmp_path, monkeypatch, 
     assert manager.own_steps() == [4]
 
 
+@pytest.mark.slow
 def test_float16_loss_scaling_skips_a_non_finite_step():
     """mixed_float16: gradients that overflow skip the update and halve the loss scale."""
     import keras
