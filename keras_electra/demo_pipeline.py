@@ -24,8 +24,8 @@ from keras_electra.demo import (
     pick_questions,
     print_exception,
     reset_output_dir,
+    rtd_baselines,
     split_squad,
-    untrained_validation,
 )
 from keras_electra.squad.postprocess import NULL_THRESHOLDS
 
@@ -34,7 +34,9 @@ OUTPUT_NAMES = ("corpus", "vocab.txt", "shards", "pretrain", "hf_discriminator",
                 "report.md", "summary.json", "pretrain_loss.png", "pretrain_accuracy.png",
                 "qa_metrics.png")
 RUN_NAME = "demo"
-AUC_MARGIN = 0.05   # trained val disc AUC must beat the untrained model's by this much
+# Trained val disc AUC must beat the untrained model's by this much (and the untrained
+# discriminator's on the same replacements at all).
+AUC_MARGIN = 0.05
 F1_MARGIN = 10.0    # QA F1 must beat the best baseline's by this many points
 
 
@@ -185,16 +187,21 @@ def _run_stages(args, demo, summary, builtin_corpus, builtin_squad):
         demo.cli(["export", "--to", "hf", preset, hf_dir])
         _require(os.path.join(hf_dir, "config.json"), "the exported HF config.json")
 
-    with demo.stage("rtd-baseline", "the same model untrained, same validation batches"):
-        untrained = untrained_validation(s, vocab, os.path.join(shards, "val"))
+    with demo.stage("rtd-baseline", "untrained discriminators on the same validation batches"):
+        rtd = rtd_baselines(os.path.join(pretrain_dir, "checkpoints"),
+                            os.path.join(shards, "val"), s.validation_batches)
         final = val_records[-1]
-        print(f"validation disc AUC: trained {final['val_disc_auc']:.3f}, untrained "
-              f"{untrained['val_disc_auc']:.3f}")
+        print(f"validation disc AUC: trained {rtd['trained']['val_disc_auc']:.3f} (logged "
+              f"{final['val_disc_auc']:.3f}), untrained discriminator on the same replacements "
+              f"{rtd['untrained_discriminator']['val_disc_auc']:.3f}, untrained model "
+              f"{rtd['untrained_model']['val_disc_auc']:.3f}")
     summary["pretraining"] = {
         "steps": s.pretrain_steps, "batch_size": s.pretrain_batch,
         "sequence_length": s.max_seq_len, "preset": preset, "metrics_jsonl": metrics_path,
         "final_train": train_records[-1], "final_validation": final,
-        "untrained_validation": untrained,
+        "trained_validation": rtd["trained"],
+        "untrained_discriminator_validation": rtd["untrained_discriminator"],
+        "untrained_validation": rtd["untrained_model"],
     }
     demo_report.plot_pretraining(train_records, val_records, demo.output_dir)
 
@@ -233,7 +240,7 @@ def _run_stages(args, demo, summary, builtin_corpus, builtin_squad):
             "--per_gpu_batch_size", str(s.qa_batch), "--learning_rate", str(s.qa_lr),
             "--epochs", str(s.qa_epochs), "--max_seq_length", str(s.qa_max_seq_len),
             "--doc_stride", str(s.qa_doc_stride), "--max_query_length", str(s.qa_max_query_len),
-            "--seed", str(s.seed)], capture=True)
+            "--null_threshold", str(s.qa_null_threshold), "--seed", str(s.seed)], capture=True)
         _require(os.path.join(squad_dir, "model"), "the fine-tuned model preset")
         steps = _fine_tune_steps(output)
 
@@ -242,10 +249,16 @@ def _run_stages(args, demo, summary, builtin_corpus, builtin_squad):
         demo.cli(["squad-eval", dev_file,
                   _require(os.path.join(squad_dir, "non_null_predictions.json"), "predictions"),
                   "--na-prob-file", os.path.join(squad_dir, "null_odds.json"),
-                  "--na-prob-thresh", str(NULL_THRESHOLDS["electra"]),
-                  "--out-file", eval_path])
+                  "--na-prob-thresh", str(s.qa_null_threshold), "--out-file", eval_path])
         with open(_require(eval_path, "squad-eval's output")) as f:
             model_eval = json.load(f)
+        g_eval_path = os.path.join(squad_dir, "eval_official_g_threshold.json")
+        demo.cli(["squad-eval", dev_file, os.path.join(squad_dir, "non_null_predictions.json"),
+                  "--na-prob-file", os.path.join(squad_dir, "null_odds.json"),
+                  "--na-prob-thresh", str(NULL_THRESHOLDS["electra"]), "--out-file",
+                  g_eval_path])
+        with open(_require(g_eval_path, "squad-eval's output")) as f:
+            g_eval = json.load(f)
         with open(_require(os.path.join(squad_dir, "eval.json"), "squad's eval.json")) as f:
             squad_eval = json.load(f)
         if abs(squad_eval["exact"] - model_eval["exact"]) > 1e-6:
@@ -257,7 +270,8 @@ def _run_stages(args, demo, summary, builtin_corpus, builtin_squad):
         for name, values in baselines.items():
             print(f"{name}: EM {values['exact']:.1f}, F1 {values['f1']:.1f}")
     summary["qa"] = {
-        "eval": model_eval, "baselines": baselines, "steps": steps,
+        "eval": model_eval, "eval_g_threshold": g_eval, "baselines": baselines, "steps": steps,
+        "null_threshold": s.qa_null_threshold,
         "train_questions": counts["train"]["questions"],
         "dev_questions": counts["dev"]["questions"],
         "dev_unanswerable": counts["dev"]["unanswerable"], "model": os.path.join(squad_dir,
@@ -272,18 +286,21 @@ def _run_stages(args, demo, summary, builtin_corpus, builtin_squad):
         for item in questions:
             text = demo.cli(["answer", "--model", os.path.join(squad_dir, "model"),
                              "--question", item["question"], "--context", item["context"],
-                             "--max_seq_length", str(s.qa_max_seq_len), "--json"],
+                             "--max_seq_length", str(s.qa_max_seq_len),
+                             "--null_threshold", str(s.qa_null_threshold), "--json"],
                             capture=True)
             result = json.loads(text[text.index("{"):])
             answers.append({**item, "answer": result["answer"], "score": result["score"],
                             "null_odds": result["null_odds"]})
         summary["answers"] = answers
 
-    final_auc = summary["pretraining"]["final_validation"]["val_disc_auc"]
-    untrained_auc = summary["pretraining"]["untrained_validation"]["val_disc_auc"]
+    pre = summary["pretraining"]
+    trained_auc = pre["trained_validation"]["val_disc_auc"]
     best_baseline_f1 = max(b["f1"] for b in baselines.values())
     summary["learned"] = {
-        "pretraining disc AUC": final_auc >= untrained_auc + AUC_MARGIN,
+        "pretraining disc AUC": (
+            trained_auc >= pre["untrained_validation"]["val_disc_auc"] + AUC_MARGIN
+            and trained_auc > pre["untrained_discriminator_validation"]["val_disc_auc"]),
         "QA F1": model_eval["f1"] >= best_baseline_f1 + F1_MARGIN,
     }
 
@@ -319,8 +336,10 @@ def _print_summary(summary):
     print(demo_report.text_table(demo_report.STAGE_HEADER,
                                  demo_report.stage_rows(summary["stages"])))
     pre = summary["pretraining"]
-    print(f"\npretraining validation disc AUC: {pre['final_validation']['val_disc_auc']:.3f} "
-          f"(untrained model: {pre['untrained_validation']['val_disc_auc']:.3f})")
+    print(f"\npretraining validation disc AUC: {pre['trained_validation']['val_disc_auc']:.3f} "
+          f"(untrained discriminator, same replacements: "
+          f"{pre['untrained_discriminator_validation']['val_disc_auc']:.3f}; untrained model: "
+          f"{pre['untrained_validation']['val_disc_auc']:.3f}; chance 0.5)")
     qa = summary["qa"]
     print("\nSQuAD v2.0 dev (official metrics):")
     print(demo_report.text_table(demo_report.QA_HEADER,

@@ -237,18 +237,22 @@ def write_report(summary, path):
             "", "## Pretraining (replaced-token detection)", "",
             f"{pre['steps']} steps of `electra_tiny` (global batch {pre['batch_size']}, "
             f"sequence length {pre['sequence_length']}).",
-            "Validation on the same held-out batches, trained model vs. the same model "
-            "untrained (random init, step 0):",
+            "Validation on the same held-out batches (chance AUC = 0.5): the trained model; "
+            "the same checkpoint with the discriminator's own weights reset to their random "
+            "initialization (same generator, hence the very same replaced tokens); the whole "
+            "model untrained (step 0, its random generator makes random replacements).",
             "",
             markdown_table(
-                ("metric", "trained (ours)", "untrained baseline"),
-                [(k, pre["final_validation"].get(f"val_{k}"),
+                ("metric", "trained (ours)", "untrained discriminator, same replacements",
+                 "untrained model"),
+                [(k, pre["trained_validation"].get(f"val_{k}"),
+                  pre["untrained_discriminator_validation"].get(f"val_{k}"),
                   pre["untrained_validation"].get(f"val_{k}"))
-                 for k in ("disc_auc", "disc_accuracy", "gen_accuracy", "gen_loss",
-                           "disc_loss")], digits=3),
+                 for k in ("disc_auc", "disc_accuracy", "disc_loss", "gen_accuracy",
+                           "gen_loss")], digits=3),
             "",
-            "(disc_auc: 0.5 is chance. The trained discriminator faces a trained generator's "
-            "harder replacements; the untrained one faces random tokens.)",
+            f"(The pretrain command's own validation at step {pre['steps']} logged disc_auc "
+            f"{_fmt(pre['final_validation'].get('val_disc_auc'), 3)}.)",
             "",
             "![pretraining losses](pretrain_loss.png)",
             "",
@@ -262,6 +266,13 @@ def write_report(summary, path):
             f"({qa['dev_unanswerable']} unanswerable); {qa['steps']} fine-tuning steps.",
             "",
             markdown_table(QA_HEADER, qa_rows(qa["eval"], qa["baselines"])),
+            "",
+            f"Null threshold {qa.get('null_threshold', 0.0)}: the model answers unless its "
+            "answerability logit says P(no answer) > 0.5. With G's default threshold -2.75 "
+            "(calibrated for fully trained models) the same predictions score EM "
+            f"{_fmt(qa.get('eval_g_threshold', {}).get('exact'))}, F1 "
+            f"{_fmt(qa.get('eval_g_threshold', {}).get('f1'))}. best F1 is the official "
+            "metric at the best threshold on this dev set.",
             "",
             "![QA metrics vs baselines](qa_metrics.png)",
         ]

@@ -192,11 +192,19 @@ def test_demo_pretraining_metrics_and_plots(quick_demo):
     assert [r["step"] for r in train][-1] == steps
     assert val[-1]["step"] == steps
     assert pre["final_validation"]["val_disc_auc"] == val[-1]["val_disc_auc"]
-    for value in (pre["final_validation"]["val_disc_auc"],
-                  pre["untrained_validation"]["val_disc_auc"]):
-        assert 0.0 <= value <= 1.0
+    trained = pre["trained_validation"]
+    reset = pre["untrained_discriminator_validation"]
+    # re-evaluating the final checkpoint reproduces the run's own last validation
+    assert trained["val_disc_auc"] == pytest.approx(val[-1]["val_disc_auc"], abs=0.02)
+    # the reset-discriminator baseline sees the very same replacements: the generator's
+    # numbers are identical, only the discriminator's differ
+    assert reset["val_gen_accuracy"] == pytest.approx(trained["val_gen_accuracy"], abs=1e-6)
+    assert reset["val_replaced_fraction"] == pytest.approx(trained["val_replaced_fraction"],
+                                                           abs=1e-6)
+    assert reset["val_disc_loss"] != pytest.approx(trained["val_disc_loss"], abs=1e-6)
     # an untrained discriminator is at chance
     assert abs(pre["untrained_validation"]["val_disc_auc"] - 0.5) < 0.1
+    assert abs(reset["val_disc_auc"] - 0.5) < 0.1
     for name in ("pretrain_loss.png", "pretrain_accuracy.png", "qa_metrics.png"):
         data = (out / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000, name
@@ -215,7 +223,9 @@ def test_demo_qa_metrics_and_baselines(quick_demo):
     assert all_null["f1"] == pytest.approx(expected)
     assert all_null["HasAns_exact"] == 0.0
     random_span = qa["baselines"]["random_span"]
-    assert random_span["NoAns_exact"] == 0.0 and random_span["total"] == counts["questions"]
+    # a random span only "matches" no-answer when it normalizes to "" (e.g. "a", "the.")
+    assert random_span["NoAns_exact"] < 15.0 and random_span["total"] == counts["questions"]
+    assert random_span["HasAns_f1"] < 30.0
     # the model's numbers are the squad command's official evaluation of all dev questions
     squad_eval = json.loads((out / "squad" / "eval.json").read_text())
     assert qa["eval"]["exact"] == pytest.approx(squad_eval["exact"])
@@ -229,7 +239,8 @@ def test_demo_qa_metrics_and_baselines(quick_demo):
 def test_demo_report_and_answers(quick_demo):
     out, summary, _ = quick_demo
     report = (out / "report.md").read_text()
-    for text in ("## Stages and timings", "disc_auc", "untrained baseline", "all-null baseline",
+    for text in ("## Stages and timings", "disc_auc", "untrained discriminator, same replacements",
+                 "all-null baseline",
                  "random-span baseline", "fine-tuned ELECTRA (ours)", "pretrain_loss.png",
                  "keras-electra pretrain", "keras-electra answer"):
         assert text in report, text

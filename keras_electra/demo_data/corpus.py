@@ -105,6 +105,7 @@ STDLIB_MODULES = (
 
 
 def _docstring_documents(source, max_sentences, min_words):
+    """Each public docstring of a module is a document (cut at ~max_sentences)."""
     tree = ast.parse(source)
     documents = []
     for node in ast.walk(tree):
