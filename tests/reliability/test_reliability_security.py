@@ -209,3 +209,13 @@ def test_yaml_config_python_tags_are_not_executed(tmp_path):
     with pytest.raises(ConfigError, match=r"run\.yaml: cannot parse"):
         load_config_file(str(path))
     assert not marker.exists()
+
+
+def test_safe_extract_docstring_example_runs(capsys):
+    import re
+
+    from keras_electra.utils import safe_extract as module
+
+    code = re.search(r"```python\n(.*?)```", module.__doc__, re.S).group(1)
+    exec(compile(code, "safe_extract docstring", "exec"), {})
+    assert capsys.readouterr().out.strip() == "['preset/config.json']"
