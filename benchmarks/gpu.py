@@ -66,6 +66,8 @@ def parse_args(argv=None):
     parser.add_argument("--block-tensorflow", action="store_true",
                         help="make `import tensorflow` fail in the workers (proves no TF is needed)")
     parser.add_argument("--timeout", type=int, default=300, help="seconds per case process")
+    parser.add_argument("--budget", type=int, default=450,
+                        help="seconds for the whole run; later cases get what is left")
     parser.add_argument("--output", default=None)
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--impl", default="ours", help=argparse.SUPPRESS)
@@ -165,7 +167,13 @@ def main(argv=None):
                 child.append("--block-tensorflow")
             if args.batch_sizes:
                 child += ["--batch-sizes", args.batch_sizes]
-            result = common.run_child(__file__, child, env=env, timeout=args.timeout)
+            left = args.budget - (time.perf_counter() - started)
+            if left < 30:
+                results.append({"case": case, "impl": impl, "error": "skipped: --budget spent"})
+                print(f"{case:11s} {impl:5s} skipped (--budget {args.budget} s spent)")
+                continue
+            result = common.run_child(__file__, child, env=env,
+                                      timeout=int(min(args.timeout, left)))
             result.setdefault("case", case)
             result.setdefault("impl", impl)
             results.append(result)

@@ -50,7 +50,7 @@ DEFAULT_CONFIGS = (
     "tf_xla_f32", "tf_noxla_f32", "tf_xla_bf16", "tf_noxla_bf16", "jax_f32", "jax_bf16",
     "hf_eager", "hf_compile",
 )
-QUICK_CONFIGS = ("tf_noxla_bf16", "tf_xla_f32", "jax_f32", "hf_eager")
+QUICK_CONFIGS = ("tf_noxla_bf16", "tf_noxla_f32", "hf_eager")
 BASELINE = "hf_eager"
 
 
@@ -73,7 +73,7 @@ def parse_args(argv=None):
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps (compilation)")
     parser.add_argument("--steps", type=int, default=8, help="timed steps per process")
     parser.add_argument("--quick", action="store_true",
-                        help="4 configurations, 2 reps, 1 warm-up + 3 timed steps (< 5 min)")
+                        help="3 configurations, 2 reps, 1 warm-up + 3 timed steps (< 5 min)")
     parser.add_argument("--smoke", action="store_true",
                         help="tiny model and shapes, 1 rep, to check the script works")
     parser.add_argument("--output", default=None,
