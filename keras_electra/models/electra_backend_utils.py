@@ -32,6 +32,44 @@ def stateless_uniform(shape, seed, dtype="float32"):
     raise NotImplementedError(f"ElectraPretrainer does not support the {backend!r} backend.")
 
 
+def stateless_uniform_rows(rows, shape, seed, dtype="float32"):
+    """`rows` independent uniform draws of `shape`, row r seeded by [seed[0], seed[1] + r].
+
+    Row r's noise depends only on (seed, r), never on how many rows are drawn
+    together, so a global batch split over N replicas (each passing its own
+    row offset in `seed[1]`) draws exactly the noise of one device.
+    """
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        seed = jnp.asarray(seed).astype("uint32")
+        base = jax.random.key(seed[0])
+        keys = jax.vmap(lambda r: jax.random.fold_in(base, seed[1] + r))(
+            jnp.arange(rows, dtype="uint32")
+        )
+        return jax.vmap(lambda k: jax.random.uniform(k, shape, dtype=dtype))(keys)
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        seed = tf.cast(seed, tf.int32)
+        if isinstance(rows, int) and rows <= 256:
+            return tf.stack([
+                tf.random.stateless_uniform(shape, seed=seed + tf.constant([0, r]), dtype=dtype)
+                for r in range(rows)
+            ])
+        return tf.map_fn(
+            lambda r: tf.random.stateless_uniform(shape, seed=seed + tf.stack([0, r]),
+                                                  dtype=dtype),
+            tf.range(rows), fn_output_signature=tf.dtypes.as_dtype(dtype),
+        )
+    return keras.ops.stack([
+        stateless_uniform(shape, keras.ops.convert_to_numpy(seed) + [0, r], dtype)
+        for r in range(int(rows))
+    ])
+
+
 def replica_info():
     """(replica_id, num_replicas) of the current tf.distribute replica; (0, 1) elsewhere."""
     if keras.backend.backend() != "tensorflow":

@@ -84,8 +84,9 @@ class ElectraPretrainer(Task):
       means are over the *global* batch, so the loss and gradients are the
       same on 1 device or N replicas.
     * Random streams are stateless functions of (`seed`, step counter,
-      replica id): distinct per replica, and reproduced after a resume
-      because the step counter is saved with the weights.
+      global example index): the same draws on 1 device or N replicas for
+      the same global batch, and reproduced after a resume because the step
+      counter is saved with the weights.
 
     On the TensorFlow backend `fit` uses a custom train step that XLA-compiles
     only forward + backward (`xla=True`); the gradient all-reduce and the
@@ -241,10 +242,12 @@ class ElectraPretrainer(Task):
     def compile(self, optimizer="auto", loss=None, metrics=None, **kwargs):
         """Compile with G's optimizer defaults unless told otherwise.
 
-        `optimizer="auto"` gives AdamW(5e-4, weight decay 0.01 except LayerNorm
-        and biases, eps 1e-6, global clip norm 1.0). The loss is built in; pass
-        no `loss` or `metrics`. Use `keras_electra.training.optimizers` for the
-        warmup/decay schedules and G's bias-correction-free Adam.
+        `optimizer="auto"` gives AdamW at a constant 5e-4 (weight decay 0.01
+        except LayerNorm and biases, eps 1e-6, global clip norm 1.0 applied to
+        the all-reduced gradient, so N replicas train exactly like one
+        device). The loss is built in; pass no `loss` or `metrics`. For the
+        warmup/decay schedules and G's bias-correction-free Adam use
+        `keras_electra.training.optimizers.create_optimizer`.
         """
         if loss is not None or metrics:
             raise ValueError(
@@ -252,10 +255,12 @@ class ElectraPretrainer(Task):
                 "`loss` or `metrics` to compile()."
             )
         if optimizer == "auto":
-            optimizer = keras.optimizers.AdamW(
-                learning_rate=5e-4, weight_decay=0.01, epsilon=1e-6, global_clipnorm=1.0
+            from keras_electra.training.optimizers import create_optimizer
+
+            optimizer = create_optimizer(
+                5e-4, total_steps=1, warmup_steps=0, end_learning_rate=5e-4,
+                weight_decay=0.01, epsilon=1e-6, max_grad_norm=1.0,
             )
-            optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
         kwargs.setdefault("jit_compile", False)  # the TF train step jit-compiles fwd/bwd itself
         if keras.backend.backend() == "jax":
             kwargs["jit_compile"] = True
@@ -264,25 +269,40 @@ class ElectraPretrainer(Task):
 
     # -------------------------------------------------------------- forward
     def _seeds(self, step, stream_offset=0):
-        replica_id, num_replicas = backend_utils.replica_info()
-        counter = ops.cast(step, "int32") * num_replicas + ops.cast(replica_id, "int32")
+        """Seeds of the step's three streams: [step * 16 + stream, f(seed)].
+
+        The row index is added to the second word per example (see
+        `draw_noise`), so the noise of a step is a function of (seed, step,
+        global row) only: the same on 1 device or N replicas, and replayed
+        exactly after a resume (the step counter is saved with the weights).
+        """
+        counter = ops.cast(step, "int32") * 16
+        base = (self.seed * 65536) % (2**31)
         return {
-            name: ops.stack([
-                ops.cast(self.seed * 1000 + stream + stream_offset, "int32"), counter
-            ])
+            name: ops.stack([counter + stream + stream_offset, ops.cast(base, "int32")])
             for name, stream in _STREAMS.items()
         }
 
-    def draw_noise(self, batch_size, sequence_length, seeds):
-        """The uniform noise of one step (exposed so tests can replay it)."""
+    def draw_noise(self, batch_size, sequence_length, seeds, row_offset=None):
+        """The uniform noise of one step (exposed so tests can replay it).
+
+        Row r of this replica's batch is global row `row_offset + r`; by
+        default `row_offset = replica_id * batch_size`, which is where
+        tf.distribute puts a replica's slice of the global batch.
+        """
+        if row_offset is None:
+            replica_id, _ = backend_utils.replica_info()
+            row_offset = ops.cast(replica_id, "int32") * ops.cast(batch_size, "int32")
         n = masking.max_predictions_per_seq(sequence_length, self.mask_prob)
         vocab = self.backbone.vocabulary_size
+        offset = ops.stack([ops.cast(0, "int32"), ops.cast(row_offset, "int32")])
         return {
-            "position_noise": backend_utils.stateless_uniform((batch_size, n), seeds["positions"]),
-            "mask_noise": backend_utils.stateless_uniform((batch_size, n), seeds["mask"]),
-            "gumbel_noise": backend_utils.stateless_uniform(
-                (batch_size, n, vocab), seeds["gumbel"]
-            ),
+            "position_noise": backend_utils.stateless_uniform_rows(
+                batch_size, (n,), seeds["positions"] + offset),
+            "mask_noise": backend_utils.stateless_uniform_rows(
+                batch_size, (n,), seeds["mask"] + offset),
+            "gumbel_noise": backend_utils.stateless_uniform_rows(
+                batch_size, (n, vocab), seeds["gumbel"] + offset),
         }
 
     def normalizers(self, inputs):
@@ -352,7 +372,7 @@ class ElectraPretrainer(Task):
 
     def call(self, inputs, training=False):
         token_ids = inputs["token_ids"]
-        batch_size = ops.shape(token_ids)[0]
+        batch_size = token_ids.shape[0] or ops.shape(token_ids)[0]
         sequence_length = _static_length(token_ids)
         counter = self.rng_step if training else self.eval_step
         offset = 0 if training else _EVAL_STREAM_OFFSET

@@ -13,7 +13,7 @@ import tensorflow as tf
 
 def _forward_backward(model, inputs, seeds, normalizers):
     token_ids = inputs["token_ids"]
-    batch_size = tf.shape(token_ids)[0]
+    batch_size = token_ids.shape[0] or tf.shape(token_ids)[0]
     sequence_length = int(token_ids.shape[1])
     noise = model.draw_noise(batch_size, sequence_length, seeds)
     with tf.GradientTape() as tape:

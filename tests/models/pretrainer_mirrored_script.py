@@ -58,15 +58,15 @@ def replica_fn(inputs, replica_noise):
         out = mirrored.forward(inputs, replica_noise, normalizers=mirrored.normalizers(inputs))
     grads = [tf.convert_to_tensor(g) for g in tape.gradient(out["loss"],
                                                               mirrored.trainable_variables)]
-    seeds = mirrored._seeds(5)["gumbel"]
-    return out["loss"], grads, seeds
+    local_noise = mirrored.draw_noise(B // 2, S, mirrored._seeds(5))
+    return out["loss"], grads, local_noise
 
 
 dist_x = strategy.experimental_distribute_values_from_function(
     lambda ctx: halves(x, ctx.replica_id_in_sync_group))
 dist_noise = strategy.experimental_distribute_values_from_function(
     lambda ctx: halves(noise, ctx.replica_id_in_sync_group))
-loss, grads, seeds = strategy.run(replica_fn, args=(dist_x, dist_noise))
+loss, grads, replica_noise = strategy.run(replica_fn, args=(dist_x, dist_noise))
 loss_total = float(strategy.reduce("SUM", loss, axis=None))
 grads_total = [strategy.reduce("SUM", g, axis=None).numpy() for g in grads]
 print("loss single", loss_single, "mirrored", loss_total)
@@ -77,9 +77,12 @@ worst = max(np.abs(a - b).max() / max(1.0, np.abs(b).max())
 print("max |grad diff| / max(1, max |grad|)", worst,
       "largest gradient", max(np.abs(b).max() for b in grads_single))
 assert worst <= 1e-5, worst
-replica_seeds = [s.numpy().tolist() for s in strategy.experimental_local_results(seeds)]
-print("replica seeds", replica_seeds)
-assert replica_seeds[0] != replica_seeds[1]  # each replica draws its own stream
+# The noise each replica draws by itself is its slice of the one-device noise.
+single_noise = single.draw_noise(B, S, single._seeds(5))
+for key in single_noise:
+    parts = [t.numpy() for t in strategy.experimental_local_results(replica_noise[key])]
+    np.testing.assert_array_equal(np.concatenate(parts), single_noise[key].numpy(), err_msg=key)
+print("replica noise == one-device noise")
 
 # and fit itself runs under the strategy with the custom XLA train step
 with strategy.scope():
@@ -87,4 +90,11 @@ with strategy.scope():
 history = mirrored.fit(x, batch_size=B, epochs=2, verbose=0)
 assert np.isfinite(history.history["loss"]).all()
 assert int(mirrored.rng_step.numpy()) == 2, mirrored.rng_step.numpy()
+# ... and its training curve equals one device's (same global batch, same noise)
+single.compile()
+single_history = single.fit(x, batch_size=B, epochs=2, verbose=0)
+print("fit loss mirrored", history.history["loss"], "single", single_history.history["loss"])
+np.testing.assert_allclose(history.history["loss"], single_history.history["loss"], rtol=1e-5)
+for a, b in zip(mirrored.weights, single.weights):
+    np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5, err_msg=a.path)
 print("MIRRORED-PARITY-OK")

@@ -197,6 +197,24 @@ def test_random_streams_depend_on_step_not_on_history():
     n2 = model.draw_noise(6, 24, model._seeds(3))
     for key in n1:
         np.testing.assert_array_equal(ops.convert_to_numpy(n1[key]), ops.convert_to_numpy(n2[key]))
+    other = tiny_pretrainer(seed=5)
+    other_seed = other.draw_noise(6, 24, other._seeds(3))
+    assert not np.array_equal(ops.convert_to_numpy(other_seed["gumbel_noise"]),
+                              ops.convert_to_numpy(n1["gumbel_noise"]))
+
+
+def test_noise_of_a_row_does_not_depend_on_how_the_batch_is_split():
+    """Replica r of N draws rows [r*b, (r+1)*b) of the one-device noise."""
+    model = tiny_pretrainer()
+    seeds = model._seeds(7)
+    whole = model.draw_noise(6, 24, seeds)
+    first = model.draw_noise(2, 24, seeds, row_offset=0)
+    rest = model.draw_noise(4, 24, seeds, row_offset=2)
+    for key in whole:
+        joined = np.concatenate([ops.convert_to_numpy(first[key]), ops.convert_to_numpy(rest[key])])
+        np.testing.assert_array_equal(ops.convert_to_numpy(whole[key]), joined, err_msg=key)
+    rows = ops.convert_to_numpy(whole["gumbel_noise"])
+    assert not np.array_equal(rows[0], rows[1])  # rows are independent draws
 
 
 def test_fit_on_raw_strings_with_preprocessor(bert_vocab_path):
