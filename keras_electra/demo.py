@@ -2,16 +2,19 @@
 
 Stages (each is a `keras-electra` command; the equivalent command line is printed):
 
-1. corpus       English prose of Python's own docs (`pydoc_data.topics`) -> text files
+1. corpus       English prose of Python's own docs (`pydoc_data.topics` + stdlib
+                docstrings) -> text files
 2. build-vocab  WordPiece vocabulary learned from that text
 3. prepare      G-style pretraining TFRecord shards (train + validation)
 4. pretrain     `electra_tiny` generator + discriminator (replaced-token detection);
                 the command exports the discriminator as a preset
 5. export       the discriminator preset -> a Hugging Face `transformers` directory
-6. rtd-baseline the same model untrained, on the same validation batches
+6. rtd-baseline the checkpoint with its discriminator reset to random init (judging the
+                same replaced tokens) and the untrained model, same validation batches
 7. qa-data      a generated SQuAD v2.0 train/dev set with unanswerable questions
 8. squad        fine-tune `ElectraQuestionAnswerer` from the pretrained discriminator
-9. squad-eval   the official SQuAD v2.0 evaluation of its dev predictions
+9. squad-eval   the official SQuAD v2.0 evaluation of its dev predictions (at the
+                demo's null threshold 0.0 and at G's -2.75)
 10. qa-baselines all-null and random-span predictions, same official evaluation
 11. answer      a few questions answered by `keras-electra answer`
 12. report      `report.md`, `summary.json`, PNG plots in the output directory
