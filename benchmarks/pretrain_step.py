@@ -356,9 +356,11 @@ def worker_args(args, config):
     return out
 
 
-def run_all(args):
+def run_all(args, checkpoint=None):
     runs = {c: [] for c in args.configs}
     for rep in range(args.reps):
+        if checkpoint is not None and rep > 0:
+            checkpoint(runs, rep)  # partial JSON after every completed repetition
         order = args.configs if rep % 2 == 0 else list(reversed(args.configs))
         for config in order:
             result = common.run_child(__file__, worker_args(args, config), timeout=args.timeout)
@@ -416,21 +418,29 @@ def main(argv=None):
         return 0
     start = time.perf_counter()
     machine = common.machine_info()
-    runs = run_all(args)
+    tag = args.tag or f"{args.model}_b{args.batch_size}_s{args.seq_length}"
+
+    def payload_of(runs, reps_done):
+        return {
+            "benchmark": "pretrain_step",
+            "settings": {k: v for k, v in vars(args).items() if k != "worker"},
+            "reps_completed": reps_done,
+            "machine": machine,
+            "load_average_at_end": common.load_average(),
+            "versions": common.package_versions(
+                ["keras", "keras-hub", "tensorflow", "jax", "torch", "transformers"]),
+            "total_wall_s": round(time.perf_counter() - start, 1),
+            "summary": summarize_runs(runs),
+            "runs": runs,
+        }
+
+    def checkpoint(runs, reps_done):
+        common.write_json(payload_of(runs, reps_done), args.output, f"pretrain_step_{tag}.json")
+
+    runs = run_all(args, checkpoint)
     summary = summarize_runs(runs)
     print_table(summary, args)
-    payload = {
-        "benchmark": "pretrain_step",
-        "settings": {k: v for k, v in vars(args).items() if k != "worker"},
-        "machine": machine,
-        "load_average_at_end": common.load_average(),
-        "versions": common.package_versions(
-            ["keras", "keras-hub", "tensorflow", "jax", "torch", "transformers"]),
-        "total_wall_s": round(time.perf_counter() - start, 1),
-        "summary": summary,
-        "runs": runs,
-    }
-    tag = args.tag or f"{args.model}_b{args.batch_size}_s{args.seq_length}"
+    payload = payload_of(runs, args.reps)
     path = common.write_json(payload, args.output, f"pretrain_step_{tag}.json")
     print(f"\nwrote {path} (total {payload['total_wall_s']} s, load average "
           f"{machine['load_average_at_start']} -> {payload['load_average_at_end']})")
