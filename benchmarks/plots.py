@@ -47,7 +47,7 @@ def plot_main(plt, main_path, out_dir):
     items.sort(key=lambda kv: -kv[1]["tokens_per_s"]["median"])
     settings = payload["settings"]
     title = (f"ELECTRA-Small pretraining step on CPU ({payload['machine']['cpu_count']} cores), "
-             f"batch {settings['batch_size']}, seq {settings['seq_length']}; "
+             f"batch {settings['batch_size']}, seq {settings['seq_length']};\n"
              f"median of {settings['reps']} processes, bars min-max; labels: x HF eager")
     path = os.path.join(out_dir, "pretrain_ratio.png")
     bar_chart(plt, path, title, [c for c, _ in items],
