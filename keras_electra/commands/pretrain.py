@@ -45,6 +45,7 @@ def register(subparsers):
 
 
 def run(args):
+    from keras_electra.training.callbacks import NonFiniteLossError
     from keras_electra.training.checkpointing import CheckpointError
     from keras_electra.training.config import ConfigError, config_from_args
 
@@ -62,6 +63,9 @@ def run(args):
     except (ConfigError, CheckpointError) as error:
         print(f"keras-electra pretrain: error: {error}", file=sys.stderr)
         return 2
+    except NonFiniteLossError as error:
+        print(f"keras-electra pretrain: error: {error}", file=sys.stderr)
+        return 1
     print(f"run {result.run_name}: step {result.step} in {result.seconds:.1f}s; "
           f"checkpoint {result.checkpoint_path}; presets {result.discriminator_preset}, "
           f"{result.generator_preset}; logs {result.log_dir}")

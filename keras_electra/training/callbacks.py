@@ -404,3 +404,36 @@ class StopAfterSteps(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if optimizer_step(self.model) >= self.step and is_update_boundary(self.model):
             self.model.stop_training = True
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The training loss became NaN or infinite; training stopped without checkpointing it."""
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Raise `NonFiniteLossError` as soon as a batch's loss is NaN/Inf.
+
+    Raising (rather than `stop_training`) leaves `fit` before any later callback of the same
+    batch and before the driver's final save, so the newest checkpoint stays the last good
+    one. `last_checkpoint` is the driver's `{"path": ..., "step": ...}` dict, named in the
+    message. Under `mixed_float16` an overflowing step is skipped by the loss-scale
+    optimizer (its loss stays finite), so this only fires on a real divergence.
+    """
+
+    def __init__(self, last_checkpoint=None):
+        super().__init__()
+        self.last_checkpoint = last_checkpoint
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is None:
+            return
+        loss = _scalar(loss)
+        if loss is None or math.isfinite(loss):
+            return
+        path = (self.last_checkpoint or {}).get("path")
+        raise NonFiniteLossError(
+            f"step {optimizer_step(self.model)}: loss is {loss}; training stopped and nothing "
+            f"was saved for this step. Last good checkpoint: {path or 'none'}. Lower "
+            "--learning_rate or raise --warmup_steps (or use --precision float32), then rerun "
+            "the same command to resume from that checkpoint.")

@@ -332,7 +332,8 @@ def pretrain(config=None, callbacks=None, **overrides):
     logger_cb = cb.TrainingLogger(
         sink, config.log_frequency, global_batch * config.max_seq_length, config.total_steps,
         initial_step=resumed_from, is_chief=is_chief, progress=config.progress)
-    fit_callbacks = [counter, logger_cb]
+    # first: a NaN/Inf loss raises before anything else of that batch (no checkpoint of it)
+    fit_callbacks = [cb.StopOnNonFiniteLoss(last_checkpoint), counter, logger_cb]
     validation_cb = None
     if val_ds is not None:
         validation_cb = cb.ValidationCallback(val_ds, config.validation_steps,
