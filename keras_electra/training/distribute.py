@@ -33,6 +33,11 @@ logger = logging.getLogger(__name__)
 # SageMaker: port the MWMS gRPC servers listen on when TF_CONFIG is built from SM_HOSTS.
 DEFAULT_MWMS_PORT = int(os.environ.get("KERAS_ELECTRA_MWMS_PORT", "2222"))
 
+# How long MWMS may take to form (every worker in TF_CONFIG connected) before this process
+# gives up with a clear message instead of hanging (a worker that never started).
+CLUSTER_TIMEOUT_ENV = "KERAS_ELECTRA_CLUSTER_TIMEOUT_S"
+DEFAULT_CLUSTER_TIMEOUT_S = 600.0
+
 _APPLIED = set()
 # The versions the two patches were written and verified against.
 PATCHED_KERAS_VERSIONS = ("3.15.",)
@@ -191,6 +196,60 @@ def apply_keras_mwms_fixes(fixes=KERAS_MWMS_FIXES):
     return True
 
 
+class StartupWatchdog:
+    """End the process with a message if a blocking step does not finish within `seconds`.
+
+    MWMS construction waits for every worker in `TF_CONFIG` inside TensorFlow's C++ runtime
+    (`context.ensure_initialized`) while holding the GIL: with a worker that never starts it
+    blocks forever, Python threads stop running, SIGTERM is ignored, and TF's own
+    coordination-service register timeout does not end it (measured, TF 2.21). Only a timer
+    outside the interpreter works: `faulthandler.dump_traceback_later(exit=True)` prints the
+    stacks and exits with code 1. The reason is announced on stderr before waiting.
+    `seconds <= 0` disables it. Note: this replaces any earlier `dump_traceback_later` timer.
+
+    Example:
+    ```python
+    from keras_electra.training.distribute import StartupWatchdog
+    with StartupWatchdog(600, "forming the cluster"):
+        pass  # a call that may block forever
+    ```
+    """
+
+    def __init__(self, seconds, what):
+        self.seconds = float(seconds)
+        self.what = what
+
+    def __enter__(self):
+        import faulthandler
+        import sys
+
+        if self.seconds > 0:
+            print(f"keras-electra: {self.what}: waiting for every worker in TF_CONFIG; if this "
+                  f"does not complete within {self.seconds:.0f} s the process exits (a worker "
+                  "never started or is unreachable: start every worker with the same "
+                  f"TF_CONFIG cluster and its own task index, or raise {CLUSTER_TIMEOUT_ENV}).",
+                  file=sys.stderr, flush=True)
+            faulthandler.dump_traceback_later(self.seconds, exit=True, file=sys.stderr)
+        return self
+
+    def __exit__(self, *exc):
+        import faulthandler
+
+        if self.seconds > 0:
+            faulthandler.cancel_dump_traceback_later()
+        return False
+
+
+def cluster_timeout_seconds(environ=None):
+    """`KERAS_ELECTRA_CLUSTER_TIMEOUT_S` (default 600; 0 disables the watchdog)."""
+    environ = os.environ if environ is None else environ
+    raw = environ.get(CLUSTER_TIMEOUT_ENV, "")
+    try:
+        return float(raw) if raw.strip() else DEFAULT_CLUSTER_TIMEOUT_S
+    except ValueError:
+        raise ValueError(f"{CLUSTER_TIMEOUT_ENV}={raw!r}: expected a number of seconds.") from None
+
+
 def create_strategy(kind="auto", communication="auto"):
     """Return the `tf.distribute.Strategy` for this process.
 
@@ -226,7 +285,10 @@ def create_strategy(kind="auto", communication="auto"):
             }[communication]
             options = tf.distribute.experimental.CommunicationOptions(
                 implementation=implementation)
-            return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+            num_workers, index = worker_info()
+            with StartupWatchdog(cluster_timeout_seconds(),
+                                 f"forming the MWMS cluster (worker {index} of {num_workers})"):
+                return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
     cpu_replicas = int(os.environ.get("KERAS_ELECTRA_CPU_REPLICAS", "0") or 0)
     if kind == "auto" and cpu_replicas > 1:
         # Testing aid: N logical CPUs under MirroredStrategy reproduce the replica
