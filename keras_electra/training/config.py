@@ -151,6 +151,9 @@ class PretrainConfig:
         values = dict(values)
         if "max_seq_len" in values:
             values.setdefault("max_seq_length", values.pop("max_seq_len"))
+        types = {f.name: f.type for f in fields(cls)}
+        for key, value in values.items():
+            values[key] = _coerce_option(key, value, types.get(key))
         return cls(**values)
 
     def to_dict(self):
@@ -277,6 +280,36 @@ class PretrainConfig:
 def shard_files(directory):
     return sorted(p for p in glob.glob(os.path.join(directory, "*.tfrecord*"))
                   if os.path.isfile(p) and not os.path.basename(p).startswith("."))
+
+
+def _coerce_option(key, value, kind):
+    """A config-file value as the option's type, or a ConfigError naming the option.
+
+    JSON/YAML files and SageMaker hyperparameters often carry numbers as strings ("10");
+    those are converted; anything else of the wrong type is refused (never evaluated).
+    """
+    kind = {"int": int, "float": float, "bool": bool}.get(kind, kind)
+    if value is None or kind not in (int, float, bool):
+        return value
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+    elif isinstance(value, bool):
+        pass  # true/false for a number: refused below
+    elif kind is int and isinstance(value, int):
+        return value
+    elif kind is int and isinstance(value, float) and value.is_integer():
+        return int(value)
+    elif kind is float and isinstance(value, (int, float)):
+        return float(value)
+    elif isinstance(value, str):
+        try:
+            return kind(value.strip())
+        except ValueError:
+            pass
+    raise ConfigError(f"option {key}={value!r}: expected {kind.__name__}.")
 
 
 def load_config_file(path):
