@@ -282,6 +282,14 @@ def run_squad(output_dir, train_file=None, predict_file=None, squad_version=None
     if not train_file and load_from == "scratch":
         raise ValueError("predicting with a randomly initialised model is meaningless; use "
                          "--load_from checkpoint --checkpoint_path FINE_TUNED_PRESET")
+    # Read (validate) both SQuAD files before any expensive work: a malformed dev file must
+    # not cost a model build and a fine-tuning run before it is noticed.
+    train = dev = None
+    if train_file:
+        train = read_squad(train_file, squad_version=squad_version, lenient=lenient,
+                           is_training=True)
+    if predict_file:
+        dev = read_squad(predict_file, squad_version=squad_version, lenient=lenient)
     keras.utils.set_random_seed(seed)
     os.makedirs(output_dir, exist_ok=True)
     strategy, replicas, is_chief = _set_up_distribution()
@@ -300,8 +308,6 @@ def run_squad(output_dir, train_file=None, predict_file=None, squad_version=None
               "train_seconds": 0.0, "model": task}
 
     if train_file:
-        train = read_squad(train_file, squad_version=squad_version, lenient=lenient,
-                           is_training=True)
         if train.skipped:
             logger.warning("skipped %d malformed training questions: %s",
                            sum(train.skipped.values()), dict(train.skipped))
@@ -342,7 +348,6 @@ def run_squad(output_dir, train_file=None, predict_file=None, squad_version=None
             result["paths"]["model"] = model_dir
 
     if predict_file:
-        dev = read_squad(predict_file, squad_version=squad_version, lenient=lenient)
         features = preprocessor.featurize(dev.examples, is_training=False)
         outputs = predict_features(task, features,
                                    batch_size=predict_batch_size or per_gpu_batch_size,

@@ -45,3 +45,21 @@ def test_no_vocabulary_anywhere(tmp_path):
     (tmp_path / "preset").mkdir()
     with pytest.raises(ValueError, match=r"holds no tokenizer .*--vocab_file vocab\.txt"):
         load_tokenizer(str(tmp_path / "preset"))
+
+def test_broken_predict_file_fails_before_the_model_is_built(tmp_path, squad_sample_path,
+                                                              monkeypatch):
+    import json
+
+    from keras_electra.squad.reader import SquadFormatError
+    from keras_electra.training import finetune
+
+    def built(*args, **kwargs):
+        raise AssertionError("the model was built before the SQuAD files were validated")
+
+    monkeypatch.setattr(finetune, "build_question_answerer", built)
+    broken = json.loads(squad_sample_path.read_text())
+    broken["data"][0]["paragraphs"][0]["qas"][0].pop("question")
+    (tmp_path / "dev.json").write_text(json.dumps(broken))
+    with pytest.raises(SquadFormatError, match=r"dev\.json.*'question' missing"):
+        finetune.run_squad(str(tmp_path / "out"), train_file=str(squad_sample_path),
+                           predict_file=str(tmp_path / "dev.json"), preset="electra_tiny")
