@@ -89,6 +89,14 @@ class ElectraEmbedding(keras.layers.Layer):
         self.built = True
 
     def call(self, token_ids, segment_ids, training=None):
+        length = token_ids.shape[1] if len(token_ids.shape) > 1 else None
+        if isinstance(length, int) and length > self.max_sequence_length:
+            raise ValueError(
+                f"ElectraEmbedding: sequence length {length} exceeds the model's "
+                f"max_sequence_length={self.max_sequence_length} (rows of the position "
+                "table). Truncate or window the input (e.g. --max_seq_length "
+                f"{self.max_sequence_length}) or use a model with more positions."
+            )
         x = self.token_embedding(token_ids)
         x = x + self.position_embedding(x) + self.segment_embedding(segment_ids)
         x = self.layer_norm(x)

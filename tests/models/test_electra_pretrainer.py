@@ -260,3 +260,11 @@ def test_compile_rejects_external_loss():
 def test_unknown_backbone_type_is_rejected():
     with pytest.raises(TypeError, match="ElectraBackbone"):
         ElectraPretrainer(keras.layers.Dense(3))
+
+
+def test_sequence_longer_than_position_table_is_a_clear_error():
+    backbone = ElectraBackbone(vocabulary_size=50, num_layers=1, num_heads=1, hidden_dim=8,
+                               embedding_dim=8, intermediate_dim=16, max_sequence_length=16)
+    ids = np.ones((1, 20), dtype="int32")
+    with pytest.raises(ValueError, match="sequence length 20 exceeds .*max_sequence_length=16"):
+        backbone({"token_ids": ids, "segment_ids": ids * 0, "padding_mask": ids})
