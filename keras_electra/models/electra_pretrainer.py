@@ -417,6 +417,19 @@ class ElectraPretrainer(Task):
             _, num_replicas = backend_utils.replica_info()
             self._loss_tracker.update_state(outputs["loss"] * num_replicas)
 
+    def fit(self, *args, **kwargs):
+        # keras-hub's PipelineModel batches in-memory arrays through tf.data or
+        # grain even without a preprocessor, which a JAX-only machine lacks;
+        # without a preprocessor there is nothing to map, so use Keras directly.
+        if self.preprocessor is None:
+            return keras.Model.fit(self, *args, **kwargs)
+        return super().fit(*args, **kwargs)
+
+    def evaluate(self, *args, **kwargs):
+        if self.preprocessor is None:
+            return keras.Model.evaluate(self, *args, **kwargs)
+        return super().evaluate(*args, **kwargs)
+
     # ----------------------------------------------------------- train step
     def train_step(self, *args, **kwargs):
         if keras.backend.backend() != "tensorflow":
