@@ -134,6 +134,14 @@ def build_vocabulary(
             f"empty corpus: no words in the {len(files)} file(s) matched by {input_patterns!r}"
             f" ({counters['lines']} lines, {counters['bad_lines']} skipped as not UTF-8)"
         )
+    # Accent stripping can turn a spacing accent (e.g. U+00B4) inside a word into
+    # whitespace; such "words" would teach the learner " " and "## " pieces that
+    # the tokenizers then emit for every space. Split them on whitespace instead.
+    cleaned = {}
+    for word, count in word_counts.items():
+        for part in word.split():
+            cleaned[part] = cleaned.get(part, 0) + count
+    word_counts = cleaned
     vocab = learner.learn(
         word_counts,
         vocab_size=vocabulary_size,

@@ -98,3 +98,13 @@ def test_bad_inputs(tmp_path, capsys):
     broken.write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\nthe\n")
     with pytest.raises(ValueError, match=r"duplicate tokens \[\"'the' \(line 7\)\"\]"):
         load_vocabulary(broken)
+
+
+def test_spacing_accents_do_not_put_whitespace_pieces_in_the_vocab(tmp_path):
+    """Accent stripping turns U+00B4 inside a word into a space; no " "/"## " token may result."""
+    from keras_electra.data import build_vocabulary
+
+    corpus = tmp_path / "accents.txt"
+    corpus.write_text(("caf\u00b4e and the river flows\n" * 50 + "\n") * 20, encoding="utf-8")
+    vocab = build_vocabulary(str(corpus), vocabulary_size=200, show_progress=False)
+    assert not [t for t in vocab if any(c.isspace() for c in t)]
