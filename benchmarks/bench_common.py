@@ -74,6 +74,32 @@ def run_child(script, args, env=None, timeout=1800):
             "cmd": cmd}
 
 
+def run_alternating(script, configs, reps, child_args, describe, timeout=1800,
+                    before_rep=None):
+    """One child process per (configuration, repetition), order reversed every other rep.
+
+    `child_args(config)` gives the child's arguments, `describe(result)` the text
+    printed after each run; `before_rep(runs, rep)` (optional) is called before
+    every repetition after the first. Returns {config: [result, ...]}.
+    """
+    runs = {c: [] for c in configs}
+    for rep in range(reps):
+        if before_rep is not None and rep > 0:
+            before_rep(runs, rep)
+        order = configs if rep % 2 == 0 else list(reversed(configs))
+        for config in order:
+            result = run_child(script, child_args(config), timeout=timeout)
+            result.setdefault("config", config)
+            result["rep"] = rep
+            result["load_average"] = load_average()
+            runs[config].append(result)
+            status = (describe(result) if "error" not in result
+                      else "ERROR " + result["error"] + "\n" + result.get("tail", ""))
+            width = max(len(c) for c in configs)
+            print(f"[rep {rep + 1}/{reps}] {config:{width}s} {status}", flush=True)
+    return runs
+
+
 def summarize(values):
     values = [v for v in values if v is not None]
     if not values:

@@ -210,23 +210,14 @@ def main(argv=None):
         return 0
     started = time.perf_counter()
     machine = common.machine_info()
-    runs = {c: [] for c in args.configs}
     base_args = ["--corpus", args.corpus, "--vocab", args.vocab,
                  "--max-seq-length", args.max_seq_length]
     if args.max_bytes:
         base_args += ["--max-bytes", args.max_bytes]
-    for rep in range(args.reps):
-        order = args.configs if rep % 2 == 0 else list(reversed(args.configs))
-        for config in order:
-            result = common.run_child(__file__, base_args + ["--worker", config])
-            result.setdefault("config", config)
-            result["rep"] = rep
-            result["load_average"] = common.load_average()
-            runs[config].append(result)
-            print(f"[rep {rep + 1}/{args.reps}] {config:14s} "
-                  + (f"{result['mb_per_s']:.2f} MB/s ({result['examples']} examples)"
-                     if "error" not in result else "ERROR " + result["error"]
-                     + "\n" + result.get("tail", "")), flush=True)
+    runs = common.run_alternating(
+        __file__, args.configs, args.reps, lambda config: base_args + ["--worker", config],
+        lambda r: f"{r['mb_per_s']:.2f} MB/s ({r['examples']} examples)",
+    )
     summary = {}
     for config, results in runs.items():
         ok = [r for r in results if "error" not in r]

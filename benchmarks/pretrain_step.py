@@ -357,22 +357,11 @@ def worker_args(args, config):
 
 
 def run_all(args, checkpoint=None):
-    runs = {c: [] for c in args.configs}
-    for rep in range(args.reps):
-        if checkpoint is not None and rep > 0:
-            checkpoint(runs, rep)  # partial JSON after every completed repetition
-        order = args.configs if rep % 2 == 0 else list(reversed(args.configs))
-        for config in order:
-            result = common.run_child(__file__, worker_args(args, config), timeout=args.timeout)
-            result.setdefault("config", config)
-            result["rep"] = rep
-            result["load_average"] = common.load_average()
-            runs[config].append(result)
-            status = (f"{result['tokens_per_s']:,.0f} tokens/s, peak RSS "
-                      f"{result['peak_rss_mb']:,.0f} MB" if "error" not in result
-                      else "ERROR " + result["error"])
-            print(f"[rep {rep + 1}/{args.reps}] {config:14s} {status}", flush=True)
-    return runs
+    return common.run_alternating(
+        __file__, args.configs, args.reps, lambda config: worker_args(args, config),
+        lambda r: f"{r['tokens_per_s']:,.0f} tokens/s, peak RSS {r['peak_rss_mb']:,.0f} MB",
+        timeout=args.timeout, before_rep=checkpoint,
+    )
 
 
 def summarize_runs(runs):

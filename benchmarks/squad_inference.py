@@ -305,21 +305,11 @@ def main(argv=None):
     base = ["--squad", args.squad, "--vocab", args.vocab, "--model", args.model,
             "--max-questions", args.max_questions, "--max-seq-length", args.max_seq_length,
             "--doc-stride", args.doc_stride, "--batch-size", args.batch_size]
-    runs = {c: [] for c in args.configs}
-    for rep in range(args.reps):
-        order = args.configs if rep % 2 == 0 else list(reversed(args.configs))
-        for config in order:
-            result = common.run_child(__file__, base + ["--worker", config])
-            result.setdefault("config", config)
-            result["rep"] = rep
-            result["load_average"] = common.load_average()
-            runs[config].append(result)
-            print(f"[rep {rep + 1}/{args.reps}] {config:17s} "
-                  + (f"{result['features_per_s']:.2f} features/s, "
-                     f"{result['questions_per_s']:.2f} questions/s "
-                     f"({result['features']} features)"
-                     if "error" not in result else "ERROR " + result["error"] + "\n"
-                     + result.get("tail", "")), flush=True)
+    runs = common.run_alternating(
+        __file__, args.configs, args.reps, lambda config: base + ["--worker", config],
+        lambda r: (f"{r['features_per_s']:.2f} features/s, {r['questions_per_s']:.2f} "
+                   f"questions/s ({r['features']} features)"),
+    )
     summary = {}
     for config, results in runs.items():
         ok = [r for r in results if "error" not in r]
