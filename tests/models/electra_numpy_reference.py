@@ -84,3 +84,19 @@ def auc(labels, scores, weights):
         return 0.0
     greater = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
     return greater / (len(pos) * len(neg))
+
+
+def same_bin_pair_fraction(labels, scores, weights, num_thresholds=200):
+    """Fraction of (replaced, original) pairs whose scores share one threshold bin.
+
+    A thresholded AUC (Keras' ``AUC(num_thresholds=n)``) orders every pair in
+    different bins exactly; only pairs inside one bin can be mis-scored, so
+    ``|binned_auc - exact_auc|`` is at most this fraction.
+    """
+    keep = weights > 0
+    labels, scores = labels[keep], scores[keep]
+    bins = np.floor(np.clip(scores, 0.0, 1.0) * (num_thresholds - 1)).astype(np.int64)
+    pos, neg = bins[labels == 1], bins[labels == 0]
+    if len(pos) == 0 or len(neg) == 0:
+        return 0.0
+    return (pos[:, None] == neg[None, :]).sum() / (len(pos) * len(neg))
