@@ -474,11 +474,12 @@ def prepare_pretraining_data(
         os.remove(os.path.join(output_dir, MANIFEST))
         raise BadInputError(
             f"empty corpus: the {len(files)} file(s) matched by {input_patterns!r} hold no "
-            f"non-blank lines ({stats['lines']} lines, {stats['bad_lines']} skipped as not "
-            "UTF-8)"
+            f"non-blank lines ({stats['lines']} lines, {stats['bad_lines']} skipped as "
+            "bad: not UTF-8, NUL bytes or over-long)"
         )
     if stats["bad_lines"]:
-        print(f"prepare: warning: skipped {stats['bad_lines']} lines that are not valid UTF-8")
+        print(f"prepare: warning: skipped {stats['bad_lines']} bad lines (not valid UTF-8, NUL bytes "
+              "or longer than the line limit)")
 
     train_shards, train_counts = _merge(
         [f"{p}.train.tfrecord" for p in prefixes], os.path.join(output_dir, "train"),

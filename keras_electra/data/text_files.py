@@ -13,6 +13,10 @@ import os
 # (blank lines), so one huge file still uses every worker. Gzip files are one unit each.
 DEFAULT_CHUNK_BYTES = 16 * 1024 * 1024
 
+# One line is one sentence (G's convention). A "line" longer than this is not text of that kind
+# (a dump without newlines, a binary blob) and is refused before it is held in memory whole.
+MAX_LINE_BYTES = 16 * 1024 * 1024
+
 
 class BadInputError(ValueError):
     """An input file cannot be used as it is (not UTF-8, empty corpus, ...)."""
@@ -69,52 +73,78 @@ def _open_binary(path):
     return gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")
 
 
-def iter_text_lines(path, start=0, end=None, skip_bad_lines=False, counters=None):
+def iter_text_lines(path, start=0, end=None, skip_bad_lines=False, counters=None,
+                    max_line_bytes=MAX_LINE_BYTES):
     """Yield `(text, num_bytes)` for each line of a UTF-8 file, streaming.
 
     Args:
         path: a text file, or a `.gz` of one.
         start: byte offset to start at (must be a line start; plain files only).
         end: stop at the first line starting at or after this offset (plain files only).
-        skip_bad_lines: skip lines that are not valid UTF-8 (counted in
-            `counters["bad_lines"]`) instead of raising.
+        skip_bad_lines: skip bad lines (not valid UTF-8, containing NUL bytes, or longer than
+            `max_line_bytes`; counted in `counters["bad_lines"]`) instead of raising.
         counters: optional dict; `bad_lines` is incremented for each skipped line.
+        max_line_bytes: longest accepted line; longer ones are never read into memory whole.
 
     Yields:
         `(line, num_bytes)`: the decoded line without its trailing newline, and its size in
         bytes (of the decompressed stream for `.gz`).
 
     Raises:
-        BadInputError: a line is not valid UTF-8 (message names the file, the byte offset and
-            the line number) and `skip_bad_lines` is False.
+        BadInputError: a line is not valid UTF-8, contains NUL bytes (a binary file) or is
+            longer than `max_line_bytes` (message names the file, the byte offset and the line
+            number) and `skip_bad_lines` is False.
     """
     position = start
     line_number = 0
+    where = "decompressed byte offset" if is_gzip(path) else "byte offset"
+    skip_hint = "--skip-bad-lines (skip_bad_lines=True) to drop such lines"
+
+    def bad(offset, problem):
+        line_info = f"line {line_number}" if not start else f"line starting at {position}"
+        return BadInputError(f"{path}: {where} {offset} ({line_info}): {problem}")
+
     with _open_binary(path) as f:
         if start:
             f.seek(start)
         while end is None or position < end:
-            raw = f.readline()
+            raw = f.readline(max_line_bytes + 1)
             if not raw:
                 break
             line_number += 1
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as error:
+            problem = None
+            if len(raw) > max_line_bytes and not raw.endswith(b"\n"):
                 if not skip_bad_lines:
-                    where = "decompressed byte offset" if is_gzip(path) else "byte offset"
-                    line_info = f"line {line_number}" if not start else f"line starting at {position}"
-                    raise BadInputError(
-                        f"{path}: {where} {position + error.start} ({line_info}): "
-                        f"not valid UTF-8 ({error.reason}: {raw[error.start:error.start + 4]!r}). "
-                        "Convert the file to UTF-8 (e.g. `iconv -f latin1 -t utf-8`) or pass "
-                        "--skip-bad-lines (skip_bad_lines=True) to drop such lines."
-                    ) from None
+                    raise bad(position, (
+                        f"line longer than {max_line_bytes:,} bytes; the corpus must hold one "
+                        "sentence per line with a blank line between documents. Split the file "
+                        f"into lines (e.g. `fold -s -w 1000`) or pass {skip_hint}."))
+                while raw and not raw.endswith(b"\n"):  # discard the rest, chunk by chunk
+                    position += len(raw)
+                    raw = f.readline(max_line_bytes + 1)
+                problem = "too long"
+            else:
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError as error:
+                    if not skip_bad_lines:
+                        raise bad(position + error.start, (
+                            f"not valid UTF-8 ({error.reason}: "
+                            f"{raw[error.start:error.start + 4]!r}). Convert the file to UTF-8 "
+                            f"(e.g. `iconv -f latin1 -t utf-8`) or pass {skip_hint}.")) from None
+                    problem = "UTF-8"
+                else:
+                    if "\x00" in text:  # valid UTF-8, but no text file holds NUL
+                        if not skip_bad_lines:
+                            raise bad(position + raw.index(b"\x00"), (
+                                "NUL byte: this is a binary file, not UTF-8 text. Remove it "
+                                f"from the input glob or pass {skip_hint}."))
+                        problem = "NUL"
+            position += len(raw)
+            if problem is not None:
                 if counters is not None:
                     counters["bad_lines"] = counters.get("bad_lines", 0) + 1
-                position += len(raw)
                 continue
-            position += len(raw)
             yield text.rstrip("\n"), len(raw)
 
 
@@ -126,10 +156,14 @@ def _find_document_start(f, offset, limit):
     f.seek(offset)
     position = offset
     if offset:
-        # `offset` may fall inside a line: skip to the next line start.
-        position += len(f.readline())
+        # `offset` may fall inside a line: skip to the next line start (chunk by chunk).
+        raw = f.readline(MAX_LINE_BYTES + 1)
+        position += len(raw)
+        while raw and not raw.endswith(b"\n") and position < limit:
+            raw = f.readline(MAX_LINE_BYTES + 1)
+            position += len(raw)
     while position < limit:
-        raw = f.readline()
+        raw = f.readline(MAX_LINE_BYTES + 1)  # a partial read of a huge line is not blank
         if not raw:
             return None
         position += len(raw)

@@ -96,7 +96,7 @@ def build_vocabulary(
             `special_token_layout`). Auto: BERT positions ([PAD]=0, [UNK]=100, [CLS]=101,
             [SEP]=102, [MASK]=103) when `vocabulary_size >= 1000`, else `[PAD] [UNK] [CLS]
             [SEP] [MASK]` at 0..4.
-        skip_bad_lines: skip lines that are not valid UTF-8 instead of failing.
+        skip_bad_lines: skip bad lines (not valid UTF-8, NUL bytes, over-long) instead of failing.
         batch_lines: lines split per TensorFlow call.
         show_progress: show a tqdm bar over input bytes.
 

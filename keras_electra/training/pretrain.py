@@ -228,6 +228,30 @@ def _check_resume_compatible(config, state):
             "original settings, or a new --checkpoint_dir to start another run.")
 
 
+def _check_output_dir(path, flag):
+    """Fail now, not at the first write hours later, if `path` cannot become a writable dir.
+
+    Creates nothing: the path must be a writable directory, or its nearest existing ancestor
+    must be one (so `os.makedirs` will succeed later).
+    """
+    from keras_electra.training.config import ConfigError
+
+    if "://" in path:  # gs://, s3:// ... are checked by TensorFlow's file system at first use
+        return
+    probe = os.path.abspath(path)
+    while not os.path.exists(probe):
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            break
+        probe = parent
+    if not os.path.isdir(probe):
+        raise ConfigError(f"{flag} {path}: {probe} exists and is not a directory; choose "
+                          "another path or remove that file.")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(f"{flag} {path}: no permission to write in {probe}; choose a "
+                          "writable path (e.g. under $HOME or /opt/ml/output on SageMaker).")
+
+
 def pretrain(config=None, callbacks=None, **overrides):
     """Pretrain ELECTRA (generator + discriminator) with `model.fit`.
 
@@ -253,6 +277,10 @@ def pretrain(config=None, callbacks=None, **overrides):
     _check_shapes(config.train_path, config.max_seq_length)
     if config.val_dir:
         _check_shapes(config.val_path, config.max_seq_length)
+    _check_output_dir(config.checkpoint_root, "--checkpoint_dir")
+    if is_chief:
+        _check_output_dir(config.log_path, "--log_dir")
+        _check_output_dir(config.export_root, "--export_dir")
     _warn_precision(config)
     keras.config.set_dtype_policy(config.precision)
     global_batch = config.per_gpu_batch_size * num_replicas

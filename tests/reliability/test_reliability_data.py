@@ -64,3 +64,37 @@ def test_bad_file_among_good_ones_names_the_bad_one(tmp_path, bert_vocab_path, c
     with pytest.raises(BadInputError, match=r"b_bad\.txt: byte offset 8 \(line 2\)"):
         prepare_pretraining_data(str(tmp_path / "in"), bert_vocab_path, tmp_path / "out",
                                  **SMALL)
+
+
+def test_nul_bytes_are_refused_as_binary(tmp_path, bert_vocab_path):
+    # NUL is valid UTF-8, so a file of zeros (a sparse or pre-allocated file) would otherwise be
+    # read as one empty-looking document and silently yield nothing.
+    head = b"A real sentence.\n\n"
+    path = tmp_path / "zeros.txt"
+    path.write_bytes(head + b"\x00" * 4096 + b"\nTrailing text.\n")
+    with pytest.raises(BadInputError) as error:
+        prepare_pretraining_data(str(path), bert_vocab_path, tmp_path / "out", **SMALL)
+    message = str(error.value)
+    assert f"{path}: byte offset {len(head)} (line 3): NUL byte: this is a binary file" in message
+    assert "--skip-bad-lines" in message
+    stats = prepare_pretraining_data(str(path), bert_vocab_path, tmp_path / "out",
+                                     skip_bad_lines=True, overwrite=True, **SMALL)
+    assert stats["bad_lines"] == 1 and stats["examples"] >= 1
+
+
+def test_line_over_the_limit_is_refused_without_reading_it_whole(tmp_path):
+    from keras_electra.data.text_files import iter_text_lines
+
+    path = tmp_path / "dump.txt"
+    path.write_bytes(b"first line\n" + b"x" * 10_000 + b"\nlast line\n")
+    lines = iter_text_lines(str(path), max_line_bytes=1_000)
+    assert next(lines) == ("first line", 11)
+    with pytest.raises(BadInputError, match=r"dump\.txt: byte offset 11 \(line 2\): line longer "
+                                            r"than 1,000 bytes.*--skip-bad-lines"):
+        next(lines)
+    # skipping consumes the long line in bounded chunks and resumes at the next one
+    counters = {}
+    kept = list(iter_text_lines(str(path), max_line_bytes=1_000, skip_bad_lines=True,
+                                counters=counters))
+    assert kept == [("first line", 11), ("last line", 10)]
+    assert counters == {"bad_lines": 1}

@@ -33,7 +33,8 @@ def shards(tmp_path_factory):
 
 def test_pretrain_checkpoint_dir_that_is_a_file(tmp_path, shards, tripwire):
     (tmp_path / "ckpt").write_text("not a dir")
-    with pytest.raises(NotADirectoryError, match=r"ckpt/worker-0"):
+    with pytest.raises(ConfigError, match=r"--checkpoint_dir .*ckpt: .*ckpt exists and is not a "
+                                          r"directory"):
         pretrain_module.pretrain(train_dir=str(shards / "s16"), checkpoint_dir=str(tmp_path / "ckpt"),
                                  log_dir=str(tmp_path / "logs"), **TINY)
     assert not (tmp_path / "logs").exists()
@@ -97,3 +98,16 @@ def test_pretrain_resume_with_changed_settings_is_refused(tmp_path, shards, trip
                                  log_dir=str(tmp_path / "logs"),
                                  **dict(TINY, per_gpu_batch_size=2))
     assert {p.name: p.read_bytes() for p in ckpt.iterdir()} == before
+
+
+@pytest.mark.parametrize("flag", ["log_dir", "export_dir"])
+def test_pretrain_log_or_export_dir_under_a_file(tmp_path, shards, tripwire, flag):
+    # used to fail only at the first log write / the final export, after all the training
+    (tmp_path / "taken").write_text("a file")
+    paths = dict(log_dir=str(tmp_path / "logs"), export_dir=str(tmp_path / "presets"))
+    paths[flag] = str(tmp_path / "taken" / "sub")
+    with pytest.raises(ConfigError, match=rf"--{flag} .*taken/sub: .*taken exists and is not a "
+                                          r"directory"):
+        pretrain_module.pretrain(train_dir=str(shards / "s16"),
+                                 checkpoint_dir=str(tmp_path / "ckpt"), **paths, **TINY)
+    assert not (tmp_path / "ckpt").exists() and not (tmp_path / "logs").exists()
