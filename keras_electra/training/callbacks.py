@@ -437,3 +437,61 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
             f"was saved for this step. Last good checkpoint: {path or 'none'}. Lower "
             "--learning_rate or raise --warmup_steps (or use --precision float32), then rerun "
             "the same command to resume from that checkpoint.")
+
+
+class StepWatchdog(keras.callbacks.Callback):
+    """End the process if one training step takes longer than `seconds`.
+
+    The timed interval runs from one batch end to the next, so it includes the step and the
+    callbacks before this one at its end (logging, validation, checkpoint): put it last.
+
+    Under MultiWorkerMirroredStrategy a peer that dies mid-run can leave the survivors
+    blocked inside a collective for ever (TensorFlow does not always notice a lost peer;
+    measured with TF 2.21 on loopback). A blocked worker holds its node without progress,
+    and job schedulers (SageMaker, Kubernetes) only restart a job whose processes exit.
+    This callback re-arms `faulthandler.dump_traceback_later(seconds, exit=True)` at every
+    batch end: the timer runs outside the Python interpreter (it fires even while TensorFlow
+    holds the GIL), prints every thread's stack and exits with code 1, after which the
+    restarted job resumes from the last checkpoint. The first step (tracing, XLA compile)
+    is not timed. `seconds <= 0` disables it.
+
+    Example:
+    ```python
+    from keras_electra.training.callbacks import StepWatchdog
+    model.fit(x, y, callbacks=[StepWatchdog(1800)])
+    ```
+    """
+
+    def __init__(self, seconds):
+        super().__init__()
+        self.seconds = float(seconds)
+        self._armed = False
+        self._announced = False
+
+    def _arm(self):
+        import faulthandler
+
+        if self.seconds <= 0:
+            return
+        if not self._announced:
+            print(f"keras-electra: step watchdog: a step (with its validation/checkpoint) "
+                  f"taking longer than "
+                  f"{self.seconds:.0f} s (e.g. blocked on a lost worker) dumps the stacks and "
+                  "exits with code 1 so that the job restarts from its last checkpoint "
+                  "(--step_timeout_s; 0 disables).", file=sys.stderr, flush=True)
+            self._announced = True
+        faulthandler.dump_traceback_later(self.seconds, exit=True, file=sys.stderr)
+        self._armed = True
+
+    def _disarm(self):
+        import faulthandler
+
+        if self._armed:
+            faulthandler.cancel_dump_traceback_later()
+            self._armed = False
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._arm()
+
+    def on_train_end(self, logs=None):
+        self._disarm()

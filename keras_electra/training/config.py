@@ -136,6 +136,10 @@ class PretrainConfig:
         "on resume the checkpoint's run name is reused unless given."))
     name: str = field(default="", metadata=_meta("Suffix of the default run name."))
     progress: bool = field(default=True, metadata=_meta("Show a tqdm progress bar."))
+    step_timeout_s: float = field(default=1800.0, metadata=_meta(
+        "Exit with code 1 (stacks on stderr) if one step or validation takes longer, e.g. "
+        "blocked on a lost MWMS worker, so the job can restart from its checkpoint "
+        "(0 disables; the first step is not timed)."))
     stop_after_steps: int = field(default=None, metadata=_meta(
         "Stop (after checkpointing) at this update without finishing the schedule; for "
         "splitting a run across jobs and for tests."))
@@ -247,6 +251,7 @@ class PretrainConfig:
         for name in ("checkpoint_frequency", "validation_frequency"):
             need(getattr(self, name) >= 0, f"--{name} must be >= 0 (0 disables).")
         need(self.keep_checkpoints >= 1, "--keep_checkpoints must be >= 1.")
+        need(self.step_timeout_s >= 0, "--step_timeout_s must be >= 0 (0 disables the watchdog).")
         need(self.validation_steps >= 1, "--validation_steps must be >= 1.")
         if self.stop_after_steps is not None:
             need(1 <= self.stop_after_steps <= self.total_steps,

@@ -369,15 +369,21 @@ def pretrain(config=None, callbacks=None, **overrides):
                                               is_chief)
         fit_callbacks.append(validation_cb)  # before checkpointing: eval state is saved
     fit_callbacks.append(cb.CheckpointCallback(config.checkpoint_frequency, save))
+    watchdog = cb.StepWatchdog(config.step_timeout_s)
     fit_callbacks += list(callbacks or [])
+    fit_callbacks.append(watchdog)  # last: re-armed after this batch's other callbacks
 
     logs = {}
     logger.info("training steps %d..%d (%d batches already consumed)", resumed_from + 1,
                 stop_step, consumed)
     if remaining_updates:
-        history = model.fit(train_ds, epochs=1,
-                            steps_per_epoch=remaining_updates * config.gradient_accumulation_steps,
-                            verbose=0, shuffle=False, callbacks=fit_callbacks)
+        try:
+            history = model.fit(
+                train_ds, epochs=1,
+                steps_per_epoch=remaining_updates * config.gradient_accumulation_steps,
+                verbose=0, shuffle=False, callbacks=fit_callbacks)
+        finally:  # also when fit raises (non-finite loss, Ctrl-C): no timer left behind
+            watchdog.on_train_end()
         del history  # its epoch-end values can include the last validation's
         logs = dict(logger_cb.last_logs)
     final_step = cb.to_int(model.optimizer.iterations)

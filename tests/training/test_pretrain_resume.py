@@ -136,20 +136,22 @@ def test_two_worker_mwms_pretrain_and_kill_resume(shards, tmp_path):
             assert curve[step][key] == pytest.approx(reference[step][key], abs=1e-5, rel=1e-5), \
                 (step, key)
 
-    # 2) same run; SIGKILL worker 1 mid-run, end the survivor, restart both.
+    # 2) same run; SIGKILL worker 1 mid-run: the survivor must end by itself (a peer-reset
+    #    error, or the step watchdog if it blocks in a collective), then restart both.
     env = {"GUARD_STEP_SLEEP": "0.3"}
-    workers = procs.start_workers(_argv(shards, killed, "m", 4), 2, str(tmp_path), env,
-                                  tag="k1-")
+    workers = procs.start_workers(_argv(shards, killed, "m", 4, extra=("--step_timeout_s", "20")),
+                                  2, str(tmp_path), env, tag="k1-")
     try:
         _wait_for_checkpoint(killed, 1, 3, workers)
         os.kill(workers[1].pid, signal.SIGKILL)
         workers[1].wait(10)
-        try:  # the survivor fails (peer reset) or hangs; it is ended by PID either way
-            workers[0].wait(20)
-        except Exception:  # noqa: BLE001
-            pass
+        survivor_rc = workers[0].wait(120)  # raises TimeoutExpired if it stalls
     finally:
         procs.kill_all(workers, grace=3)
+    survivor_log = open(workers[0]._log_path).read()
+    assert survivor_rc != 0, survivor_log[-3000:]
+    print("survivor exit code", survivor_rc,
+          "(watchdog)" if "Timeout (0:00:20)!" in survivor_log else "(error)")
     # 3) restart with the same command: both resume from the same step and finish.
     workers = procs.start_workers(_argv(shards, killed, "m", 4), 2, str(tmp_path), tag="k2-")
     rcs = procs.wait_all(workers, timeout=600)
