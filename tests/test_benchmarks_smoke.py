@@ -19,6 +19,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
 SCRIPTS = ("pretrain_step.py", "data_prep.py", "squad_inference.py", "gpu.py")
+# learning_curve.py has no --smoke: its smallest run is tested below
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(ROOT / "tests" / "models"))
 
@@ -179,3 +180,31 @@ def test_gpu_script_runs_without_tensorflow(tmp_path):
     assert result["tensorflow_imported"] is False and result["backend"] == "jax"
     assert result["sequences_per_s"] > 0 and result["model_flops_per_step_g"] > 0
     assert result["mfu"] is None  # CPU: no peak in the table
+
+
+@pytest.mark.slow
+@pytest.mark.parity
+def test_learning_curve_both_sides_write_their_curves(tmp_path, corpus_dir, bert_vocab_path):
+    run_script("learning_curve.py", "--steps", 2, "--eval-every", 2, "--tag", "pytest",
+               "--cache", tmp_path / "data.npz")
+    path = BENCH / "results" / "learning_curve_pytest.json"
+    try:
+        curves = json.loads(path.read_text())["curves"]
+    finally:
+        path.unlink(missing_ok=True)
+    for impl in ("keras", "hf"):
+        assert [r["step"] for r in curves[impl]] == [0, 2]
+        assert all(0.0 <= r["disc_auc"] <= 1.0 and r["disc_loss"] > 0 for r in curves[impl])
+    # same packed data on both sides: 320 held-out passages of 64 tokens
+    data = np.load(tmp_path / "data.npz")
+    assert data["ev_token_ids"].shape == (320, 64)
+
+
+def test_learning_curve_auc_is_the_pairwise_auc():
+    from electra_numpy_reference import auc
+    from learning_curve import exact_auc
+
+    rng = np.random.default_rng(0)
+    labels = (rng.random(500) < 0.2).astype(int)
+    scores = rng.normal(size=500) + labels
+    assert exact_auc(labels, scores) == pytest.approx(auc(labels, scores, np.ones(500)), abs=1e-12)
