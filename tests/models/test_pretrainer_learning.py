@@ -18,31 +18,29 @@ at 100 / 300 / 600; `benchmarks/learning_curve.py`, RESULTS.md). Reaching
 0.80 with the full objective takes longer than a CPU test can afford.
 """
 
+import pathlib
+import sys
+
 import numpy as np
 import pytest
 
-from keras_electra import ElectraPretrainer, ElectraPretrainerPreprocessor, ElectraTokenizer
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "benchmarks"))
+from learning_curve import corpus_passages  # noqa: E402
+
+from keras_electra import (  # noqa: E402
+    ElectraPretrainer,
+    ElectraPretrainerPreprocessor,
+    ElectraTokenizer,
+)
 
 SEQUENCE_LENGTH = 64
 BATCH_SIZE = 32
 
 
-def corpus_texts(corpus_dir, max_chars=250, limit=4000):
-    """Consecutive sentences of the shared corpus grouped into ~60-token passages."""
-    texts, current = [], []
-    for path in sorted(corpus_dir.glob("*.txt")):
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                line = line.strip()
-                if not line:
-                    continue
-                current.append(line)
-                if sum(len(s) for s in current) >= max_chars:
-                    texts.append(" ".join(current))
-                    current = []
-                if len(texts) >= limit:
-                    return texts
-    return texts
+def corpus_texts(corpus_dir, limit=4000):
+    """Consecutive sentences of the shared corpus grouped into ~60-token passages
+    (the same passages `benchmarks/learning_curve.py` trains both implementations on)."""
+    return corpus_passages(corpus_dir, limit=limit)
 
 
 def _train(corpus_dir, bert_vocab_path, steps, **pretrainer_kwargs):
