@@ -480,7 +480,15 @@ class StepWatchdog(keras.callbacks.Callback):
                   "exits with code 1 so that the job restarts from its last checkpoint "
                   "(--step_timeout_s; 0 disables).", file=sys.stderr, flush=True)
             self._announced = True
-        faulthandler.dump_traceback_later(self.seconds, exit=True, file=sys.stderr)
+        from keras_electra.training.distribute import faulthandler_stream
+
+        stream = faulthandler_stream()
+        if stream is None:  # e.g. a notebook kernel without a stderr descriptor
+            print("keras-electra: step watchdog off: no stderr file descriptor to write the "
+                  "stacks to.", file=sys.stderr, flush=True)
+            self.seconds = 0
+            return
+        faulthandler.dump_traceback_later(self.seconds, exit=True, file=stream)
         self._armed = True
 
     def _disarm(self):

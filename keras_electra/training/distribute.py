@@ -196,6 +196,25 @@ def apply_keras_mwms_fixes(fixes=KERAS_MWMS_FIXES):
     return True
 
 
+def faulthandler_stream():
+    """A stream with a real file descriptor for `faulthandler`, or None.
+
+    `faulthandler` writes from outside Python, so it needs `fileno()`. Under pytest's capture
+    or in Jupyter `sys.stderr` has none; the process's original stderr (`sys.__stderr__`)
+    usually does.
+    """
+    import io
+    import sys
+
+    for stream in (sys.stderr, sys.__stderr__):
+        try:
+            stream.fileno()
+        except (AttributeError, ValueError, io.UnsupportedOperation):
+            continue
+        return stream
+    return None
+
+
 class StartupWatchdog:
     """End the process with a message if a blocking step does not finish within `seconds`.
 
@@ -229,7 +248,13 @@ class StartupWatchdog:
                   "never started or is unreachable: start every worker with the same "
                   f"TF_CONFIG cluster and its own task index, or raise {CLUSTER_TIMEOUT_ENV}).",
                   file=sys.stderr, flush=True)
-            faulthandler.dump_traceback_later(self.seconds, exit=True, file=sys.stderr)
+            stream = faulthandler_stream()
+            if stream is None:
+                print("keras-electra: no stderr file descriptor for the watchdog; it is off.",
+                      file=sys.stderr, flush=True)
+                self.seconds = 0
+                return self
+            faulthandler.dump_traceback_later(self.seconds, exit=True, file=stream)
         return self
 
     def __exit__(self, *exc):

@@ -49,3 +49,28 @@ def test_normal_steps_untimed_first_step_and_after_fit_are_left_alone(tmp_path):
     result = _run(tmp_path, slow_batch=0, slow_s=3, after_s=3)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "done" in result.stdout and "Timeout" not in result.stderr
+
+
+def test_arms_when_stderr_has_no_file_descriptor(monkeypatch):
+    # pytest's capture and Jupyter replace sys.stderr by objects without fileno(); the timer
+    # must then write to the process's real stderr instead of crashing fit.
+    import io
+
+    from keras_electra.training.callbacks import StepWatchdog
+
+    fake = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", fake)
+    watchdog = StepWatchdog(600)
+    watchdog.on_train_batch_end(0)
+    try:
+        assert watchdog._armed
+        assert "step watchdog" in fake.getvalue()
+    finally:
+        watchdog.on_train_end()
+    assert not watchdog._armed
+
+    # no descriptor anywhere: the watchdog switches itself off and says so
+    monkeypatch.setattr(sys, "__stderr__", io.StringIO())
+    lonely = StepWatchdog(600)
+    lonely.on_train_batch_end(0)
+    assert not lonely._armed and "step watchdog off" in fake.getvalue()
