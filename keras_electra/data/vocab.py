@@ -132,7 +132,8 @@ def build_vocabulary(
     if not word_counts:
         raise BadInputError(
             f"empty corpus: no words in the {len(files)} file(s) matched by {input_patterns!r}"
-            f" ({counters['lines']} lines, {counters['bad_lines']} skipped as not UTF-8)"
+            f" ({counters['lines']} lines, {counters['bad_lines']} skipped as bad: not UTF-8, "
+            "NUL bytes or over-long)"
         )
     # Accent stripping can turn a spacing accent (e.g. U+00B4) inside a word into
     # whitespace; such "words" would teach the learner " " and "## " pieces that
