@@ -35,6 +35,7 @@ import threading
 import time
 
 from keras_electra.data.text_files import (
+    BAD_LINE_KINDS,
     DEFAULT_CHUNK_BYTES,
     BadInputError,
     expand_input_patterns,
@@ -475,11 +476,10 @@ def prepare_pretraining_data(
         raise BadInputError(
             f"empty corpus: the {len(files)} file(s) matched by {input_patterns!r} hold no "
             f"non-blank lines ({stats['lines']} lines, {stats['bad_lines']} skipped as "
-            "bad: not UTF-8, NUL bytes or over-long)"
+            f"bad: {BAD_LINE_KINDS})"
         )
     if stats["bad_lines"]:
-        print(f"prepare: warning: skipped {stats['bad_lines']} bad lines (not valid UTF-8, NUL bytes "
-              "or longer than the line limit)")
+        print(f"prepare: warning: skipped {stats['bad_lines']} bad lines ({BAD_LINE_KINDS})")
 
     train_shards, train_counts = _merge(
         [f"{p}.train.tfrecord" for p in prefixes], os.path.join(output_dir, "train"),

@@ -16,6 +16,8 @@ DEFAULT_CHUNK_BYTES = 16 * 1024 * 1024
 # One line is one sentence (G's convention). A "line" longer than this is not text of that kind
 # (a dump without newlines, a binary blob) and is refused before it is held in memory whole.
 MAX_LINE_BYTES = 16 * 1024 * 1024
+# What `skip_bad_lines` drops, for messages that report the count.
+BAD_LINE_KINDS = "not valid UTF-8, NUL bytes or over-long"
 
 
 class BadInputError(ValueError):

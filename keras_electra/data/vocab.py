@@ -11,7 +11,12 @@ import collections
 import hashlib
 import os
 
-from keras_electra.data.text_files import BadInputError, expand_input_patterns, iter_text_lines
+from keras_electra.data.text_files import (
+    BAD_LINE_KINDS,
+    BadInputError,
+    expand_input_patterns,
+    iter_text_lines,
+)
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 # BERT's vocab.txt: [PAD]=0, [unused0..98]=1..99, [UNK]=100, [CLS]=101, [SEP]=102, [MASK]=103.
@@ -132,8 +137,8 @@ def build_vocabulary(
     if not word_counts:
         raise BadInputError(
             f"empty corpus: no words in the {len(files)} file(s) matched by {input_patterns!r}"
-            f" ({counters['lines']} lines, {counters['bad_lines']} skipped as bad: not UTF-8, "
-            "NUL bytes or over-long)"
+            f" ({counters['lines']} lines, {counters['bad_lines']} skipped as bad: "
+            f"{BAD_LINE_KINDS})"
         )
     # Accent stripping can turn a spacing accent (e.g. U+00B4) inside a word into
     # whitespace; such "words" would teach the learner " " and "## " pieces that

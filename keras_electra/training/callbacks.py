@@ -469,7 +469,7 @@ class StepWatchdog(keras.callbacks.Callback):
         self._announced = False
 
     def _arm(self):
-        import faulthandler
+        from keras_electra.training.distribute import arm_fault_timer
 
         if self.seconds <= 0:
             return
@@ -480,16 +480,9 @@ class StepWatchdog(keras.callbacks.Callback):
                   "exits with code 1 so that the job restarts from its last checkpoint "
                   "(--step_timeout_s; 0 disables).", file=sys.stderr, flush=True)
             self._announced = True
-        from keras_electra.training.distribute import faulthandler_stream
-
-        stream = faulthandler_stream()
-        if stream is None:  # e.g. a notebook kernel without a stderr descriptor
-            print("keras-electra: step watchdog off: no stderr file descriptor to write the "
-                  "stacks to.", file=sys.stderr, flush=True)
+        self._armed = arm_fault_timer(self.seconds, "step watchdog")
+        if not self._armed:  # e.g. a notebook kernel without a stderr descriptor
             self.seconds = 0
-            return
-        faulthandler.dump_traceback_later(self.seconds, exit=True, file=stream)
-        self._armed = True
 
     def _disarm(self):
         import faulthandler

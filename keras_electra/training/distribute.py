@@ -196,13 +196,15 @@ def apply_keras_mwms_fixes(fixes=KERAS_MWMS_FIXES):
     return True
 
 
-def faulthandler_stream():
-    """A stream with a real file descriptor for `faulthandler`, or None.
+def arm_fault_timer(seconds, what):
+    """`faulthandler.dump_traceback_later(seconds, exit=True)` on a stream that has a file
+    descriptor. Returns False (after saying so) when there is none.
 
     `faulthandler` writes from outside Python, so it needs `fileno()`. Under pytest's capture
     or in Jupyter `sys.stderr` has none; the process's original stderr (`sys.__stderr__`)
-    usually does.
+    usually does. `what` names the watchdog in the message.
     """
+    import faulthandler
     import io
     import sys
 
@@ -211,8 +213,11 @@ def faulthandler_stream():
             stream.fileno()
         except (AttributeError, ValueError, io.UnsupportedOperation):
             continue
-        return stream
-    return None
+        faulthandler.dump_traceback_later(seconds, exit=True, file=stream)
+        return True
+    print(f"keras-electra: {what} off: no stderr file descriptor to write the stacks to.",
+          file=sys.stderr, flush=True)
+    return False
 
 
 class StartupWatchdog:
@@ -239,7 +244,6 @@ class StartupWatchdog:
         self.what = what
 
     def __enter__(self):
-        import faulthandler
         import sys
 
         if self.seconds > 0:
@@ -248,13 +252,8 @@ class StartupWatchdog:
                   "never started or is unreachable: start every worker with the same "
                   f"TF_CONFIG cluster and its own task index, or raise {CLUSTER_TIMEOUT_ENV}).",
                   file=sys.stderr, flush=True)
-            stream = faulthandler_stream()
-            if stream is None:
-                print("keras-electra: no stderr file descriptor for the watchdog; it is off.",
-                      file=sys.stderr, flush=True)
+            if not arm_fault_timer(self.seconds, "startup watchdog"):
                 self.seconds = 0
-                return self
-            faulthandler.dump_traceback_later(self.seconds, exit=True, file=stream)
         return self
 
     def __exit__(self, *exc):
