@@ -19,6 +19,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
 SCRIPTS = ("pretrain_step.py", "data_prep.py", "squad_inference.py", "gpu.py")
+# learning_sweep.py and learning_curve_jax.py have no --smoke either: tiny runs below
 # learning_curve.py has no --smoke: its smallest run is tested below
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(ROOT / "tests" / "models"))
@@ -208,3 +209,38 @@ def test_learning_curve_auc_is_the_pairwise_auc():
     labels = (rng.random(500) < 0.2).astype(int)
     scores = rng.normal(size=500) + labels
     assert exact_auc(labels, scores) == pytest.approx(auc(labels, scores, np.ones(500)), abs=1e-12)
+
+
+@pytest.mark.slow
+def test_learning_curve_jax_writes_one_record_per_epoch(tmp_path):
+    rng = np.random.default_rng(0)
+
+    def split(rows):
+        ids = rng.integers(1000, 30000, size=(rows, 64))
+        ids[:, 0], ids[:, -1] = 101, 102
+        return {"token_ids": ids, "segment_ids": np.zeros_like(ids),
+                "padding_mask": np.ones_like(ids)}
+
+    data = {**{"tr_" + k: v for k, v in split(64).items()},
+            **{"ev_" + k: v for k, v in split(32).items()}}
+    np.savez(tmp_path / "d.npz", **data)
+    out = tmp_path / "curve.jsonl"
+    run_script("learning_curve_jax.py", "--data", tmp_path / "d.npz", "--seconds", 0,
+               "--max-epochs", 2, "--output", out)
+    # --seconds 0: the first epoch's evaluation stops training
+    (record,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert record["epoch"] == 1 and record["step"] == 2  # 64 rows / batch 32
+    assert 0.0 <= record["disc_auc"] <= 1.0 and record["disc_loss"] > 0
+    assert record["backend"] == "jax"
+
+
+@pytest.mark.slow
+def test_learning_sweep_unigram_generator_run(tmp_path, corpus_dir, bert_vocab_path):
+    out = run_script("learning_sweep.py", "--steps", 2, "--every", 2, "--passages", 400,
+                     "--unigram-generator")
+    (record,) = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert record["step"] == 2 and 0.0 <= record["disc_auc"] <= 1.0
+    collision = record["setting"]["unigram_collision"]
+    assert 0.001 < collision < 0.1  # sum p^2 of English word pieces
+    # the fakes are unigram draws: sampled == original about as often as sum p^2
+    assert record["sampled_accuracy"] < 5 * collision

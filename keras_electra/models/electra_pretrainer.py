@@ -487,9 +487,14 @@ class ElectraPretrainer(Task):
             and k not in ("embeddings", "name")
         }
         disc_config = {**spec["backbone"], **backbone_kwargs}
-        gen_config = {**spec["generator"], **backbone_kwargs}
-        for key in ("hidden_dim", "num_heads", "intermediate_dim", "num_layers"):
-            gen_config[key] = spec["generator"][key]
+        gen_config = kwargs.pop("generator_config", None)
+        if gen_config is None:
+            # The preset's generator, or G's rule applied to another
+            # `generator_hidden_size` (G's paper sweeps it; 1/4 is the default).
+            multiplier = kwargs.get("generator_hidden_size", spec["generator_hidden_size"])
+            # Derived from the discriminator config after overrides, as G does.
+            gen_config = generator_config(disc_config, multiplier, spec["generator_layers"])
+        kwargs.setdefault("generator_hidden_size", spec["generator_hidden_size"])
         backbone = ElectraBackbone(**disc_config)
         kwargs.setdefault("mask_prob", spec["pretraining"]["mask_prob"])
         return cls(backbone, generator_config=gen_config, **kwargs)

@@ -117,3 +117,28 @@ def test_hf_handle_uses_snapshot_download(tmp_path, monkeypatch):
     assert calls == [("google/electra-tiny-test", "config.json"), "google/electra-tiny-test"]
     for a, b in zip(backbone.weights, reference.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_pretrainer_from_preset_honours_generator_size():
+    """`generator_hidden_size` (G's sweep, paper Fig. 3) and `generator_config` given to
+    from_preset size the generator; before, the preset's generator silently won."""
+    from keras_electra import ElectraPretrainer
+
+    default = ElectraPretrainer.from_preset("electra_tiny", vocabulary_size=1000)
+    assert default.generator.hidden_dim == 32 and default.generator_hidden_size == 0.25
+    smaller = ElectraPretrainer.from_preset("electra_tiny", vocabulary_size=1000,
+                                            generator_hidden_size=0.125)
+    g = smaller.generator
+    assert (g.hidden_dim, g.num_heads, g.intermediate_dim, g.num_layers) == (16, 1, 64, 2)
+    assert g.vocabulary_size == 1000 and smaller.get_config()["generator_hidden_size"] == 0.125
+    plus = ElectraPretrainer.from_preset("electra_small_plus", vocabulary_size=1000,
+                                         num_layers=1)
+    assert plus.generator.hidden_dim == 256 and plus.generator_hidden_size == 1.0
+    assert plus.backbone.num_layers == plus.generator.num_layers == 1  # G: Lg = L x 1.0
+    explicit = ElectraPretrainer.from_preset(
+        "electra_tiny", vocabulary_size=1000,
+        generator_config={**ARCHITECTURE_PRESETS["electra_tiny"]["generator"],
+                          "vocabulary_size": 1000, "hidden_dim": 48, "num_heads": 1,
+                          "intermediate_dim": 96},
+    )
+    assert explicit.generator.hidden_dim == 48 and explicit.generator.intermediate_dim == 96

@@ -5,17 +5,18 @@ Two runs on passages of the shared corpus, BERT uncased vocab:
 * the full ELECTRA objective (generator 1 + discriminator 50): the generator
   learns fast (accuracy far above the 1/30522 chance) and the discriminator
   beats the untrained model;
-* the same model with the generator loss switched off (`gen_weight=0`, so
-  the fakes come from the untrained generator): the discriminator reaches
-  AUC >= 0.80 within ~100 steps, i.e. replaced-token detection itself learns.
+* replaced-token detection against the paper's "unigram generator" (fakes drawn
+  from the corpus' token distribution, `gen_weight=0`): identity gives a fake
+  away only slightly, so reaching AUC >= 0.80 (within ~600 steps) shows the
+  discriminator learning to use context.
 
-With a *trained* generator the fakes are plausible words, and on this corpus
-the discriminator AUC stays near 0.55 for the first ~1,000 steps. That is the
-objective, not this implementation: an independent HF/PyTorch G step on the
-same data, config and optimizer follows the same curve (AUC 0.540 / 0.565 /
-0.569 / 0.560 at steps 100 / 300 / 600 / 1000 vs ours 0.538 / 0.565 / 0.549
-at 100 / 300 / 600; `benchmarks/learning_curve.py`, RESULTS.md). Reaching
-0.80 with the full objective takes longer than a CPU test can afford.
+With the *trained* generator of the full objective the fakes fit their context,
+and the tiny discriminator's AUC stays near 0.55: for 1,000 steps in our code
+and in an independent HF/PyTorch G step alike (`benchmarks/learning_curve.py`),
+and still after 18,615 steps on an H100 (`benchmarks/learning_curve_jax.py`),
+whatever the vocabulary, learning rate, clipping or generator size
+(`benchmarks/learning_sweep.py`; RESULTS.md section 4). AUC >= 0.80 with the full
+objective is therefore not asserted: `electra_tiny` does not get there.
 """
 
 import pathlib
@@ -26,6 +27,7 @@ import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "benchmarks"))
 from learning_curve import corpus_passages  # noqa: E402
+from learning_sweep import unigram_generator  # noqa: E402
 
 from keras_electra import (  # noqa: E402
     ElectraPretrainer,
@@ -35,6 +37,8 @@ from keras_electra import (  # noqa: E402
 
 SEQUENCE_LENGTH = 64
 BATCH_SIZE = 32
+# Steps for the unigram-generator test: AUC 0.80 was reached at 250-500 steps in trial runs.
+UNIGRAM_STEPS = 600
 
 
 def corpus_texts(corpus_dir, limit=4000):
@@ -43,7 +47,7 @@ def corpus_texts(corpus_dir, limit=4000):
     return corpus_passages(corpus_dir, limit=limit)
 
 
-def _train(corpus_dir, bert_vocab_path, steps, **pretrainer_kwargs):
+def _train(corpus_dir, bert_vocab_path, steps, prepare=None, **pretrainer_kwargs):
     import keras
     import tensorflow as tf
 
@@ -63,6 +67,8 @@ def _train(corpus_dir, bert_vocab_path, steps, **pretrainer_kwargs):
 
     model = ElectraPretrainer.from_preset("electra_tiny", seed=1, **pretrainer_kwargs)
     assert model.backbone.vocabulary_size == 30522
+    if prepare is not None:
+        prepare(model, dataset(train_texts, False))
     optimizer = keras.optimizers.AdamW(learning_rate=2e-3, weight_decay=0.01, epsilon=1e-6,
                                        global_clipnorm=1.0)
     optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
@@ -86,7 +92,23 @@ def test_full_objective_generator_learns_and_discriminator_improves(corpus_dir, 
 
 
 @pytest.mark.slow
-def test_replaced_token_detection_reaches_auc_0_8(corpus_dir, bert_vocab_path):
-    untrained, trained = _train(corpus_dir, bert_vocab_path, steps=100, gen_weight=0.0)
+def test_discriminator_learns_context_against_a_unigram_generator(corpus_dir, bert_vocab_path):
+    """Replaced-token detection that needs context, not token identity.
+
+    The fakes are drawn from the corpus' unigram distribution, the distribution of the tokens
+    they replace, so a token's identity says almost nothing about whether it was replaced
+    (unlike the untrained generator's uniform draws over 30k word pieces, mostly rare ones).
+    Only its fit with the neighbours does: the discriminator must learn to use attention and
+    positions. It reaches AUC >= 0.80 within UNIGRAM_STEPS steps (~4 min on 2 CPU cores)."""
+    captured = {}
+
+    def prepare(model, train_ds):
+        captured["collision"] = unigram_generator(model, train_ds)
+
+    untrained, trained = _train(corpus_dir, bert_vocab_path, steps=UNIGRAM_STEPS,
+                                prepare=prepare, gen_weight=0.0)
+    # The fakes really are unigram draws: a fake equals the original about as often as two
+    # independent unigram draws agree (sum p^2), far above the uniform generator's 1/30522.
+    assert 0.3 * captured["collision"] < trained["sampled_accuracy"] < 3 * captured["collision"]
     assert untrained["disc_auc"] < 0.6, untrained
     assert trained["disc_auc"] >= 0.80, trained
