@@ -117,6 +117,9 @@ class PretrainConfig:
         "Turn off XLA around forward+backward (TF backend)."))
     mask_prob: float = field(default=None, metadata=_meta(
         "Masking probability (default: the preset's, 0.15; 0.25 for large)."))
+    generator_hidden_size: float = field(default=None, metadata=_meta(
+        "Generator hidden size as a fraction of the discriminator's (G's flag; default: the "
+        "preset's, 0.25; 1.0 for small_plus, 1/3 for base)."))
     gen_weight: float = field(default=1.0, metadata=_meta("Generator loss weight (G 1.0)."))
     disc_weight: float = field(default=50.0, metadata=_meta("Discriminator loss weight (G 50)."))
     shuffle_buffer: int = field(default=10000, metadata=_meta(
@@ -247,6 +250,10 @@ class PretrainConfig:
             need(0 <= getattr(self, name) < 1, f"--{name} must be in [0, 1).")
         if self.mask_prob is not None:
             need(0 < self.mask_prob < 1, "--mask_prob must be in (0, 1).")
+        if self.generator_hidden_size is not None:
+            need(0 < self.generator_hidden_size <= 1,
+                 f"--generator_hidden_size {self.generator_hidden_size}: must be in (0, 1] "
+                 "(a fraction of the discriminator's hidden size).")
         need(self.log_frequency >= 1, "--log_frequency must be >= 1.")
         for name in ("checkpoint_frequency", "validation_frequency"):
             need(getattr(self, name) >= 0, f"--{name} must be >= 0 (0 disables).")

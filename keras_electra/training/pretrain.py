@@ -147,6 +147,8 @@ def _build_pretrainer(config, tokenizer):
     )
     if config.mask_prob is not None:
         kwargs["mask_prob"] = config.mask_prob
+    if config.generator_hidden_size is not None:
+        kwargs["generator_hidden_size"] = config.generator_hidden_size
     if tokenizer is not None:
         # No preprocessor on the model: Task.fit would map it over our id batches.
         # The tokenizer is saved next to the exported presets instead.

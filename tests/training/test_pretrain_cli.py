@@ -52,6 +52,7 @@ def test_flags_config_file_and_precedence(tmp_path):
     (["--end_learning_rate", "1.0"], "--end_learning_rate 1.0 must be in"),
     (["--load_from", "checkpoint"], "--load_from checkpoint needs --checkpoint_path"),
     (["--max_seq_length", "1024"], "--max_seq_length 1024: must be in"),
+    (["--generator_hidden_size", "2"], "--generator_hidden_size 2.0: must be in (0, 1]"),
 ])
 def test_invalid_combinations_fail_before_any_work(tmp_path, capsys, flags, message):
     write_shards(str(tmp_path / "train"), num_examples=4, sequence_length=16, num_shards=1)
@@ -61,6 +62,22 @@ def test_invalid_combinations_fail_before_any_work(tmp_path, capsys, flags, mess
     err = capsys.readouterr().err
     assert message in err, err
     assert not os.path.exists(tmp_path / "ckpt")  # nothing was started
+
+
+def test_generator_hidden_size_flag_sizes_the_generator():
+    from keras_electra.training.config import config_from_args
+    from keras_electra.training.pretrain import _build_pretrainer
+
+    parser = cli.build_parser()
+    sized = config_from_args(parser.parse_args(
+        ["pretrain", "--train_dir", "x", "--model_size", "tiny", "--generator_hidden_size", "0.5"]))
+    default = config_from_args(parser.parse_args(["pretrain", "--train_dir", "x",
+                                                  "--model_size", "tiny"]))
+    assert default.generator_hidden_size is None
+    # G's rule: Hg = round(H x fraction), FFN 4 Hg, heads max(1, Hg // 64); tiny H is 128
+    assert _build_pretrainer(sized, None).generator.hidden_dim == 64
+    assert _build_pretrainer(sized, None).generator.intermediate_dim == 256
+    assert _build_pretrainer(default, None).generator.hidden_dim == 32
 
 
 def test_missing_shards_and_unknown_size(tmp_path, capsys):
