@@ -80,6 +80,26 @@ class ElectraQuestionAnswerer(Task):
     backbone_cls = ElectraBackbone
     preprocessor_cls = ElectraQuestionAnswererPreprocessor
 
+    @classmethod
+    def from_preset(cls, preset, load_weights=True, **kwargs):
+        """Build from a saved QA preset dir (keras-hub) or a Hugging Face Electra dir.
+
+        * a directory written by `save_to_preset`: the whole task.
+        * a local HF dir / `hf://org/name` handle (`model_type: electra`): an
+          `ElectraForQuestionAnswering` dir gives the backbone and its
+          `qa_outputs` (`head="simple"`, the default for HF dirs); other Electra
+          dirs give the backbone and a random head (`head=...`); a `vocab.txt`
+          there becomes the preprocessor (`sequence_length=`, default 384).
+          See `keras_electra.convert.question_answerer`.
+        """
+        from keras_electra.models.electra_pretrainer import _is_hf_dir
+
+        if _is_hf_dir(preset):
+            from keras_electra.convert.question_answerer import question_answerer_from_hf
+
+            return question_answerer_from_hf(cls, preset, load_weights=load_weights, **kwargs)
+        return super().from_preset(preset, load_weights=load_weights, **kwargs)
+
     def __init__(self, backbone, preprocessor=None, head="electra", beam_size=20,
                  head_hidden_dim=512, answerable_loss_weight=0.5, **kwargs):
         if head not in HEADS:

@@ -261,3 +261,39 @@ def test_bfloat16_safetensors_are_read_without_torch_dtype_support(tmp_path):
     exported = hf.backbone_to_hf_tensors(backbone)
     for name, value in model.state_dict().items():
         np.testing.assert_array_equal(exported[name], value.float().numpy(), err_msg=name)
+
+
+def test_question_answerer_from_preset_hf_dir(tmp_path):
+    """`ElectraQuestionAnswerer.from_preset(hf_qa_dir)`: the task's own start/end logits equal
+    HF's; vocab.txt becomes its preprocessor; G's head on a QA dir is refused."""
+    torch = import_or_fail("torch")
+
+    from keras_electra import ElectraQuestionAnswerer
+
+    model = build_hf("ElectraForQuestionAnswering", "emb_ne_hidden_2heads", seed=11)
+    model.save_pretrained(tmp_path / "hf")
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(92)]
+    (tmp_path / "hf" / "vocab.txt").write_text("\n".join(vocab) + "\n")
+
+    qa = ElectraQuestionAnswerer.from_preset(str(tmp_path / "hf"))
+    assert qa.head == "simple"
+    inputs = make_inputs(CONFIGS["emb_ne_hidden_2heads"][0], seed=11)
+    ours = qa.predict(inputs, verbose=0)
+    with torch.no_grad():
+        ref = model(input_ids=torch.tensor(inputs["token_ids"], dtype=torch.long),
+                    token_type_ids=torch.tensor(inputs["segment_ids"], dtype=torch.long),
+                    attention_mask=torch.tensor(inputs["padding_mask"], dtype=torch.long))
+    mask = inputs["padding_mask"]
+    assert_close_on_tokens(ours["start_logits"], ref.start_logits.numpy(), mask, "start logits")
+    assert_close_on_tokens(ours["end_logits"], ref.end_logits.numpy(), mask, "end logits")
+    # max_position_embeddings 40 caps the default sequence length 384
+    assert qa.preprocessor.sequence_length == 40
+    assert qa.preprocessor.tokenizer.vocabulary_size() == len(vocab)
+
+    with pytest.raises(ValueError, match="head='simple'; head='electra' would drop"):
+        ElectraQuestionAnswerer.from_preset(str(tmp_path / "hf"), head="electra")
+    # A backbone-only dir (ElectraModel) gives a fresh head of the asked kind.
+    build_hf("ElectraModel", "emb_ne_hidden_2heads", seed=11).save_pretrained(tmp_path / "base")
+    fresh = ElectraQuestionAnswerer.from_preset(str(tmp_path / "base"), head="electra",
+                                                beam_size=4)
+    assert fresh.head == "electra" and fresh.preprocessor is None
