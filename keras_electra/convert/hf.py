@@ -117,16 +117,23 @@ def _is_head(name):
 # --------------------------------------------------------------------------- reading
 
 
-def is_hf_electra_dir(path):
-    """True for a local dir whose config.json has `model_type: "electra"`."""
-    config_path = os.path.join(str(path), "config.json")
+def is_hf_preset(preset):
+    """True for an `hf://org/name` handle or a local dir whose config.json has a `model_type`
+    (a transformers model; `read_hf_config` then refuses a non-Electra one clearly)."""
+    if not isinstance(preset, (str, os.PathLike)):
+        return False
+    preset = os.fspath(preset)
+    if preset.startswith(HF_SCHEME):
+        return True
+    config_path = os.path.join(preset, "config.json")
     if not os.path.isfile(config_path):
         return False
     try:
         with open(config_path, encoding="utf-8") as f:
-            return json.load(f).get("model_type") == "electra"
+            config = json.load(f)
     except (OSError, ValueError):
         return False
+    return isinstance(config, dict) and "model_type" in config
 
 
 def resolve_hf_path(path):

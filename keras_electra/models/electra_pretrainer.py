@@ -472,7 +472,9 @@ class ElectraPretrainer(Task):
         if isinstance(preset, str) and preset in ARCHITECTURE_PRESETS:
             return cls.from_architecture(preset, **kwargs)
         generator_preset = kwargs.pop("generator_preset", None)
-        if generator_preset is not None or _is_hf_dir(preset):
+        from keras_electra.convert.hf import is_hf_preset
+
+        if generator_preset is not None or is_hf_preset(preset):
             from keras_electra.convert.pretrainer import pretrainer_from_hf
 
             return pretrainer_from_hf(cls, preset, generator_preset, **kwargs)
@@ -534,21 +536,3 @@ def _static_length(token_ids):
             "tf.data with drop_remainder=True and padded records."
         )
     return int(length)
-
-
-def _is_hf_dir(preset):
-    import json
-    import os
-
-    if not isinstance(preset, str):
-        return False
-    if preset.startswith("hf://"):
-        return True
-    path = os.path.join(preset, "config.json")
-    if not os.path.isfile(path):
-        return False
-    with open(path, encoding="utf-8") as f:
-        try:
-            return json.load(f).get("model_type") == "electra"
-        except ValueError:
-            return False

@@ -92,9 +92,9 @@ class ElectraQuestionAnswerer(Task):
           there becomes the preprocessor (`sequence_length=`, default 384).
           See `keras_electra.convert.question_answerer`.
         """
-        from keras_electra.models.electra_pretrainer import _is_hf_dir
+        from keras_electra.convert.hf import is_hf_preset
 
-        if _is_hf_dir(preset):
+        if is_hf_preset(preset):
             from keras_electra.convert.question_answerer import question_answerer_from_hf
 
             return question_answerer_from_hf(cls, preset, load_weights=load_weights, **kwargs)

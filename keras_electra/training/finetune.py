@@ -35,6 +35,8 @@ import time
 
 import numpy as np
 
+from keras_electra.convert.hf import is_hf_preset
+
 logger = logging.getLogger(__name__)
 
 HEADS = ("electra", "simple")
@@ -60,14 +62,6 @@ def _task_from_preset(path):
         return ElectraQuestionAnswerer.from_preset(str(path))
 
 
-def _is_hf_dir(path):
-    config = os.path.join(path, "config.json")
-    if not os.path.isfile(config):
-        return False
-    with open(config, encoding="utf-8") as f:
-        return "model_type" in json.load(f)
-
-
 def load_tokenizer(preset=None, vocab_file=None):
     """Tokenizer from `vocab_file`, else from a preset dir (ours or HF)."""
     from keras_electra import ElectraTokenizer
@@ -77,7 +71,7 @@ def load_tokenizer(preset=None, vocab_file=None):
     if preset and os.path.isdir(str(preset)):
         if os.path.isfile(os.path.join(preset, "tokenizer.json")):
             return ElectraTokenizer.from_preset(str(preset))
-        if _is_hf_dir(preset):
+        if is_hf_preset(preset):
             from keras_electra.convert.hf import tokenizer_from_hf
 
             tokenizer = tokenizer_from_hf(preset)
@@ -146,13 +140,12 @@ def build_question_answerer(preset="electra_small", load_from="scratch", checkpo
         tokenizer, sequence_length=max_seq_length, max_query_length=max_query_length,
         doc_stride=doc_stride)
     task = ElectraQuestionAnswerer(backbone, preprocessor=preprocessor, head=head)
-    if load_from == "checkpoint" and head == "simple" and _is_hf_dir(checkpoint_path):
+    if load_from == "checkpoint" and head == "simple" and is_hf_preset(checkpoint_path):
         from keras_electra.convert import hf
 
-        if "qa" in hf.load_hf_checkpoint(checkpoint_path).heads:
-            weights = hf.hf_qa_weights(checkpoint_path)
-            task.qa_outputs.kernel.assign(weights["kernel"])
-            task.qa_outputs.bias.assign(weights["bias"])
+        ckpt = hf.load_hf_checkpoint(checkpoint_path)
+        if "qa" in ckpt.heads:
+            hf.assign_head_weights(task.qa_outputs, "qa", hf.hf_qa_weights(ckpt))
             logger.info("loaded qa_outputs from %s", checkpoint_path)
     return task
 
@@ -171,7 +164,7 @@ def load_question_answerer(preset, vocab_file=None, head="simple", max_seq_lengt
         elif max_seq_length:
             task.preprocessor.sequence_length = max_seq_length
         return task
-    if os.path.isdir(str(preset)) and _is_hf_dir(preset):
+    if os.path.isdir(str(preset)) and is_hf_preset(preset):
         return build_question_answerer(load_from="checkpoint", checkpoint_path=preset,
                                        head=head, vocab_file=vocab_file,
                                        max_seq_length=max_seq_length or 384)
