@@ -118,13 +118,17 @@ def _is_head(name):
 
 
 def is_hf_preset(preset):
-    """True for an `hf://org/name` handle or a local dir whose config.json has a `model_type`
-    (a transformers model; `read_hf_config` then refuses a non-Electra one clearly)."""
+    """True when `preset` holds a transformers model: a local dir or an `hf://org/name` repo
+    whose config.json has a `model_type` (`read_hf_config` then refuses a non-Electra one
+    clearly). An `hf://` repo holding a Keras-format preset is not one (its config.json is
+    fetched alone, as `ElectraBackbone.from_preset` does)."""
     if not isinstance(preset, (str, os.PathLike)):
         return False
     preset = os.fspath(preset)
     if preset.startswith(HF_SCHEME):
-        return True
+        from keras_electra.convert.preset_io import _remote_config
+
+        return "model_type" in _remote_config(preset)
     config_path = os.path.join(preset, "config.json")
     if not os.path.isfile(config_path):
         return False

@@ -35,7 +35,7 @@ import time
 
 import numpy as np
 
-from keras_electra.convert.hf import is_hf_preset
+from keras_electra.convert import hf
 
 logger = logging.getLogger(__name__)
 
@@ -71,10 +71,8 @@ def load_tokenizer(preset=None, vocab_file=None):
     if preset and os.path.isdir(str(preset)):
         if os.path.isfile(os.path.join(preset, "tokenizer.json")):
             return ElectraTokenizer.from_preset(str(preset))
-        if is_hf_preset(preset):
-            from keras_electra.convert.hf import tokenizer_from_hf
-
-            tokenizer = tokenizer_from_hf(preset)
+        if hf.is_hf_preset(preset):
+            tokenizer = hf.tokenizer_from_hf(preset)
             if tokenizer is not None:
                 return tokenizer
     raise ValueError(
@@ -104,6 +102,7 @@ def build_question_answerer(preset="electra_small", load_from="scratch", checkpo
         raise ValueError(f"--head must be one of {HEADS}, got {head!r}")
     if load_from not in ("scratch", "checkpoint"):
         raise ValueError(f"--load_from must be 'scratch' or 'checkpoint', got {load_from!r}")
+    hf_checkpoint = None
     if load_from == "checkpoint":
         if not checkpoint_path:
             raise ValueError("--load_from checkpoint needs --checkpoint_path PRESET_DIR")
@@ -123,7 +122,11 @@ def build_question_answerer(preset="electra_small", load_from="scratch", checkpo
             return task
         tokenizer = load_tokenizer(checkpoint_path, vocab_file)
         kwargs = {} if dropout is None else {"dropout": dropout}
-        backbone = ElectraBackbone.from_preset(str(checkpoint_path), **kwargs)
+        if hf.is_hf_preset(checkpoint_path):  # read once: the backbone and (below) qa_outputs
+            hf_checkpoint = hf.load_hf_checkpoint(checkpoint_path)
+            backbone = hf.backbone_from_hf(hf_checkpoint, **kwargs)
+        else:
+            backbone = ElectraBackbone.from_preset(str(checkpoint_path), **kwargs)
     else:
         tokenizer = load_tokenizer(None, vocab_file)
         kwargs = {"vocabulary_size": tokenizer.vocabulary_size()}
@@ -140,13 +143,9 @@ def build_question_answerer(preset="electra_small", load_from="scratch", checkpo
         tokenizer, sequence_length=max_seq_length, max_query_length=max_query_length,
         doc_stride=doc_stride)
     task = ElectraQuestionAnswerer(backbone, preprocessor=preprocessor, head=head)
-    if load_from == "checkpoint" and head == "simple" and is_hf_preset(checkpoint_path):
-        from keras_electra.convert import hf
-
-        ckpt = hf.load_hf_checkpoint(checkpoint_path)
-        if "qa" in ckpt.heads:
-            hf.assign_head_weights(task.qa_outputs, "qa", hf.hf_qa_weights(ckpt))
-            logger.info("loaded qa_outputs from %s", checkpoint_path)
+    if head == "simple" and hf_checkpoint is not None and "qa" in hf_checkpoint.heads:
+        hf.assign_head_weights(task.qa_outputs, "qa", hf.hf_qa_weights(hf_checkpoint))
+        logger.info("loaded qa_outputs from %s", checkpoint_path)
     return task
 
 
@@ -164,7 +163,7 @@ def load_question_answerer(preset, vocab_file=None, head="simple", max_seq_lengt
         elif max_seq_length:
             task.preprocessor.sequence_length = max_seq_length
         return task
-    if os.path.isdir(str(preset)) and is_hf_preset(preset):
+    if os.path.isdir(str(preset)) and hf.is_hf_preset(preset):
         return build_question_answerer(load_from="checkpoint", checkpoint_path=preset,
                                        head=head, vocab_file=vocab_file,
                                        max_seq_length=max_seq_length or 384)

@@ -297,3 +297,29 @@ def test_question_answerer_from_preset_hf_dir(tmp_path):
     fresh = ElectraQuestionAnswerer.from_preset(str(tmp_path / "base"), head="electra",
                                                 beam_size=4)
     assert fresh.head == "electra" and fresh.preprocessor is None
+
+
+def test_is_hf_preset_reads_the_config(tmp_path, monkeypatch):
+    """A transformers model (config.json with `model_type`), local or `hf://`, is an HF preset;
+    a Keras-format preset is not, also on the HF hub (its config.json is fetched alone)."""
+    import huggingface_hub
+
+    from keras_electra.convert.hf import is_hf_preset
+
+    for name, config in (("hf", '{"model_type": "electra"}'),
+                         ("keras", '{"registered_name": "keras_hub>ElectraBackbone"}')):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(config)
+    fetched = []
+
+    def fake_hf_hub_download(repo_id, filename, **kwargs):
+        fetched.append((repo_id, filename))
+        return str(tmp_path / repo_id.split("/")[-1] / filename)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_hf_hub_download)
+    assert is_hf_preset(str(tmp_path / "hf")) and is_hf_preset(tmp_path / "hf")
+    assert not is_hf_preset(str(tmp_path / "keras"))
+    assert not is_hf_preset(str(tmp_path / "missing")) and not is_hf_preset(None)
+    assert fetched == []  # local dirs need no network
+    assert is_hf_preset("hf://org/hf") and not is_hf_preset("hf://org/keras")
+    assert fetched == [("org/hf", "config.json"), ("org/keras", "config.json")]
