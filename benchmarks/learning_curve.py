@@ -54,6 +54,17 @@ def corpus_passages(corpus_dir, max_chars=250, limit=12000):
     return texts
 
 
+def adamw(learning_rate, epsilon=1e-6, clipnorm=1.0):
+    """The learning runs' Keras optimizer: AdamW, weight decay 0.01 except biases and LayerNorm,
+    global-norm clipping (`clipnorm` 0 = none). The HF side of `run_hf` mirrors it in torch."""
+    import keras
+
+    optimizer = keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=0.01,
+                                       epsilon=epsilon, global_clipnorm=clipnorm or None)
+    optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
+    return optimizer
+
+
 def make_data(cache):
     """Tokenize + pack once with keras-electra's preprocessor; both sides read the arrays."""
     if os.path.exists(cache):
@@ -112,10 +123,7 @@ def run_keras(args, emit):
             ramp = keras.ops.cast(step + 1, "float32") / max(1, args.warmup)
             return args.lr * keras.ops.minimum(1.0, ramp)
 
-    optimizer = keras.optimizers.AdamW(learning_rate=Warmup(), weight_decay=0.01, epsilon=1e-6,
-                                       global_clipnorm=1.0)
-    optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
-    model.compile(optimizer=optimizer)
+    model.compile(optimizer=adamw(Warmup()))
     n = len(train["token_ids"]) // BATCH_SIZE * BATCH_SIZE
     ds = tf.data.Dataset.from_tensor_slices({k: v[:n] for k, v in train.items()})
     ds = ds.repeat().batch(BATCH_SIZE)

@@ -44,16 +44,16 @@ def main(argv=None):
 
     from keras_electra import ElectraPretrainer
 
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from learning_curve import adamw
+
     data = np.load(args.data)
     train = {k[3:]: data[k] for k in data if k.startswith("tr_")}
     held_out = {k[3:]: data[k] for k in data if k.startswith("ev_")}
     n = len(train["token_ids"]) // BATCH_SIZE * BATCH_SIZE
     train = {k: v[:n] for k, v in train.items()}
     model = ElectraPretrainer.from_preset("electra_tiny", seed=1)
-    optimizer = keras.optimizers.AdamW(learning_rate=args.lr, weight_decay=0.01, epsilon=1e-6,
-                                       global_clipnorm=1.0)
-    optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
-    model.compile(optimizer=optimizer)
+    model.compile(optimizer=adamw(args.lr))
     start = time.time()
     out = open(args.output, "w")
 

@@ -73,7 +73,7 @@ def main(argv=None):
     import keras
 
     sys.path.insert(0, str(HERE))
-    from learning_curve import corpus_passages
+    from learning_curve import adamw, corpus_passages
 
     from keras_electra import ElectraPretrainer, ElectraPretrainerPreprocessor, ElectraTokenizer
 
@@ -99,11 +99,7 @@ def main(argv=None):
     setting = {k: v for k, v in vars(args).items() if k != "tag"}
     if args.unigram_generator:
         setting["unigram_collision"] = unigram_generator(model, dataset(train_texts, False))
-    optimizer = keras.optimizers.AdamW(learning_rate=args.lr, weight_decay=0.01,
-                                       epsilon=args.eps,
-                                       global_clipnorm=args.clip if args.clip > 0 else None)
-    optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
-    model.compile(optimizer=optimizer)
+    model.compile(optimizer=adamw(args.lr, epsilon=args.eps, clipnorm=args.clip))
     out = None
     if args.tag:
         (HERE / "results").mkdir(exist_ok=True)

@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "benchmarks"))
-from learning_curve import corpus_passages  # noqa: E402
+from learning_curve import adamw, corpus_passages  # noqa: E402
 from learning_sweep import unigram_generator  # noqa: E402
 
 from keras_electra import (  # noqa: E402
@@ -48,7 +48,6 @@ def corpus_texts(corpus_dir, limit=4000):
 
 
 def _train(corpus_dir, bert_vocab_path, steps, prepare=None, **pretrainer_kwargs):
-    import keras
     import tensorflow as tf
 
     texts = corpus_texts(corpus_dir)
@@ -69,10 +68,7 @@ def _train(corpus_dir, bert_vocab_path, steps, prepare=None, **pretrainer_kwargs
     assert model.backbone.vocabulary_size == 30522
     if prepare is not None:
         prepare(model, dataset(train_texts, False))
-    optimizer = keras.optimizers.AdamW(learning_rate=2e-3, weight_decay=0.01, epsilon=1e-6,
-                                       global_clipnorm=1.0)
-    optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
-    model.compile(optimizer=optimizer)
+    model.compile(optimizer=adamw(2e-3))
     untrained = model.evaluate(dataset(eval_texts, False), verbose=0, return_dict=True)
     model.fit(dataset(train_texts, True), steps_per_epoch=steps, epochs=1, verbose=2)
     trained = model.evaluate(dataset(eval_texts, False), verbose=0, return_dict=True)
