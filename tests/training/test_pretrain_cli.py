@@ -75,8 +75,8 @@ def test_generator_hidden_size_flag_sizes_the_generator():
                                                   "--model_size", "tiny"]))
     assert default.generator_hidden_size is None
     # G's rule: Hg = round(H x fraction), FFN 4 Hg, heads max(1, Hg // 64); tiny H is 128
-    assert _build_pretrainer(sized, None).generator.hidden_dim == 64
-    assert _build_pretrainer(sized, None).generator.intermediate_dim == 256
+    generator = _build_pretrainer(sized, None).generator
+    assert (generator.hidden_dim, generator.intermediate_dim) == (64, 256)
     assert _build_pretrainer(default, None).generator.hidden_dim == 32
 
 
