@@ -136,6 +136,84 @@ def _check_files(files, sequence_length, verify):
     return schema[0], schema[1]
 
 
+def check_shards(file_pattern, sequence_length=None, verify=False):
+    """`(schema_name, sequence_length)` of the shards; ValueError naming the file if they differ.
+
+    Checks the first record of every file (all records with `verify`), so a driver can refuse
+    mismatched shards before it builds a model.
+    """
+    return _check_files(list_shard_files(file_pattern), sequence_length, verify)
+
+
+def _reader_seed(seed, reader):
+    """Reader `reader`'s shuffle seed: independent streams, a pure function of (seed, reader)."""
+    return None if seed is None else int(seed) * 1_000_003 + 7_919 * int(reader)
+
+
+def _reader_dataset(tf, files, rows, shuffle, repeat, seed, shuffle_buffer, cycle_length):
+    """One reader: its files -> (shuffled) serialized examples -> batches of `rows` strings."""
+    dataset = tf.data.Dataset.from_tensor_slices(files)
+    if shuffle:
+        dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        dataset = dataset.repeat()
+    dataset = dataset.interleave(
+        tf.data.TFRecordDataset,
+        cycle_length=cycle_length or min(4, len(files)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=(not shuffle) or seed is not None,
+    )
+    if shuffle:
+        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    return dataset.batch(rows, drop_remainder=True)
+
+
+def reader_layout(batch_size, num_readers, num_processes=1, process_index=0, num_files=None):
+    """Which readers process `process_index` runs, and the rows each gives a global batch.
+
+    The global batch is `num_readers` equal blocks of `batch_size // num_readers` rows, block
+    `r` from reader `r`; process `p` of `P` runs readers `p * R / P ... (p + 1) * R / P - 1`,
+    so its local batch is rows `p * B / P ... (p + 1) * B / P - 1` of the global batch.
+    Raises ValueError (what, and how to fix it) when the numbers do not divide.
+
+    Returns:
+        `(readers, rows_per_reader)`: a `range` of reader indices and an int.
+    """
+    B, R, P = int(batch_size), int(num_readers), int(num_processes)
+    if R < 1 or P < 1:
+        raise ValueError(f"num_readers={R} and num_processes={P} must be >= 1")
+    if not 0 <= process_index < P:
+        raise ValueError(f"process_index={process_index} is not in [0, {P})")
+    if R % P:
+        raise ValueError(
+            f"{R} data reader(s) cannot be split across {P} processes: --data_readers must be "
+            f"a multiple of the number of processes (e.g. --data_readers {P * max(1, R // P)})")
+    if B % R:
+        raise ValueError(
+            f"the global batch of {B} cannot be split into {R} equal reader blocks: make the "
+            f"global batch a multiple of --data_readers {R}, or choose --data_readers dividing "
+            f"{B}")
+    if num_files is not None and num_files < R:
+        raise ValueError(
+            f"{num_files} shard file(s) cannot feed {R} data readers (each reader reads its own "
+            f"files): prepare the data with --num-shards >= {R}, or use --data_readers "
+            f"<= {num_files}")
+    per_process = R // P
+    return range(process_index * per_process, (process_index + 1) * per_process), B // R
+
+
+def count_global_batches(file_pattern, batch_size, num_readers=1):
+    """Full global batches in one unshuffled pass: `min_r floor(examples of reader r / rows)`.
+
+    Every process computes the same number (it reads every file's record count), so all of them
+    can `take` the same number of validation batches.
+    """
+    files = list_shard_files(file_pattern)
+    _, rows = reader_layout(batch_size, num_readers, num_files=len(files))
+    counts = [sum(1 for _ in _records(path)) for path in files]
+    return min(sum(counts[r::num_readers]) // rows for r in range(num_readers))
+
+
 def pretraining_dataset(
     file_pattern,
     batch_size,
@@ -143,98 +221,121 @@ def pretraining_dataset(
     shuffle=True,
     repeat=True,
     seed=None,
+    num_readers=1,
+    num_processes=1,
+    process_index=0,
     input_context=None,
-    num_workers=None,
-    worker_index=None,
+    skip_batches=0,
+    num_batches=None,
     shuffle_buffer=1000,
     cycle_length=None,
-    drop_remainder=True,
     verify=True,
 ):
     """A `tf.data.Dataset` of ElectraBackbone inputs from pretraining TFRecord shards.
 
-    Pipeline: file list -> (worker's files) -> shuffle files -> repeat -> interleave
-    `TFRecordDataset`s -> shuffle examples -> batch -> parse -> int32 dict -> prefetch.
+    The one pretraining reader: `keras-electra pretrain`, the demo, the benchmarks and the
+    notebooks all read through it.
 
-    Files are sharded per worker explicitly (`Dataset.shard` on the file list, then the
-    auto-shard policy is set to OFF, so `tf.distribute` does not shard again): worker `i` of
-    `n` reads files `i, i + n, ...`, a disjoint subset.
+    **One global stream, any number of processes.** The stream of *global* batches is a pure
+    function of (files, `batch_size`, `seed`, `num_readers`, `shuffle_buffer`) and never of the
+    number of processes or devices. It is built from `num_readers` independent readers: reader
+    `r` reads files `r, r + R, ...` (file shuffle -> repeat -> interleave -> example shuffle,
+    seeded per reader) and gives each global batch a block of `batch_size / R` rows; global
+    batch `k` is the concatenation of every reader's batch `k`. Process `p` of `P` runs only
+    readers `p R/P ... (p+1) R/P - 1` and yields its *local* batches: rows
+    `p B/P ... (p+1) B/P - 1` of each global batch, which is how Keras' JAX trainer
+    (`jax.make_array_from_process_local_data`) and tf.distribute lay a global batch over
+    processes. So processes read disjoint files, no example is read twice per epoch across
+    processes, and 1, 2 or R processes train on the same global batches.
+
+    Pipeline per process: readers -> zip -> concatenate rows -> skip -> take -> parse ->
+    int32 dict -> (split among local replicas) -> prefetch. The auto-shard policy is OFF:
+    `tf.distribute` must not shard again.
 
     Args:
         file_pattern: glob / list / directory of shards (a `prepare` output dir means its
             `train/` shards).
-        batch_size: int. Per-pipeline batch size.
+        batch_size: int. The *global* batch size (all processes together).
         sequence_length: int or None. If given, must equal the examples' length.
-        shuffle: shuffle files and examples (G: file shuffle + buffer 100; default 1000).
-        repeat: repeat forever (training); False for one pass (evaluation).
+        shuffle: shuffle files and examples (G: file shuffle + buffer; default 1000).
+        repeat: repeat forever (training); False for one pass (evaluation): the stream then
+            ends with the first reader that runs out of full blocks.
         seed: int or None, for the shuffles (deterministic order with a seed).
+        num_readers: R, the readers the global batch is drawn from (>= 1; a multiple of the
+            number of processes; at most the number of files; divides `batch_size`).
+        num_processes, process_index: this process's place (JAX multi-process, or MWMS
+            workers); local batches are `batch_size / num_processes` rows.
         input_context: a `tf.distribute.InputContext` (from
-            `strategy.distribute_datasets_from_function`); sets the two arguments below.
-        num_workers, worker_index: explicit file sharding (e.g. one process per host).
-        shuffle_buffer: examples in the shuffle buffer.
-        cycle_length: files read concurrently (default `min(4, number of files)`, as G).
-        drop_remainder: drop a last partial batch (fixed shapes for XLA/TPU).
-        verify: read every record of this worker's files once up front (CRC check), so a
+            `strategy.distribute_datasets_from_function`): sets the two arguments above, and
+            splits each local batch into one consecutive piece per local replica, so replica
+            `i` gets rows `i * b ... (i + 1) * b - 1` of the global batch (`b` = per-replica).
+        skip_batches: global batches to skip (step-exact resume).
+        num_batches: stop after this many global batches (None: no limit).
+        shuffle_buffer: examples in each reader's shuffle buffer.
+        cycle_length: files each reader reads concurrently (default `min(4, its files)`, as G).
+        verify: read every record of this process's files once up front (CRC check), so a
             corrupt or truncated file is reported by name; False only checks first records.
 
     Returns:
         A `tf.data.Dataset` of `{"token_ids", "segment_ids", "padding_mask"}`, int32
-        `(batch_size, sequence_length)`.
+        `(local batch, sequence_length)`.
 
     Example:
     ```python
-    import keras_electra
     from keras_electra.data import pretraining_dataset
 
-    dataset = pretraining_dataset("pretrain_data/train/*", batch_size=32)
+    dataset = pretraining_dataset("pretrain_data/train/*", batch_size=32, seed=0)
     batch = next(iter(dataset))
     batch["token_ids"].shape  # (32, 128)
+    # on host 1 of 2, the same global batches: rows 16..31 of each
+    local = pretraining_dataset("pretrain_data/train/*", batch_size=32, seed=0,
+                                num_readers=2, num_processes=2, process_index=1)
     ```
     """
     import tensorflow as tf
 
     files = list_shard_files(file_pattern)
+    local_replicas = 1
     if input_context is not None:
-        num_workers = input_context.num_input_pipelines
-        worker_index = input_context.input_pipeline_id
-    num_workers = num_workers or 1
-    worker_index = worker_index or 0
-    if not 0 <= worker_index < num_workers:
-        raise ValueError(f"worker_index={worker_index} is not in [0, {num_workers})")
-    if num_workers > 1:
-        if len(files) < num_workers:
-            raise ValueError(
-                f"{len(files)} shard file(s) cannot be split across {num_workers} workers "
-                f"(file-level sharding); prepare the data with --num-shards >= {num_workers}"
-            )
-        files = files[worker_index::num_workers]  # = Dataset.shard(num_workers, worker_index)
-    schema_name, length = _check_files(files, sequence_length, verify)
+        num_processes = input_context.num_input_pipelines
+        process_index = input_context.input_pipeline_id
+        local_replicas = input_context.num_replicas_in_sync // num_processes
+    readers, rows = reader_layout(batch_size, num_readers, num_processes, process_index,
+                                  num_files=len(files))
+    local_batch = rows * len(readers)
+    if local_batch % local_replicas:
+        raise ValueError(f"a local batch of {local_batch} rows cannot be split among "
+                         f"{local_replicas} local replicas")
+    mine = [files[r::num_readers] for r in readers]
+    schema_name, length = _check_files([f for group in mine for f in group], sequence_length,
+                                       verify)
     keys = SCHEMAS[schema_name]
     feature_spec = {key: tf.io.FixedLenFeature([length], tf.int64) for key in keys.values()}
 
-    dataset = tf.data.Dataset.from_tensor_slices(files)
-    if shuffle:
-        dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        dataset = dataset.repeat()
-    cycle = cycle_length or min(4, len(files))
-    dataset = dataset.interleave(
-        tf.data.TFRecordDataset,
-        cycle_length=cycle,
-        num_parallel_calls=tf.data.AUTOTUNE,
-        deterministic=(not shuffle) or seed is not None,
-    )
-    if shuffle:
-        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    streams = [
+        _reader_dataset(tf, group, rows, shuffle, repeat, _reader_seed(seed, r),
+                        shuffle_buffer, cycle_length)
+        for r, group in zip(readers, mine)
+    ]
+    if len(streams) == 1:
+        dataset = streams[0]
+    else:
+        dataset = tf.data.Dataset.zip(tuple(streams)).map(lambda *blocks: tf.concat(blocks, 0))
+    if skip_batches:
+        dataset = dataset.skip(int(skip_batches))
+    if num_batches is not None:
+        dataset = dataset.take(int(num_batches))
 
     def parse(records):
         parsed = tf.io.parse_example(records, feature_spec)
         return {name: tf.cast(parsed[key], tf.int32) for name, key in keys.items()}
 
     dataset = dataset.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
+    if local_replicas > 1:
+        dataset = dataset.rebatch(local_batch // local_replicas)
     options = tf.data.Options()
-    # The files are sharded above; tf.distribute must not shard again.
+    options.deterministic = True
+    # Each process reads only its readers' files; tf.distribute must not shard again.
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
     dataset = dataset.with_options(options)
     return dataset.prefetch(tf.data.AUTOTUNE)

@@ -7,6 +7,7 @@ from keras_electra.data.example_packing import example_arrays, serialize_example
 from keras_electra.data.pretraining_dataset import (
     CorruptRecordError,
     count_examples,
+    count_global_batches,
     pretraining_dataset,
 )
 
@@ -64,8 +65,8 @@ def test_reads_every_example_as_backbone_inputs(shards):
     import tensorflow as tf
 
     directory, rows = shards
-    dataset = pretraining_dataset(str(directory / "*"), batch_size=8, shuffle=False,
-                                  repeat=False, drop_remainder=False)
+    dataset = pretraining_dataset(str(directory / "*"), batch_size=10, shuffle=False,
+                                  repeat=False)
     spec = dataset.element_spec
     assert set(spec) == {"token_ids", "segment_ids", "padding_mask"}
     assert all(s.dtype == tf.int32 for s in spec.values())
@@ -96,24 +97,85 @@ def test_shuffle_repeat_fixed_batches_and_seed(shards):
     assert len(files_in_first_batch) > 1  # interleaved and shuffled across files
 
 
-def test_two_workers_read_disjoint_files(shards):
+def _rows_as_keys(batch):
+    """(file, index) of every row: tokens 1 and 2 identify an example (see _example_rows)."""
+    ids = batch["token_ids"].numpy()
+    return [(int(f) - 1000, int(i) - 2000) for f, i in zip(ids[:, 1], ids[:, 2])]
+
+
+@pytest.mark.parametrize("readers, processes", [(2, 2), (4, 2), (4, 4)])
+def test_processes_split_each_global_batch_and_read_disjoint_files(shards, readers, processes):
+    """Local batches of P processes, concatenated in process order, are the one-process global
+    batches (same readers), shuffled and repeated; processes read disjoint files."""
     import tensorflow as tf
 
     directory, _ = shards
-    files_seen = []
-    for worker in range(2):
-        dataset = pretraining_dataset(str(directory / "*"), batch_size=5, shuffle=False,
-                                      repeat=False, num_workers=2, worker_index=worker)
+    args = dict(batch_size=8, seed=5, shuffle_buffer=20, num_readers=readers)
+    steps = 30  # 240 rows: more than two epochs of the 100 examples
+    single = [_rows_as_keys(b) for b in pretraining_dataset(str(directory), **args).take(steps)]
+    local = []
+    for p in range(processes):
+        dataset = pretraining_dataset(str(directory), num_processes=processes, process_index=p,
+                                      **args)
         policy = dataset.options().experimental_distribute.auto_shard_policy
-        assert policy == tf.data.experimental.AutoShardPolicy.OFF
-        files_seen.append(set((_collect(dataset)["token_ids"][:, 1] - 1000).tolist()))
-        context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=worker)
-        via_context = pretraining_dataset(str(directory / "*"), batch_size=5, shuffle=False,
-                                          repeat=False, input_context=context)
-        assert set((_collect(via_context)["token_ids"][:, 1] - 1000).tolist()) == files_seen[-1]
-    assert files_seen[0] == {0, 2} and files_seen[1] == {1, 3}
-    with pytest.raises(ValueError, match="cannot be split across 5 workers"):
-        pretraining_dataset(str(directory / "*"), batch_size=5, num_workers=5, worker_index=0)
+        assert policy == tf.data.experimental.AutoShardPolicy.OFF  # no second sharding
+        local.append([_rows_as_keys(b) for b in dataset.take(steps)])
+    for step in range(steps):
+        assert sum((local[p][step] for p in range(processes)), []) == single[step]
+        assert all(len(local[p][step]) == 8 // processes for p in range(processes))
+    files = [{f for batch in rows for f, _ in batch} for rows in local]
+    for p in range(processes):
+        mine = {r % NUM_FILES for r in range(readers) if r // (readers // processes) == p}
+        assert files[p] == {f for f in range(NUM_FILES) if f % readers in mine}
+        assert not files[p] & set().union(*(files[q] for q in range(processes) if q != p))
+    # one pass: every example at most once across processes, and as many as fit full blocks
+    seen = []
+    for p in range(processes):
+        seen += [key for b in pretraining_dataset(
+            str(directory), batch_size=4 * readers, num_readers=readers, shuffle=False,
+            repeat=False, num_processes=processes, process_index=p) for key in _rows_as_keys(b)]
+    assert len(seen) == len(set(seen))
+    per_reader = NUM_FILES // readers * PER_FILE
+    assert len(seen) == readers * (per_reader // 4 * 4)
+
+
+def test_input_context_splits_the_local_batch_among_replicas(shards):
+    import tensorflow as tf
+
+    directory, _ = shards
+    args = dict(batch_size=8, seed=1, num_readers=2, shuffle_buffer=10)
+    single = [_rows_as_keys(b) for b in pretraining_dataset(str(directory), **args).take(4)]
+    # worker 1 of 2, two replicas per worker: pieces 2 and 3 of each global batch, in order
+    context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=1,
+                                         num_replicas_in_sync=4)
+    pieces = [_rows_as_keys(b) for b in pretraining_dataset(
+        str(directory), input_context=context, **args).take(8)]
+    for step in range(4):
+        assert pieces[2 * step] == single[step][4:6]
+        assert pieces[2 * step + 1] == single[step][6:8]
+
+
+def test_skip_and_num_batches_follow_the_global_stream(shards):
+    directory, _ = shards
+    args = dict(batch_size=4, seed=2, num_readers=2, shuffle_buffer=10)
+    full = [_rows_as_keys(b) for b in pretraining_dataset(str(directory), **args).take(7)]
+    part = [_rows_as_keys(b) for b in pretraining_dataset(
+        str(directory), skip_batches=3, num_batches=2, **args)]
+    assert part == full[3:5]
+    assert count_global_batches(str(directory), batch_size=8, num_readers=2) == 50 // 4
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(num_readers=3, num_processes=2), "multiple of the number of processes"),
+    (dict(num_readers=3), "cannot be split into 3 equal reader blocks"),
+    (dict(num_readers=6, batch_size=12), "4 shard file\\(s\\) cannot feed 6 data readers"),
+    (dict(num_readers=2, num_processes=2, process_index=2), "process_index=2 is not in"),
+])
+def test_layout_errors_say_how_to_fix(shards, kwargs, message):
+    directory, _ = shards
+    kwargs = {"batch_size": 8, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        pretraining_dataset(str(directory), **kwargs)
 
 
 def test_reads_aws_schema(shards, tmp_path):
