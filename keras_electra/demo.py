@@ -190,7 +190,8 @@ def rtd_baselines(checkpoint_dir, val_dir, validation_batches):
     """Validation metrics of the trained pretrainer and of two untrained discriminators.
 
     All three are evaluated on the same validation batches as the pretrain command's
-    validation (`read_shards(..., repeat=False).take(validation_batches)`):
+    validation (the first `validation_batches` global batches of `pretraining_dataset` in
+    file order, with the run's `--data_readers`):
 
     * `trained`: the final checkpoint of `checkpoint_dir` (what the run validated);
     * `untrained_discriminator`: the same checkpoint with the discriminator's own weights
@@ -207,7 +208,8 @@ def rtd_baselines(checkpoint_dir, val_dir, validation_batches):
     from keras_electra.models.electra_tokenizer import ElectraTokenizer
     from keras_electra.training import checkpointing
     from keras_electra.training.config import PretrainConfig
-    from keras_electra.training.pretrain import _build_pretrainer, _make_optimizer, read_shards
+    from keras_electra.data.pretraining_dataset import pretraining_dataset
+    from keras_electra.training.pretrain import _build_pretrainer, _make_optimizer
 
     manager = checkpointing.CheckpointManager(checkpoint_dir, 1, 0)
     visible = manager.visible_checkpoints()
@@ -224,8 +226,9 @@ def rtd_baselines(checkpoint_dir, val_dir, validation_batches):
         return model
 
     def evaluate(model):
-        dataset = read_shards(val_dir, config.per_gpu_batch_size, config.max_seq_length,
-                              repeat=False).take(validation_batches)
+        dataset = pretraining_dataset(
+            val_dir, config.per_gpu_batch_size, config.max_seq_length, shuffle=False,
+            repeat=False, num_readers=config.data_readers or 1, num_batches=validation_batches)
         results = model.evaluate(dataset, verbose=0, return_dict=True)
         return {f"val_{k}": float(v) for k, v in results.items()}
 

@@ -66,7 +66,8 @@ def run(args):
     except NonFiniteLossError as error:
         print(f"keras-electra pretrain: error: {error}", file=sys.stderr)
         return 1
+    presets = (f"presets {result.discriminator_preset}, {result.generator_preset}"
+               if result.discriminator_preset else "presets written by process 0")
     print(f"run {result.run_name}: step {result.step} in {result.seconds:.1f}s; "
-          f"checkpoint {result.checkpoint_path}; presets {result.discriminator_preset}, "
-          f"{result.generator_preset}; logs {result.log_dir}")
+          f"checkpoint {result.checkpoint_path}; {presets}; logs {result.log_dir}")
     return 0

@@ -10,7 +10,10 @@ of its own; it only translates SageMaker's environment into a
 |---------------------------------------------|--------------------------------|-------------------------------|
 | hyperparameters (`SM_HPS`, else the         | `--key value` each (values parsed as JSON data, never         |
 | `hyperparameters.json` file)                | evaluated); `task` picks the command (default `pretrain`)      |
-| `SM_HOSTS`, `SM_CURRENT_HOST` (>1 host)     | `TF_CONFIG` for MultiWorkerMirroredStrategy, unless set        |
+| `SM_HOSTS`, `SM_CURRENT_HOST` (>1 host)     | `TF_CONFIG` for MultiWorkerMirroredStrategy, unless set; with  |
+|                                             | `KERAS_BACKEND=jax`: `JAX_COORDINATOR_ADDRESS` (first sorted   |
+|                                             | host, port `KERAS_ELECTRA_JAX_PORT`, default 12345),           |
+|                                             | `JAX_NUM_PROCESSES`, `JAX_PROCESS_ID` (the host's sorted index)|
 | channel `training` (FSx mount or S3 prefix) | `--filesystem_prefix <path>`   | relative `train_file`,        |
 |                                             |                                | `predict_file`,               |
 |                                             |                                | `checkpoint_path`,            |
@@ -52,6 +55,7 @@ from dataclasses import dataclass
 
 DEFAULT_CHECKPOINT_DIR = "/opt/ml/checkpoints"
 DEFAULT_MWMS_PORT = 2222  # same default as keras_electra.training.distribute
+DEFAULT_JAX_PORT = 12345  # jax.distributed coordinator port on the first host
 DEFAULT_INPUT_CONFIG_DIR = "/opt/ml/input/config"
 TASKS = ("pretrain", "squad")
 
@@ -283,12 +287,32 @@ def tf_config_from_env(env):
     return build_tf_config(hosts, env["SM_CURRENT_HOST"], port, host_ports)
 
 
+def jax_env_from_env(env):
+    """`JAX_COORDINATOR_ADDRESS/NUM_PROCESSES/PROCESS_ID` for `jax.distributed`, or None.
+
+    From the same sorted host list as `tf_config_from_env` (so host `i` is process `i` on
+    either engine); the coordinator is process 0's host on `KERAS_ELECTRA_JAX_PORT` (default
+    12345), or its entry in `KERAS_ELECTRA_SM_HOST_PORTS`.
+
+    >>> jax_env_from_env({"SM_HOSTS": '["algo-2", "algo-1"]', "SM_CURRENT_HOST": "algo-2"})
+    {'JAX_COORDINATOR_ADDRESS': 'algo-1:12345', 'JAX_NUM_PROCESSES': '2', 'JAX_PROCESS_ID': '1'}
+    """
+    port = int(env.get("KERAS_ELECTRA_JAX_PORT", DEFAULT_JAX_PORT))
+    cluster = tf_config_from_env({**env, "KERAS_ELECTRA_MWMS_PORT": str(port)})
+    if cluster is None:
+        return None
+    workers = cluster["cluster"]["worker"]
+    return {"JAX_COORDINATOR_ADDRESS": workers[0], "JAX_NUM_PROCESSES": str(len(workers)),
+            "JAX_PROCESS_ID": str(cluster["task"]["index"])}
+
+
 @dataclass
 class EntryPointPlan:
-    """What the entry point will do: the CLI argv and the TF_CONFIG to export (or None)."""
+    """What the entry point will do: the CLI argv and the TF_CONFIG or JAX_* to export."""
 
     argv: list
     tf_config: dict = None
+    jax_env: dict = None
 
 
 def build_cli_argv(hps, env):
@@ -320,20 +344,30 @@ def build_cli_argv(hps, env):
 def plan_from_environment(env):
     """Everything the entry point decides, from an environment mapping (pure; for tests)."""
     hps = read_hyperparameters(env)
+    argv = build_cli_argv(hps, env)
+    if env.get("KERAS_BACKEND", "tensorflow") == "jax":
+        jax_env = None if env.get("JAX_COORDINATOR_ADDRESS") else jax_env_from_env(env)
+        return EntryPointPlan(argv=argv, jax_env=jax_env)
     tf_config = None if env.get("TF_CONFIG") else tf_config_from_env(env)
-    return EntryPointPlan(argv=build_cli_argv(hps, env), tf_config=tf_config)
+    return EntryPointPlan(argv=argv, tf_config=tf_config)
 
 
 def main(environ=None):
-    """Run the job: export TF_CONFIG if needed, then `keras_electra.cli.main(argv)`."""
+    """Run the job: export TF_CONFIG (or JAX_*) if needed, then `keras_electra.cli.main(argv)`."""
     environ = os.environ if environ is None else environ
     plan = plan_from_environment(dict(environ))
     if plan.tf_config is not None:
         os.environ["TF_CONFIG"] = json.dumps(plan.tf_config)
+    os.environ.update(plan.jax_env or {})
+    cluster = (f"TF_CONFIG={os.environ.get('TF_CONFIG', '')}"
+               if os.environ.get("KERAS_BACKEND", "tensorflow") != "jax" else
+               " ".join(f"{k}={os.environ.get(k, '')}" for k in (
+                   "JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID")))
     print(
         "keras-electra sagemaker entry point: "
         f"host={environ.get('SM_CURRENT_HOST', '?')} hosts={environ.get('SM_HOSTS', '?')} "
-        f"gpus={environ.get('SM_NUM_GPUS', '?')} TF_CONFIG={os.environ.get('TF_CONFIG', '')}",
+        f"gpus={environ.get('SM_NUM_GPUS', '?')} backend="
+        f"{os.environ.get('KERAS_BACKEND', 'tensorflow')} {cluster}",
         flush=True,
     )
     print("keras-electra " + " ".join(plan.argv), flush=True)

@@ -136,6 +136,11 @@ def build_parser():
     job.add_argument("--volume_size", type=int, default=30, help="EBS GB per instance")
     job.add_argument("--tags", default=None,
                      help="job tags: Key=Value,Key2=Value2 or a JSON object")
+    job.add_argument("--backend", choices=("tensorflow", "jax"), default="tensorflow",
+                     help="engine on the instances (default tensorflow: MultiWorkerMirrored"
+                          "Strategy). jax: one process per host joined by jax.distributed (the "
+                          "entry point sets JAX_* from the host list); needs --image_name of an "
+                          "image built with `docker build --build-arg BACKEND=jax`")
     job.add_argument("--no_mwms", action="store_true",
                      help="do not request multi_worker_mirrored_strategy (single node only)")
     job.add_argument("--skip_flag_check", action="store_true",
@@ -308,6 +313,7 @@ class LaunchPlan:
     subnets: list = None
     security_group_ids: list = None
     distribution: dict = None
+    environment: dict = None
     checkpoint_s3_uri: str = None
     use_spot_instances: bool = False
     max_run: int = DEFAULT_MAX_RUN
@@ -381,7 +387,17 @@ def plan_launch(args, passthrough):
 
     hps["task"] = args.task
     distribution = None
-    if not args.no_mwms:
+    environment = None
+    backend = getattr(args, "backend", "tensorflow")
+    if backend == "jax":
+        # No SageMaker distribution: SageMaker runs the entry point on every host anyway, and
+        # the entry point joins them with jax.distributed.
+        if not args.image_name:
+            raise SystemExit("launch: --backend jax needs --image_name: the SageMaker "
+                             "TensorFlow image has no JAX; build one with `docker build "
+                             "--build-arg BACKEND=jax -t keras-electra:jax .` and push it")
+        environment = {"KERAS_BACKEND": "jax"}
+    elif not args.no_mwms:
         distribution = {"multi_worker_mirrored_strategy": {"enabled": True}}
     elif args.instance_count > 1:
         raise SystemExit("launch: --no_mwms needs --instance_count 1")
@@ -390,7 +406,7 @@ def plan_launch(args, passthrough):
         instance_type=args.instance_type, instance_count=args.instance_count, role=args.role,
         image_uri=args.image_name, entry_point=args.entry_point or default_entry_point(),
         source_dir=args.source_dir, inputs=inputs, subnets=subnets,
-        security_group_ids=security_groups, distribution=distribution,
+        security_group_ids=security_groups, distribution=distribution, environment=environment,
         checkpoint_s3_uri=None if args.no_checkpoints else (args.checkpoint_s3_uri or "auto"),
         use_spot_instances=args.use_spot_instances, max_run=args.max_run, max_wait=max_wait,
         volume_size=args.volume_size, tags=parse_tags(args.tags),
@@ -438,6 +454,7 @@ def build_estimator(plan, session):
         image_uri=image_uri,
         hyperparameters=plan.hyperparameters,
         distribution=plan.distribution,
+        environment=plan.environment,
         subnets=plan.subnets,
         security_group_ids=plan.security_group_ids,
         checkpoint_s3_uri=checkpoint_s3_uri,

@@ -353,9 +353,42 @@ def weights_checksum(model):
 
 
 # ----------------------------------------------------------- multi-worker agreement
+def _jax_multi_process():
+    import keras
+
+    if keras.backend.backend() != "jax":
+        return False
+    import jax
+
+    return jax.process_count() > 1
+
+
+def _is_multi_process(strategy):
+    """True under MWMS with several workers, or on JAX with several processes."""
+    from keras_electra.training.distribute import is_multi_worker
+
+    if strategy is not None and is_multi_worker(strategy):
+        return True
+    return _jax_multi_process()
+
+
 def _all_gather_int64(strategy, values):
-    """All-gather a fixed-length int64 vector across MWMS workers -> [workers, len]."""
+    """All-gather a fixed-length int vector across workers/processes -> [workers, len].
+
+    MWMS: a collective all-gather in the strategy. JAX: `process_allgather` (int32 without
+    x64, so every value must lie in [-2**31, 2**31); the callers' values do: steps, 28-bit
+    checksum slices, Unix seconds).
+    """
     import numpy as np
+
+    if _jax_multi_process():
+        from jax.experimental import multihost_utils
+
+        values = np.asarray(values, dtype=np.int64)
+        if values.size and (values.min() < -2**31 or values.max() >= 2**31):
+            raise ValueError(f"cannot all-gather {values.tolist()} as int32 on JAX")
+        table = multihost_utils.process_allgather(values.astype(np.int32))
+        return np.asarray(table, dtype=np.int64).reshape(-1, values.size)
     import tensorflow as tf
 
     local = tf.constant(np.asarray(values, dtype=np.int64)[None, :])
@@ -380,10 +413,8 @@ def agree_on_resume_step(strategy, visible_steps, max_slots=64):
     common to all of them (refusing to start beats silently diverging).
     Returns `visible_steps` max directly when not multi-worker.
     """
-    from keras_electra.training.distribute import is_multi_worker
-
     steps = sorted(int(s) for s in visible_steps)[-max_slots:]
-    if strategy is None or not is_multi_worker(strategy):
+    if not _is_multi_process(strategy):
         return steps[-1] if steps else None
     padded = steps + [-1] * (max_slots - len(steps))
     table = _all_gather_int64(strategy, padded)
@@ -404,9 +435,7 @@ def agree_on_resume_step(strategy, visible_steps, max_slots=64):
 
 def verify_workers_agree(strategy, step, checksum_hex):
     """After a restore: every worker must hold the same step and bit-identical weights."""
-    from keras_electra.training.distribute import is_multi_worker
-
-    if strategy is None or not is_multi_worker(strategy):
+    if not _is_multi_process(strategy):
         return
     # 7 hex digits per slot keep each value well inside int64.
     digits = [int(checksum_hex[i:i + 7], 16) for i in range(0, 28, 7)]
@@ -422,9 +451,7 @@ def verify_workers_agree(strategy, step, checksum_hex):
 
 def agree_on_int(strategy, value):
     """Worker 0's value of an int on every worker (e.g. the run-name timestamp)."""
-    from keras_electra.training.distribute import is_multi_worker
-
-    if strategy is None or not is_multi_worker(strategy):
+    if not _is_multi_process(strategy):
         return int(value)
     table = _all_gather_int64(strategy, [int(value)])
     return int(table[0][0])

@@ -14,12 +14,13 @@ MirroredStrategy over N logical CPUs in one process: the same replica ids and
 batch split as N one-replica MWMS workers, so a multi-worker run can be
 compared with a single process step by step.
 
-On the JAX backend use `setup_jax_data_parallel()` instead: it calls
-`keras.distribution.initialize()` when multi-process variables are present
-(`JAX_COORDINATOR_ADDRESS`, `JAX_NUM_PROCESSES`, `JAX_PROCESS_ID`; Keras reads
-them itself) and installs `keras.distribution.DataParallel()` over all devices,
-so `model.fit` shards each global batch across devices and processes.
-Checkpointing and logging then use `process_index() == 0` as the chief.
+On the JAX backend use `setup_jax_data_parallel()` instead: it connects the
+processes (`JAX_COORDINATOR_ADDRESS`, `JAX_NUM_PROCESSES`, `JAX_PROCESS_ID`; the
+SageMaker entry point sets them from the host list) through `keras.distribution.initialize(...)` and installs
+`keras.distribution.DataParallel(auto_shard_dataset=False)` over all devices;
+each process feeds its own rows of every global batch (see
+`keras_electra.data.pretraining_dataset`). Checkpointing and logging then use
+`process_index() == 0` as the chief.
 
 Keras 3.15 `fit()` does not run under MWMS at all; see `apply_keras_mwms_fixes`.
 """
@@ -345,24 +346,95 @@ def strategy_worker_info(strategy):
     return 1, 0, True
 
 
-def setup_jax_data_parallel():
-    """JAX backend: `keras.distribution.DataParallel` over every device.
+JAX_CLUSTER_ENV = ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID")
 
-    Calls `keras.distribution.initialize()` first when the multi-process
-    variables `JAX_COORDINATOR_ADDRESS`, `JAX_NUM_PROCESSES`, `JAX_PROCESS_ID`
-    are set (one process per host; `jax.distributed` then connects them).
-    Returns the distribution, or None when there is one device in one process.
+
+def jax_cluster_from_env(environ=None):
+    """`(coordinator_address, num_processes, process_id)` for `jax.distributed`, or None.
+
+    Read from `JAX_COORDINATOR_ADDRESS` (host:port of process 0), `JAX_NUM_PROCESSES` and
+    `JAX_PROCESS_ID` (all three, or none; on SageMaker the entry point sets them from the host
+    list). None for a single process. Raises ValueError naming the variable to fix.
+
+    Example:
+    ```python
+    env = {"JAX_COORDINATOR_ADDRESS": "10.0.0.1:12345", "JAX_NUM_PROCESSES": "2",
+           "JAX_PROCESS_ID": "1"}
+    jax_cluster_from_env(env)  # ('10.0.0.1:12345', 2, 1)
+    ```
+    """
+    environ = os.environ if environ is None else environ
+    present = [name for name in JAX_CLUSTER_ENV if environ.get(name, "").strip()]
+    if not present:
+        return None
+    missing = [name for name in JAX_CLUSTER_ENV if name not in present]
+    if missing:
+        raise ValueError(
+            f"JAX multi-process: {', '.join(present)} set but {', '.join(missing)} missing; set "
+            "all three on every process (JAX_COORDINATOR_ADDRESS=host:port of process 0, "
+            "JAX_NUM_PROCESSES=N, JAX_PROCESS_ID=0..N-1).")
+    address = environ["JAX_COORDINATOR_ADDRESS"].strip()
+    values = {}
+    for name in ("JAX_NUM_PROCESSES", "JAX_PROCESS_ID"):
+        try:
+            values[name] = int(environ[name])
+        except ValueError:
+            raise ValueError(f"{name}={environ[name]!r}: expected an integer.") from None
+    count, index = values["JAX_NUM_PROCESSES"], values["JAX_PROCESS_ID"]
+    if count < 1 or not 0 <= index < count:
+        raise ValueError(f"JAX_PROCESS_ID={index} must be in [0, JAX_NUM_PROCESSES={count}).")
+    if ":" not in address:
+        raise ValueError(f"JAX_COORDINATOR_ADDRESS={address!r}: expected host:port of "
+                         "process 0 (e.g. 10.0.0.1:12345).")
+    return address, count, index
+
+
+def setup_jax_data_parallel(environ=None):
+    """JAX backend: connect the processes, then `keras.distribution.DataParallel` over all devices.
+
+    With a cluster (`jax_cluster_from_env`: `JAX_COORDINATOR_ADDRESS`, `JAX_NUM_PROCESSES`,
+    `JAX_PROCESS_ID`), calls `keras.distribution.initialize` with
+    those values explicitly (`jax.distributed.initialize` does not read `JAX_NUM_PROCESSES`
+    itself). The distribution does not shard datasets (`auto_shard_dataset=False`): each
+    process feeds its *local* rows of every global batch, as `pretraining_dataset(...,
+    num_processes=, process_index=)` yields them, and Keras assembles the global batch with
+    `jax.make_array_from_process_local_data`. On CPU, processes talk over gloo collectives.
+
+    Returns the distribution, or None for one device in one process. Call before any JAX
+    computation.
     """
     import keras
 
-    if os.environ.get("JAX_COORDINATOR_ADDRESS") and os.environ.get("JAX_NUM_PROCESSES"):
-        keras.distribution.initialize()
+    cluster = jax_cluster_from_env(environ)
+    if cluster:
+        address, count, index = cluster
+        logger.info("jax.distributed: process %d of %d, coordinator %s", index, count, address)
+        keras.distribution.initialize(job_addresses=address, num_processes=count,
+                                      process_id=index)
     devices = keras.distribution.list_devices()
-    if len(devices) <= 1:
+    if len(devices) <= 1 and not cluster:
         return None
-    distribution = keras.distribution.DataParallel(devices=devices)
+    distribution = keras.distribution.DataParallel(devices=devices, auto_shard_dataset=False)
     keras.distribution.set_distribution(distribution)
     return distribution
+
+
+def process_layout(strategy=None):
+    """`(num_processes, process_index)` of the running job, for either engine.
+
+    TensorFlow: MWMS workers (one process each), else (1, 0). JAX: `jax.process_count()` and
+    `jax.process_index()` (call after `setup_jax_data_parallel`).
+    """
+    import keras
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.process_count(), jax.process_index()
+    if strategy is not None and is_multi_worker(strategy):
+        num_workers, index, _ = strategy_worker_info(strategy)
+        return num_workers, index
+    return 1, 0
 
 
 def jax_process_info():

@@ -57,8 +57,12 @@ def test_dockerfile_builds_the_documented_image():
     assert re.fullmatch(
         r"FROM (tensorflow/tensorflow:2\.21\.\d+-gpu|\S+/tensorflow-training:2\.21\S*)", base[0]
     ), base[0]
-    # The package with its sagemaker extra, and the SageMaker training toolkit.
-    assert re.search(r'pip install[^\n]*\[sagemaker\]', text)
+    # The package with its sagemaker extra (+ jax-cuda for BACKEND=jax, an extra that
+    # exists in setup.cfg), and the SageMaker training toolkit.
+    assert re.search(r'pip install[^\n]*/opt/keras-electra\[\$\{extras\}\]', text)
+    assert 'ARG BACKEND=tensorflow' in text and 'KERAS_BACKEND=${BACKEND}' in text
+    assert 'then extras="sagemaker,jax-cuda"' in text and 'then extras="sagemaker"' in text
+    assert re.search(r"^jax-cuda =\n    jax\[cuda12\]==", (ROOT / "setup.cfg").read_text(), re.M)
     assert re.search(r"sagemaker-training==\d", text)
     # SageMaker runs SAGEMAKER_PROGRAM from /opt/ml/code: it must be our entry point.
     assert "SAGEMAKER_PROGRAM=entry_point.py" in text

@@ -217,6 +217,51 @@ def test_main_exports_tf_config_and_calls_the_cli(monkeypatch, tmp_path):
     assert pairs(seen["argv"])["--train_dir"] == str(tmp_path)
 
 
+def test_main_exports_jax_cluster_on_the_jax_backend(monkeypatch, tmp_path):
+    """KERAS_BACKEND=jax: JAX_* from the sorted host list (host i = process i), no TF_CONFIG;
+    the values are the ones `distribute.jax_cluster_from_env` accepts."""
+    from keras_electra.training.distribute import jax_cluster_from_env
+
+    seen = {}
+
+    def fake_cli_main(argv):
+        seen["env"] = {k: os.environ.get(k) for k in (
+            "JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID", "TF_CONFIG")}
+        return 0
+
+    monkeypatch.setattr(cli, "main", fake_cli_main)
+    for key in ("TF_CONFIG", "JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID"):
+        monkeypatch.setenv(key, "placeholder")  # so that monkeypatch restores the real state
+        monkeypatch.delenv(key)
+    env = {
+        "SM_HOSTS": '["algo-3", "algo-1", "algo-2"]', "SM_CURRENT_HOST": "algo-3",
+        "SM_HPS": json.dumps({"model_size": "small"}), "KERAS_BACKEND": "jax",
+        "SM_CHANNEL_TRAIN": str(tmp_path), "KERAS_ELECTRA_JAX_PORT": "4321",
+    }
+    assert entry_point.main(env) == 0
+    assert seen["env"] == {"JAX_COORDINATOR_ADDRESS": "algo-1:4321", "JAX_NUM_PROCESSES": "3",
+                           "JAX_PROCESS_ID": "2", "TF_CONFIG": None}
+    assert jax_cluster_from_env(seen["env"]) == ("algo-1:4321", 3, 2)
+    assert plan_from_environment({**env, "SM_HOSTS": '["algo-3"]'}).jax_env is None
+    # explicit JAX_* win over the host list
+    assert plan_from_environment({**env, "JAX_COORDINATOR_ADDRESS": "x:1"}).jax_env is None
+
+
+def test_jax_cluster_env_errors_name_the_variable():
+    from keras_electra.training.distribute import jax_cluster_from_env
+
+    assert jax_cluster_from_env({}) is None
+    with pytest.raises(ValueError, match="JAX_NUM_PROCESSES, JAX_PROCESS_ID missing"):
+        jax_cluster_from_env({"JAX_COORDINATOR_ADDRESS": "h:1"})
+    base = {"JAX_COORDINATOR_ADDRESS": "h:1", "JAX_NUM_PROCESSES": "2"}
+    with pytest.raises(ValueError, match="JAX_PROCESS_ID=2 must be in"):
+        jax_cluster_from_env({**base, "JAX_PROCESS_ID": "2"})
+    with pytest.raises(ValueError, match="expected an integer"):
+        jax_cluster_from_env({**base, "JAX_PROCESS_ID": "one"})
+    with pytest.raises(ValueError, match="expected host:port"):
+        jax_cluster_from_env({**base, "JAX_COORDINATOR_ADDRESS": "h", "JAX_PROCESS_ID": "0"})
+
+
 @pytest.mark.parametrize("module", [entry_point, launch, metrics_format])
 def test_docstring_examples_run(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)

@@ -347,3 +347,18 @@ def test_documented_prepare_command_uses_real_flags():
     for line in lines:
         args = parser.parse_args(shlex.split(line)[1:])  # exits (fails) on an unknown flag
         assert args.command == "prepare"
+
+
+def test_dry_run_jax_backend_sets_the_engine_and_no_mwms(capsys):
+    argv = [a for a in launcher_argv("--dry-run", "--backend", "jax")]
+    assert launch.main(argv) == 0
+    request = json.loads(capsys.readouterr().out)
+    assert request["Environment"]["KERAS_BACKEND"] == "jax"
+    assert request["AlgorithmSpecification"]["TrainingImage"] == IMAGE
+    hps = {key: json.loads(value) for key, value in request["HyperParameters"].items()}
+    assert "sagemaker_multi_worker_mirrored_strategy_enabled" not in hps
+    assert request["ResourceConfig"]["InstanceCount"] == 2
+    # the default TF image has no JAX: refused with the build command
+    without_image = [a for a in argv if a != IMAGE and a != "--image_name"]
+    with pytest.raises(SystemExit, match="--build-arg BACKEND=jax"):
+        plan_from_argv(without_image)
