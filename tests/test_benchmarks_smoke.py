@@ -174,13 +174,87 @@ def test_squad_inference_smoke_json(tmp_path):
 def test_gpu_script_runs_without_tensorflow(tmp_path):
     out = tmp_path / "g.json"
     run_script("gpu.py", "--smoke", "--block-tensorflow", "--cases", "small_s128",
-               "--output", out)
+               "--variants", "default", "--profile-cases", "none", "--output", out)
     payload = json.loads(out.read_text())
     (result,) = payload["results"]
     assert "error" not in result, result
     assert result["tensorflow_imported"] is False and result["backend"] == "jax"
     assert result["sequences_per_s"] > 0 and result["model_flops_per_step_g"] > 0
     assert result["mfu"] is None  # CPU: no peak in the table
+
+
+@pytest.mark.slow
+def test_gpu_script_variants_hf_profile_and_tables(tmp_path):
+    """The whole GPU script on CPU: every speed variant, the HF step, the profile, the tables."""
+    out = tmp_path / "g.json"
+    run_script("gpu.py", "--smoke", "--cases", "base_s512", "--with-hf", "--output", out)
+    payload = json.loads(out.read_text())
+    results = {(r["impl"], r["variant"]): r for r in payload["results"]}
+    assert set(results) == {("ours", "default"), ("ours", "rbg"), ("ours", "attn0"),
+                            ("hf", "default")}
+    for r in results.values():
+        assert "error" not in r, r
+        assert r["sequences_per_s"] > 0 and len(r["step_times_s"]) >= 3
+        assert math.isfinite(r["first_loss"]) and math.isfinite(r["last_loss"])
+    default, rbg, attn0 = (results["ours", v] for v in ("default", "rbg", "attn0"))
+    # the shipped recipe trains through Keras' einsum path (attention dropout 0.1), threefry
+    paths = default["attention_paths"]
+    assert paths["einsum"] > 0 and paths["dot_product_attention"] == {}
+    assert paths["rng_bit_generator"] == 0 and default["prng_impl"] == "threefry2x32"
+    assert default["attention_dropout"] == 0.1
+    # rbg: same attention path, random bits from RngBitGenerator
+    assert rbg["attention_paths"]["einsum"] > 0 and rbg["attention_paths"]["rng_bit_generator"] > 0
+    assert rbg["prng_impl"] == "rbg"
+    # attn0: only the fused op (CPU: Keras asks JAX for its XLA implementation)
+    paths = attn0["attention_paths"]
+    assert attn0["attention_dropout"] == 0.0 and paths["einsum"] == 0
+    assert paths["dot_product_attention"]["xla"]["ok"] > 0
+    # the first case's default and attn0 runs are profiled (CPU: host-plane fallback)
+    for r in (default, attn0):
+        profile = r["profile"]
+        assert "error" not in profile, profile
+        assert 0 < len(profile["top_ops"]) <= 15 and profile["device_ms_per_step"] > 0
+        assert not os.path.exists(profile["trace_file"])  # in a temporary dir, cleaned up
+    assert "profile" not in rbg
+    # projection of the AWS recipe: 1.28e8 sequences / (N x measured rate), linear scaling
+    (row,) = [p for p in payload["projection"] if (p["impl"], p["variant"]) == ("ours", "default")]
+    for n in (1, 8, 64):
+        assert row["hours"][str(n)] == pytest.approx(
+            125_000 * 1024 / (n * default["sequences_per_s"]) / 3600)
+    table = out.with_suffix(".md").read_text()
+    assert "| base_s512 | hf | default |" in table and "linear scaling" in table
+    assert "Profile: base_s512 default" in table and "Profile: base_s512 attn0" in table
+
+
+def test_gpu_profile_summary_of_a_device_plane():
+    """The GPU branch of the profile summary, on a hand-made device plane."""
+    from types import SimpleNamespace as NS
+
+    from gpu import summarize_profile
+
+    def event(name, ns, **stats):
+        return NS(name=name, duration_ns=ns, stats=list(stats.items()))
+
+    ops = NS(name="XLA Ops", events=[event("fusion.1", 6e6, hlo_category="loop fusion"),
+                                     event("custom-call.2", 3e6, long_name="__cudnn$fmha"),
+                                     event("fusion.1", 6e6, hlo_category="loop fusion")])
+    stream = NS(name="Stream #13(Compute)", events=[
+        event("sm90_xmma_gemm_bf16", 4e6, hlo_op="dot.3"),
+        event("cudnn_generated_fort_native_sdpa", 3e6, hlo_op="custom-call.2"),
+        event("loop_add_fusion", 5e6, hlo_op="fusion.1")])
+    data = NS(planes=[NS(name="/host:CPU", lines=[]),
+                      NS(name="/device:GPU:0", lines=[ops, stream])])
+    summary = summarize_profile(data, steps=2)
+    assert summary["source"] == "/device:GPU:0"
+    assert summary["device_ms_per_step"] == pytest.approx(6.0)  # 12 ms of kernels / 2 steps
+    top = summary["top_ops"]
+    assert [e["name"] for e in top] == ["fusion.1", "custom-call.2"]
+    assert top[0]["ms_per_step"] == pytest.approx(6.0) and top[0]["percent"] == pytest.approx(80)
+    assert top[0]["calls_per_step"] == 1.0
+    assert top[1]["group"].startswith("attention")
+    kernels = [e["name"] for e in summary["top_kernels"]]
+    assert kernels == ["loop_add_fusion", "sm90_xmma_gemm_bf16", "cudnn_generated_fort_native_sdpa"]
+    assert summary["top_kernels"][1]["group"].startswith("matmul")
 
 
 @pytest.mark.slow
