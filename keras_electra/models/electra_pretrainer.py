@@ -232,9 +232,18 @@ class ElectraPretrainer(Task):
 
     def export_generator(self, preset_dir):
         """Save the generator backbone (its own copy of the shared embeddings) as a preset."""
-        standalone = ElectraBackbone.from_config(self.generator.get_config())
-        for target, source in zip(standalone.weights, self.generator.weights):
-            target.assign(source)
+        # Built outside any keras.distribution and filled from host copies: on JAX with several
+        # processes only the chief exports, so nothing here may run a cross-process computation
+        # (creating distributed variables or assigning from global arrays would wait for peers
+        # that are already training).
+        current = keras.distribution.distribution()
+        keras.distribution.set_distribution(None)
+        try:
+            standalone = ElectraBackbone.from_config(self.generator.get_config())
+            for target, source in zip(standalone.weights, self.generator.weights):
+                target.assign(ops.convert_to_numpy(source.value))
+        finally:
+            keras.distribution.set_distribution(current)
         standalone.save_to_preset(preset_dir)
         if self.tokenizer is not None:
             self.tokenizer.save_to_preset(preset_dir)
