@@ -33,7 +33,8 @@ def register(subparsers):
                         help="worker processes (default: one per ~32 MB of text, up to the "
                         "number of cores); the output is the same for any value")
     parser.add_argument("--overwrite", action="store_true",
-                        help="replace output of another configuration in --output-dir")
+                        help="replace output of another configuration in --output-dir (the "
+                        "old output is kept until the new one is complete)")
     parser.add_argument("--skip-bad-lines", action="store_true",
                         help="skip (and count) lines that are not UTF-8 instead of failing")
     parser.add_argument("--lowercase", action=argparse.BooleanOptionalAction, default=True,

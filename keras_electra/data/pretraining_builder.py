@@ -17,6 +17,13 @@ Every file is written under a temporary name and renamed when complete. Re-runni
 same configuration skips finished units and shards; a different configuration is refused
 unless `overwrite=True`. Output is byte-identical for the same seed, whatever `workers` is.
 
+`overwrite=True` never deletes the existing output before the new one is complete: the new
+run is built in `<output_dir>/.overwrite-new/` (resumable like any run), then swapped in (the
+old files are moved to `.overwrite-old/`, the new ones moved in with `manifest.json` last,
+then the old ones deleted; a swap cut short is finished at the next start). The output dir
+may not overlap the inputs (be, or be inside, an input directory, contain an input file, or
+hold files an input glob matches): `prepare` would read its own output as text next time.
+
 Differences from G that do not change how an example is built: G's global, unseeded `random`
 is replaced by per-unit seeded generators; G's builder carries its next target length from one
 file to the next, ours starts each unit at `max_seq_length`; G shuffles the file order per job,
@@ -26,6 +33,8 @@ over 100 bytes become [UNK], BERT: 200 characters). Note that G's A/B rule can p
 shorter sentence into A after an earlier one went to B; we reproduce that.
 """
 
+import fnmatch
+import glob
 import json
 import math
 import os
@@ -40,6 +49,7 @@ from keras_electra.data.text_files import (
     BadInputError,
     expand_input_patterns,
     plan_work_units,
+    split_input_patterns,
     text_size,
 )
 from keras_electra.data.vocab import load_vocabulary, vocabulary_fingerprint
@@ -49,6 +59,11 @@ SHARD_PREFIX = "pretrain_data.tfrecord"
 MANIFEST = "manifest.json"
 STATS = "stats.json"
 WORK_DIR = ".work"
+# --overwrite: the new output is built in STAGING_DIR and swapped in; the old one goes to
+# OLD_DIR until the swap is done (SWAP_MARKER in it: every old file has been moved there).
+STAGING_DIR = ".overwrite-new"
+OLD_DIR = ".overwrite-old"
+SWAP_MARKER = "old-files-moved"
 WORKER_BYTES = 32 * 1024 * 1024
 
 
@@ -67,20 +82,22 @@ def _config_differences(old, new):
     return [k for k in keys if old.get(k) != new.get(k)]
 
 
-def _remove_outputs(output_dir):
-    for name in ("train", "val", WORK_DIR):
-        shutil.rmtree(os.path.join(output_dir, name), ignore_errors=True)
-    for name in os.listdir(output_dir):
-        if name in (MANIFEST, STATS) or name.startswith(SHARD_PREFIX):
-            os.remove(os.path.join(output_dir, name))
+def _output_names(output_dir):
+    """Names of prepare's outputs in `output_dir`, `manifest.json` first."""
+    names = [n for n in os.listdir(output_dir)
+             if n in ("train", "val", WORK_DIR, MANIFEST, STATS) or n.startswith(SHARD_PREFIX)]
+    return sorted(names, key=lambda n: (n != MANIFEST, n))
+
+
+def _remove(path):
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        os.remove(path)
 
 
 def _has_outputs(output_dir):
-    names = os.listdir(output_dir)
-    return any(
-        n in ("train", "val", WORK_DIR, MANIFEST, STATS) or n.startswith(SHARD_PREFIX)
-        for n in names
-    )
+    return bool(_output_names(output_dir))
 
 
 def _write_json(path, value):
@@ -90,36 +107,205 @@ def _write_json(path, value):
     os.replace(temporary, path)
 
 
+def _read_manifest(directory):
+    try:
+        with open(os.path.join(directory, MANIFEST)) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None
+
+
+def _swap_in(staging, output_dir):
+    """Replace prepare's outputs in `output_dir` by the complete build in `staging`.
+
+    Old outputs are moved (renamed) to OLD_DIR, `manifest.json` first, so that `output_dir`
+    never looks complete while it holds a mix; then the new ones are moved in, `manifest.json`
+    last; then OLD_DIR is deleted. Each step is a rename, so a crash leaves every file of both
+    runs on disk, and calling this again (`_finish_interrupted_swap`) completes the swap.
+    """
+    old = os.path.join(output_dir, OLD_DIR)
+    marker = os.path.join(old, SWAP_MARKER)
+    os.makedirs(old, exist_ok=True)
+    if not os.path.exists(marker):
+        for name in _output_names(output_dir):
+            _remove(os.path.join(old, name))  # a copy from an earlier, unfinished swap
+            os.replace(os.path.join(output_dir, name), os.path.join(old, name))
+        open(marker, "w").close()
+    if os.path.isdir(staging):
+        for name in sorted(os.listdir(staging), key=lambda n: (n == MANIFEST, n)):
+            _remove(os.path.join(output_dir, name))  # old files are all in OLD_DIR by now
+            os.replace(os.path.join(staging, name), os.path.join(output_dir, name))
+        os.rmdir(staging)
+    shutil.rmtree(old)
+
+
+def _finish_interrupted_swap(output_dir):
+    old = os.path.join(output_dir, OLD_DIR)
+    if not os.path.isdir(old):
+        return
+    staging = os.path.join(output_dir, STAGING_DIR)
+    if os.path.isdir(staging) or os.path.exists(os.path.join(output_dir, MANIFEST)):
+        print(f"prepare: finishing the --overwrite of {output_dir} that was interrupted while "
+              "the new files were being moved in")
+        _swap_in(staging, output_dir)
+        return
+    # The new files are gone (removed by hand?): put the old ones back rather than lose both.
+    for name in os.listdir(old):
+        if name != SWAP_MARKER and not os.path.lexists(os.path.join(output_dir, name)):
+            os.replace(os.path.join(old, name), os.path.join(output_dir, name))
+    shutil.rmtree(old)
+
+
+def _is_complete(directory, manifest):
+    shards = manifest.get("train_shards", []) + manifest.get("val_shards", [])
+    return bool(manifest.get("complete")) and all(
+        os.path.exists(os.path.join(directory, shard)) for shard in shards
+    ) and os.path.exists(os.path.join(directory, STATS))
+
+
+def _staging_dir(output_dir, config):
+    """The dir an `overwrite=True` run builds in: STAGING_DIR, resumed when it holds a run of
+    this configuration (an earlier --overwrite that was interrupted), else emptied."""
+    staging = os.path.join(output_dir, STAGING_DIR)
+    manifest = _read_manifest(staging) if os.path.isdir(staging) else None
+    if manifest is not None and not _config_differences(manifest.get("config", {}), config):
+        return staging, _is_complete(staging, manifest)
+    shutil.rmtree(staging, ignore_errors=True)
+    os.makedirs(staging)
+    return staging, False
+
+
 def _check_output_dir(output_dir, config, overwrite):
-    """Refuse to mix configurations; returns True when a complete identical run exists."""
+    """Refuse to mix configurations; returns `(build_dir, complete)`.
+
+    `build_dir` is where this run writes: `output_dir`, or with `overwrite=True` and existing
+    output, STAGING_DIR inside it (swapped in when complete, see `_swap_in`). `complete`: a
+    complete run of this configuration is already in `build_dir`.
+    """
     os.makedirs(output_dir, exist_ok=True)
-    manifest_path = os.path.join(output_dir, MANIFEST)
-    if os.path.exists(manifest_path):
-        with open(manifest_path) as f:
-            manifest = json.load(f)
-        differences = _config_differences(manifest.get("config", {}), config)
+    _finish_interrupted_swap(output_dir)
+    manifest = _read_manifest(output_dir)
+    if manifest is not None:
         if overwrite:
-            _remove_outputs(output_dir)
-            return False
+            return _staging_dir(output_dir, config)
+        differences = _config_differences(manifest.get("config", {}), config)
         if differences:
             raise BadInputError(
                 f"{output_dir} holds pretraining data of another configuration (differs in: "
                 f"{', '.join(differences)}). Use another --output-dir, or pass --overwrite "
-                "(overwrite=True) to delete it and start again."
+                "(overwrite=True) to replace it (the old data is kept until the new data is "
+                "complete)."
             )
-        shards = manifest.get("train_shards", []) + manifest.get("val_shards", [])
-        return bool(manifest.get("complete")) and all(
-            os.path.exists(os.path.join(output_dir, shard)) for shard in shards
-        ) and os.path.exists(os.path.join(output_dir, STATS))
+        return output_dir, _is_complete(output_dir, manifest)
     if _has_outputs(output_dir):
         if overwrite:
-            _remove_outputs(output_dir)
-            return False
+            return _staging_dir(output_dir, config)
         raise BadInputError(
             f"{output_dir} holds shards or work files but no {MANIFEST}, so their configuration "
             "is unknown. Use another --output-dir, or pass --overwrite (overwrite=True)."
         )
-    return False
+    shutil.rmtree(os.path.join(output_dir, STAGING_DIR), ignore_errors=True)  # stale
+    return output_dir, False
+
+
+# Paths prepare writes under its output dir (and its staging dir): an input glob that matches
+# one of them would read prepare's own output as corpus text.
+_OUTPUT_SAMPLES = (
+    MANIFEST, STATS, f"{MANIFEST}.tmp-1", f"train/{shard_name(0, 1)}", f"val/{shard_name(0, 1)}",
+    f"train/{shard_name(0, 1)}.tmp-1", f"{WORK_DIR}/unit-00000.json",
+    f"{WORK_DIR}/unit-00000.train.tfrecord", f"{WORK_DIR}/worker-0.json",
+    f"{WORK_DIR}/worker-0.log",
+)
+
+
+def _glob_matches(pattern, path):
+    """Whether the glob `pattern` (`**` recursive) can match `path` (both absolute)."""
+    parts, names = pattern.split(os.sep), path.split(os.sep)
+
+    def match(i, j):
+        if i == len(parts):
+            return j == len(names)
+        if parts[i] == "**":
+            return any(match(i + 1, k) for k in range(j, len(names) + 1))
+        return j < len(names) and fnmatch.fnmatchcase(names[j], parts[i]) and match(i + 1, j + 1)
+
+    return match(0, 0)
+
+
+def _glob_forms(pattern):
+    """`pattern` made absolute, and with the symlinks of its literal prefix resolved."""
+    absolute = os.path.abspath(pattern)
+    parts = absolute.split(os.sep)
+    literal = next((i for i, part in enumerate(parts) if glob.has_magic(part)), len(parts))
+    prefix = os.path.realpath(os.sep.join(parts[:literal]) or os.sep)
+    return {absolute, os.path.join(prefix, *parts[literal:])}
+
+
+def _inside(path, directory):
+    """`path` is `directory` or below it (real paths)."""
+    return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
+
+
+def _ancestors(path):
+    """`path` and every directory above it."""
+    while True:
+        yield path
+        parent = os.path.dirname(path)
+        if parent == path:
+            return
+        path = parent
+
+
+def check_output_outside_inputs(input_patterns, files, output_dir):
+    """Refuse an output dir that overlaps the inputs, before anything is read or written.
+
+    Overlap: the output dir is an input directory or inside one (or inside a directory that an
+    input glob names), contains an input file, or an input glob matches files that prepare
+    writes there. Then the next run would tokenize prepare's own `manifest.json` and shards as
+    text, and `--overwrite` would remove files that the run reads. Real paths are compared, so
+    symlinks do not hide an overlap.
+
+    Raises:
+        BadInputError: naming the output dir, the input and the fix.
+    """
+    output_abs, output_real = os.path.abspath(output_dir), os.path.realpath(output_dir)
+    problem = None
+    for pattern in split_input_patterns(input_patterns):
+        if os.path.isdir(pattern):
+            directory = os.path.realpath(pattern)
+            if _inside(output_real, directory):
+                where = "is" if output_real == directory else "is inside"
+                problem = f"{where} the input directory {pattern}"
+        elif glob.has_magic(pattern):
+            forms = _glob_forms(pattern)
+            named = [a for root in (output_abs, output_real) for a in _ancestors(root)]
+            hit = next((a for form in forms for a in named if _glob_matches(form, a)), None)
+            if hit is not None:
+                problem = (f"is matched by the input pattern {pattern!r}"
+                           if hit in (output_abs, output_real) else
+                           f"is inside {hit}, which the input pattern {pattern!r} matches")
+            else:
+                outputs = [os.path.join(root, sub, sample)
+                           for root in (output_abs, output_real)
+                           for sub in ("", STAGING_DIR) for sample in _OUTPUT_SAMPLES]
+                hit = next((o for form in forms for o in outputs if _glob_matches(form, o)),
+                           None)
+                if hit is not None:
+                    problem = (f"would hold files that the input pattern {pattern!r} matches "
+                               f"(e.g. {hit})")
+        if problem:
+            break
+    if problem is None:
+        inside = next((p for p in files if _inside(os.path.realpath(p), output_real)), None)
+        if inside is not None:
+            problem = f"contains the input file {inside}"
+    if problem:
+        raise BadInputError(
+            f"--output-dir {output_dir} {problem}: prepare would read its own output "
+            "(manifest.json, shards) as corpus text, and --overwrite would delete what it "
+            "reads. Use an --output-dir outside the input directories (e.g. next to them) that "
+            "no input pattern matches."
+        )
 
 
 class _Progress:
@@ -399,7 +585,9 @@ def prepare_pretraining_data(
                          f"{max_seq_length}")
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    output_dir = os.fspath(output_dir)
     files = expand_input_patterns(input_patterns)
+    check_output_outside_inputs(input_patterns, files, output_dir)
     vocabulary = load_vocabulary(vocab_path)
     total_bytes = sum(os.path.getsize(p) for p in files)
     units = plan_work_units(files, chunk_bytes)
@@ -410,7 +598,6 @@ def prepare_pretraining_data(
     if num_shards < 1 or (val_fraction > 0 and num_val_shards < 1):
         raise ValueError("num_shards (and num_val_shards when val_fraction > 0) must be >= 1")
 
-    output_dir = os.fspath(output_dir)
     config = {
         "format": FORMAT,
         "inputs": [[p, os.path.getsize(p)] for p in files],
@@ -425,14 +612,19 @@ def prepare_pretraining_data(
         "chunk_bytes": int(chunk_bytes),
         "skip_bad_lines": bool(skip_bad_lines),
     }
-    if _check_output_dir(output_dir, config, overwrite):
+    build_dir, complete = _check_output_dir(output_dir, config, overwrite)
+    if complete:
+        if build_dir != output_dir:
+            _swap_in(build_dir, output_dir)
+            print(f"prepare: {output_dir}: replaced by the complete data of an interrupted "
+                  "--overwrite run")
+        else:
+            print(f"prepare: {output_dir} is already complete for this configuration; skipped")
         with open(os.path.join(output_dir, STATS)) as f:
-            stats = json.load(f)
-        print(f"prepare: {output_dir} is already complete for this configuration; skipped")
-        return stats
-    _write_json(os.path.join(output_dir, MANIFEST), {"config": config, "complete": False})
+            return json.load(f)
+    _write_json(os.path.join(build_dir, MANIFEST), {"config": config, "complete": False})
 
-    work_dir = os.path.join(output_dir, WORK_DIR)
+    work_dir = os.path.join(build_dir, WORK_DIR)
     os.makedirs(work_dir, exist_ok=True)
     prefixes = [os.path.join(work_dir, f"unit-{i:05d}") for i in range(len(units))]
     todo = [
@@ -472,7 +664,9 @@ def prepare_pretraining_data(
     stats = _summarize(unit_stats, max_seq_length)
     if stats["documents"] == 0:
         shutil.rmtree(work_dir, ignore_errors=True)
-        os.remove(os.path.join(output_dir, MANIFEST))
+        os.remove(os.path.join(build_dir, MANIFEST))
+        if build_dir != output_dir:
+            shutil.rmtree(build_dir, ignore_errors=True)
         raise BadInputError(
             f"empty corpus: the {len(files)} file(s) matched by {input_patterns!r} hold no "
             f"non-blank lines ({stats['lines']} lines, {stats['bad_lines']} skipped as "
@@ -482,13 +676,13 @@ def prepare_pretraining_data(
         print(f"prepare: warning: skipped {stats['bad_lines']} bad lines ({BAD_LINE_KINDS})")
 
     train_shards, train_counts = _merge(
-        [f"{p}.train.tfrecord" for p in prefixes], os.path.join(output_dir, "train"),
+        [f"{p}.train.tfrecord" for p in prefixes], os.path.join(build_dir, "train"),
         num_shards, show_progress, "prepare: writing train shards",
     )
     val_shards, val_counts = [], []
     if num_val_shards:
         val_shards, val_counts = _merge(
-            [f"{p}.val.tfrecord" for p in prefixes], os.path.join(output_dir, "val"),
+            [f"{p}.val.tfrecord" for p in prefixes], os.path.join(build_dir, "val"),
             num_val_shards, show_progress, "prepare: writing val shards",
         )
     seconds = time.time() - started
@@ -511,12 +705,14 @@ def prepare_pretraining_data(
     if stats["empty_shards"]:
         print(f"prepare: warning: {stats['empty_shards']} shard(s) are empty; use fewer "
               "--num-shards for a corpus this small")
-    _write_json(os.path.join(output_dir, STATS), stats)
+    _write_json(os.path.join(build_dir, STATS), stats)
     _write_json(
-        os.path.join(output_dir, MANIFEST),
+        os.path.join(build_dir, MANIFEST),
         {"config": config, "complete": True, "train_shards": train_shards,
          "val_shards": val_shards},
     )
     if not keep_work_files:
         shutil.rmtree(work_dir, ignore_errors=True)
+    if build_dir != output_dir:
+        _swap_in(build_dir, output_dir)  # only now are the old shards removed
     return stats

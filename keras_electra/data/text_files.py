@@ -24,6 +24,15 @@ class BadInputError(ValueError):
     """An input file cannot be used as it is (not UTF-8, empty corpus, ...)."""
 
 
+def split_input_patterns(input_patterns):
+    """The individual patterns of `input_patterns` (a string, a comma-separated list of globs,
+    a path, or a list of any of those), stripped and with `~` expanded."""
+    if isinstance(input_patterns, (str, os.PathLike)):
+        input_patterns = [input_patterns]
+    return [os.path.expanduser(p.strip())
+            for item in input_patterns for p in str(item).split(",") if p.strip()]
+
+
 def expand_input_patterns(input_patterns):
     """Sorted, de-duplicated list of files matching one or several glob patterns.
 
@@ -37,12 +46,8 @@ def expand_input_patterns(input_patterns):
     Raises:
         FileNotFoundError: a pattern matches nothing (named in the message).
     """
-    if isinstance(input_patterns, (str, os.PathLike)):
-        input_patterns = [input_patterns]
-    input_patterns = [p for item in input_patterns for p in str(item).split(",") if p.strip()]
     files = set()
-    for pattern in input_patterns:
-        pattern = os.path.expanduser(str(pattern).strip())
+    for pattern in split_input_patterns(input_patterns):
         if os.path.isdir(pattern):
             matches = [os.path.join(pattern, name) for name in os.listdir(pattern)]
         else:
