@@ -10,7 +10,8 @@ Layout (one sub-directory per worker, so workers never write the same file)::
           rng_state.npz         <- keras SeedGenerator states (dropout streams;
                                    `save_weights` leaves them out)
           state.json            <- step, batches consumed, seed, config hash,
-                                   run name (written last)
+                                   run name, sha256 of the two files above
+                                   (written last)
         .tmp-ckpt-0000002000-<pid>/   <- a write in progress (or left by a crash)
       worker-1/ ...
 
@@ -20,6 +21,14 @@ directory is renamed into place with `os.rename` (atomic on POSIX within one
 file system). A crash at any point leaves either the old set of checkpoints or
 the old set plus the new one, never a half-written `ckpt-*`. Leftover `.tmp-*`
 directories are ignored and removed on the next start.
+
+Integrity: `state.json` records the sha256 of every other file of the checkpoint,
+computed from the fsync'ed files before the rename. `visible_checkpoints` checks
+the newest checkpoint(s) against these sums and skips a damaged one (bit rot, a
+bad copy, a partial overwrite) with a warning naming it, so that a resume uses the
+newest intact checkpoint; if every checkpoint is damaged it refuses to start.
+`load_checkpoint` checks again before loading. Checkpoints written before the
+sums existed (no `checksums` in `state.json`) load as before.
 
 Multi-worker (MWMS) choice: **every worker writes its own complete copy** into
 `worker-<index>/` (the weights are identical on all workers, and Keras 3's
@@ -49,6 +58,7 @@ import logging
 import os
 import re
 import shutil
+import sys
 import time
 import warnings
 
@@ -92,6 +102,68 @@ def _fsync_file(path):
         os.fsync(f.fileno())
 
 
+def file_sha256(path, chunk_bytes=8 * 1024 * 1024):
+    """Hex sha256 of a file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(chunk_bytes):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# Checkpoint dirs verified intact in this process: path -> (name, inode, size, mtime, ctime)
+# of each checked file, so that `visible_checkpoints` + `load_checkpoint` hash a file only once.
+_verified = {}
+
+
+def _signature(path, names):
+    signature = []
+    for name in sorted(names):
+        info = os.stat(os.path.join(path, name))
+        signature.append((name, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns))
+    return tuple(signature)
+
+
+def checkpoint_problem(path):
+    """None if the checkpoint dir `path` is intact, else what is wrong with it (a phrase).
+
+    Intact: `state.json` is readable JSON and every file it has a sha256 for exists with that
+    sha256. A checkpoint without recorded sums (written by an older version) counts as intact.
+    """
+    try:
+        with open(os.path.join(path, STATE_FILE), encoding="utf-8") as f:
+            state = json.load(f)
+        if not isinstance(state, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as error:
+        return f"{STATE_FILE} is unreadable ({error})"
+    checksums = state.get("checksums")
+    if not checksums:
+        return None
+    if not isinstance(checksums, dict):
+        return f"{STATE_FILE} has a malformed 'checksums' entry"
+    try:
+        signature = _signature(path, checksums)
+        if _verified.get(path) == signature:
+            return None
+        for name, expected in sorted(checksums.items()):
+            actual = file_sha256(os.path.join(path, name))
+            if actual != expected:
+                return (f"{name} has sha256 {actual[:12]}…, but {STATE_FILE} recorded "
+                        f"{str(expected)[:12]}… when it was saved")
+    except OSError as error:
+        return f"cannot read {error.filename} ({error.strerror})"
+    _verified[path] = signature
+    return None
+
+
+def _warn_damaged(path, problem, intact_path):
+    print(f"keras-electra: warning: checkpoint {path} is damaged: {problem} (bit rot, a bad "
+          f"copy or an overwrite). Skipping it: the newest intact checkpoint is {intact_path}. "
+          "Move the damaged one aside or delete it to silence this warning.",
+          file=sys.stderr, flush=True)
+
+
 class CheckpointManager:
     """Save / list / restore step checkpoints of one worker.
 
@@ -130,18 +202,48 @@ class CheckpointManager:
         return sorted(self._steps_in(self.worker_dir))
 
     def visible_checkpoints(self):
-        """`{step: path}` over this worker's dir, then every other `worker-*` dir."""
-        found = {}
+        """`{step: path}` over this worker's dir, then every other `worker-*` dir.
+
+        Integrity: the newest checkpoints are checked against the sha256 sums in their
+        `state.json`, newest first, until an intact one is found (a copy of the same step in
+        another worker's dir may stand in for a damaged one); each damaged checkpoint is left
+        out with a warning naming it. Older steps are listed unchecked (`load_checkpoint`
+        checks whichever is loaded).
+
+        Raises:
+            CheckpointError: there are checkpoints, but every one of them is damaged.
+        """
+        candidates = {}
         dirs = [self.worker_dir]
         try:
             dirs += sorted(os.path.join(self.directory, n) for n in os.listdir(self.directory)
                            if _WORKER_RE.match(n) and n != f"worker-{self.worker_index}")
         except FileNotFoundError:
-            return found
+            return {}
         for worker_dir in dirs:
             for step, path in self._steps_in(worker_dir).items():
-                found.setdefault(step, path)
-        return found
+                candidates.setdefault(step, []).append(path)
+        found, damaged = {}, []
+        for step in sorted(candidates, reverse=True):
+            if found:  # an intact newer one exists: list the older ones unchecked
+                found[step] = candidates[step][0]
+                continue
+            for path in candidates[step]:
+                problem = checkpoint_problem(path)
+                if problem is None:
+                    found[step] = path
+                    break
+                damaged.append((path, problem))
+        if found:
+            for path, problem in damaged:
+                _warn_damaged(path, problem, found[max(found)])
+        elif damaged:
+            listing = "; ".join(f"{path}: {problem}" for path, problem in damaged)
+            raise CheckpointError(
+                f"every checkpoint under {self.directory} is damaged ({listing}). Restore a "
+                "ckpt-* directory from a backup (or copy one from another worker), or move "
+                "them aside / use a new --checkpoint_dir to start from scratch.")
+        return dict(sorted(found.items()))
 
     def latest_step(self):
         steps = self.visible_checkpoints()
@@ -179,6 +281,9 @@ class CheckpointManager:
         rng_path = os.path.join(tmp, RNG_FILE)
         save_seed_generator_states(model, rng_path)
         _fsync_file(rng_path)
+        # sha256 of the files as they are on disk, checked on resume (`checkpoint_problem`)
+        checksums = {name: file_sha256(os.path.join(tmp, name))
+                     for name in (WEIGHTS_FILE, RNG_FILE)}
         state = {
             "format_version": FORMAT_VERSION,
             "step": step,
@@ -188,6 +293,7 @@ class CheckpointManager:
             "worker_index": self.worker_index,
             "time": time.time(),
             **(extra or {}),
+            "checksums": checksums,
         }
         state_path = os.path.join(tmp, STATE_FILE)
         with open(state_path, "w", encoding="utf-8") as f:
@@ -236,11 +342,16 @@ class CheckpointManager:
         optimizer variables in the file have somewhere to go.
         """
         if path is None:
+            visible = self.visible_checkpoints()
             if step is None:
-                step = self.latest_step()
-                if step is None:
+                if not visible:
                     raise CheckpointError(f"no checkpoint under {self.directory}")
-            path = self.path_for(step)
+                step = max(visible)
+            if int(step) not in visible:
+                raise CheckpointError(
+                    f"no complete, intact checkpoint for step {step} under {self.directory} "
+                    f"(visible steps: {sorted(visible)})")
+            path = visible[int(step)]
         return load_checkpoint(model, path)
 
 
@@ -286,7 +397,18 @@ def build_optimizer_for(model):
 
 
 def load_checkpoint(model, path):
-    """Restore `path` (a `ckpt-*` dir) into `model`; returns its state dict."""
+    """Restore `path` (a `ckpt-*` dir) into `model`; returns its state dict.
+
+    Raises:
+        CheckpointError: the files do not match the sha256 sums recorded in `state.json`
+            (the checkpoint is damaged), or they do not fit the model.
+    """
+    problem = checkpoint_problem(path)
+    if problem is not None:
+        raise CheckpointError(
+            f"checkpoint {path} is damaged: {problem}. Refusing to load it; move it aside "
+            "(or delete it) to resume from the previous checkpoint, or restore it from a "
+            "backup.")
     build_optimizer_for(model)
     try:
         with warnings.catch_warnings(record=True) as caught:
