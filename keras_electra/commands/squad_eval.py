@@ -36,8 +36,13 @@ def _load_json(path, what):
 
 
 def squad_eval(data_file, pred_file, na_prob_file=None, na_prob_thresh=1.0):
-    """Python API behind the command: returns the official result dict."""
-    from keras_electra.squad.metrics import evaluate
+    """Python API behind the command: returns the official result dict.
+
+    Raises:
+        ValueError: a value in `na_prob_file` is NaN, Inf or not a number (the message names
+            the file and the first such question id).
+    """
+    from keras_electra.squad.metrics import check_null_odds, evaluate
 
     dataset = _load_json(data_file, "data")
     if not isinstance(dataset, dict) or "data" not in dataset:
@@ -45,6 +50,7 @@ def squad_eval(data_file, pred_file, na_prob_file=None, na_prob_thresh=1.0):
     predictions = _load_json(pred_file, "predictions")
     na_probs = _load_json(na_prob_file, "null odds") if na_prob_file else None
     if na_probs is not None:
+        check_null_odds(na_probs, na_prob_file)
         missing = [k for k in predictions if k not in na_probs]
         if missing:
             raise SystemExit(
@@ -55,7 +61,12 @@ def squad_eval(data_file, pred_file, na_prob_file=None, na_prob_thresh=1.0):
 
 
 def run(args):
-    result = squad_eval(args.data_file, args.pred_file, args.na_prob_file, args.na_prob_thresh)
+    try:
+        result = squad_eval(args.data_file, args.pred_file, args.na_prob_file,
+                            args.na_prob_thresh)
+    except ValueError as error:
+        print(f"keras-electra squad-eval: error: {error}", file=sys.stderr)
+        return 2
     text = json.dumps(result, indent=2)
     print(text)
     if args.out_file:

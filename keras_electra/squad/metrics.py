@@ -30,6 +30,8 @@ evaluate_v2(dataset, {"q1": "cat", "q2": ""})["exact"]  # 100.0
 """
 
 import collections
+import math
+import numbers
 import re
 import string
 import sys
@@ -109,6 +111,36 @@ def get_raw_scores(dataset, predictions, log=None):
                 exact_scores[qid] = max(compute_exact(a, prediction) for a in gold_answers)
                 f1_scores[qid] = max(compute_f1(a, prediction) for a in gold_answers)
     return exact_scores, f1_scores
+
+
+def check_null_odds(na_probs, source="na_probs"):
+    """Refuse null odds that would silently change the metrics: NaN, +-Inf, non-numbers.
+
+    The official script sorts and thresholds the odds as they are: a NaN compares False with
+    everything, so it scrambles the `best_*` threshold search (and an Inf or a string breaks
+    it) without any error. `source` (e.g. the file name) is named in the message.
+
+    Raises:
+        ValueError: `na_probs` is not a `{qid: number}` dict, or a value is not a finite
+            number (the first offending question id is named, and how many there are).
+    """
+    if not isinstance(na_probs, dict):
+        raise ValueError(
+            f"{source}: null odds must be a JSON object {{question id: number}}, not "
+            f"{type(na_probs).__name__}; pass the null_odds.json written with the predictions."
+        )
+    bad = [(qid, value) for qid, value in na_probs.items()
+           if isinstance(value, bool) or not isinstance(value, numbers.Real)
+           or not math.isfinite(value)]
+    if bad:
+        qid, value = bad[0]
+        raise ValueError(
+            f"{source}: question {qid!r}: null odds {value!r} is not a finite number "
+            f"({len(bad)} of {len(na_probs)} values are NaN, Inf or not numbers). Every value "
+            "must be a finite number (the model's no-answer score; NaN/Inf usually mean the "
+            "model diverged): re-create the file from a model with a finite loss, or evaluate "
+            "without --na-prob-file."
+        )
 
 
 def apply_no_ans_threshold(scores, na_probs, qid_to_has_ans, na_prob_thresh):
@@ -193,10 +225,17 @@ def evaluate_v2(dataset, predictions, na_probs=None, na_prob_thresh=1.0, log=Non
     Returns:
         An ordered dict with the official keys (`OFFICIAL_V2_KEYS`; HasAns/NoAns
         only when such questions exist, `best_*` only with `na_probs`).
+
+    Raises:
+        ValueError: a null odds value is NaN, Inf or not a number (`check_null_odds`; the
+            official script would silently compute wrong `best_*` values), or a question
+            has no prediction.
     """
     if isinstance(dataset, dict):
         dataset = dataset["data"]
     has_na_file = na_probs is not None
+    if has_na_file:
+        check_null_odds(na_probs)
     if not has_na_file:
         na_probs = {k: 0.0 for k in predictions}
     qid_to_has_ans = make_qid_to_has_ans(dataset)
