@@ -43,10 +43,69 @@ def check_shards(path, sequence_length, flag):
     """Schema and length of every shard's first record; ConfigError naming the file if wrong."""
     from keras_electra.data.pretraining_dataset import check_shards as check
 
+    from keras_electra.data.pretraining_dataset import list_shard_files
+
     try:
-        return check(path, sequence_length)
+        schema, length = check(path, None)
     except (ValueError, FileNotFoundError) as error:
         raise ConfigError(f"{flag}: {error}") from None
+    if length != sequence_length:
+        raise ConfigError(
+            f"{flag}: {list_shard_files(path)[0]}: examples have length {length}, but "
+            f"--max_seq_length is {sequence_length}; pass --max_seq_length {length} (or "
+            f"prepare the data with --max-seq-len {sequence_length}).")
+    return schema, length
+
+
+def check_manifest(path, flag, vocab_file, sequence_length):
+    """Refuse shards whose `prepare` manifest disagrees with this run (before any model).
+
+    `prepare` writes `manifest.json` beside `train/` and `val/` with the vocabulary's sha256 and
+    the sequence length. Shards tokenized with another vocabulary would train silently on ids
+    that mean other tokens, and presets would ship the wrong tokenizer. Shards without a
+    manifest (other tools) are not checked. Raises ConfigError naming both sides and the
+    command that rebuilds the shards.
+    """
+    import json
+    import os
+
+    folder = os.path.dirname(os.path.abspath(path))
+    manifest_path = os.path.join(folder, "manifest.json")
+    if not os.path.isfile(manifest_path):
+        return None
+    try:
+        with open(manifest_path, encoding="utf-8") as f:
+            manifest = json.load(f)
+        config = manifest["config"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ConfigError(f"{flag}: {manifest_path} is not a readable prepare manifest "
+                          f"({error}); re-create the shards with `keras-electra prepare`.") from None
+    inputs = " ".join(p for p, _ in config.get("inputs", [])[:3]) or "CORPUS"
+    rebuild = (f"keras-electra prepare --input {inputs} --vocab {vocab_file or 'VOCAB'} "
+               f"--output-dir {folder} --max-seq-len {sequence_length} --overwrite")
+    if not manifest.get("complete", False):
+        raise ConfigError(f"{flag}: {manifest_path} says `prepare` did not finish; its shards may "
+                          f"be partial. Run it again: {rebuild}")
+    if vocab_file and config.get("vocab_sha256"):
+        from keras_electra.data.vocab import load_vocabulary, vocabulary_fingerprint
+
+        try:
+            ours = vocabulary_fingerprint(load_vocabulary(vocab_file))
+        except (ValueError, OSError) as error:
+            raise ConfigError(f"--vocab_file {vocab_file}: {error}") from None
+        if ours != config["vocab_sha256"]:
+            raise ConfigError(
+                f"{flag}: the shards were tokenized with another vocabulary than --vocab_file "
+                f"{vocab_file} (manifest {manifest_path}: vocab sha256 "
+                f"{config['vocab_sha256'][:12]}..., {vocab_file}: {ours[:12]}...). Pass the "
+                f"vocabulary the shards were built with, or rebuild them: {rebuild}")
+    saved_length = config.get("max_seq_length")
+    if saved_length is not None and int(saved_length) != int(sequence_length):
+        raise ConfigError(
+            f"{flag}: the shards were built with --max-seq-len {saved_length} ({manifest_path}) "
+            f"but --max_seq_length is {sequence_length}; pass --max_seq_length {saved_length}, "
+            f"or rebuild them: {rebuild}")
+    return config
 
 
 def _build(strategy, make):

@@ -57,7 +57,8 @@ def test_pretrain_shards_of_the_wrong_schema(tmp_path, tripwire):
         example = tf.train.Example(features=tf.train.Features(feature={
             "text": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"hello"]))}))
         writer.write(example.SerializeToString())
-    with pytest.raises(ConfigError, match=r"x\.tfrecord: records lack \['input_ids', "
+    with pytest.raises(ConfigError, match=r"x\.tfrecord: unknown pretraining schema, features "
+                                          r"\['text'\]\. Expected G's \['input_ids', "
                                           r"'input_mask', 'segment_ids'\]"):
         pretrain_module.pretrain(train_dir=str(tmp_path / "train"),
                                  checkpoint_dir=str(tmp_path / "ckpt"),
