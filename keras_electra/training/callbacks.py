@@ -1,25 +1,48 @@
 """Callbacks of the pretraining driver: logging, validation + example view, checkpoints.
 
-* `TrainingLogger` - every step: lr, tokens/s, steps/s and step time are added
-  to the logs; a tqdm progress bar shows gen/disc loss, accuracies, lr and
-  tokens/s; TensorBoard scalars (`train/<metric>`, `learning_rate`,
-  `tokens_per_s`, `step_time_s`) under `log_dir/run_name`. Every
-  `log_frequency` steps: one stable metrics line on stdout
-  (`keras_electra.sagemaker.metrics_format`, scraped by SageMaker), one JSONL
-  record, and a reset of the metric accumulators, so logged metrics are
-  averages over the last `log_frequency` steps (not since the start).
-* `ValidationCallback` - every `validation_frequency` steps: a fixed number of
+* `TrainingLogger` - every `log_frequency` updates (and at `total_steps`): one
+  stable metrics line on stdout (`keras_electra.sagemaker.metrics_format`,
+  scraped by SageMaker), one JSONL record, TensorBoard scalars
+  (`train/<metric>`, `learning_rate`, `tokens_per_s`, `step_time_s`) under
+  `log_dir/run_name`, a tqdm progress-bar update (gen/disc loss, accuracies,
+  lr, tokens/s), then a reset of the metric accumulators, so logged metrics
+  are averages over the last `log_frequency` updates (not since the start);
+  tokens/s, steps/s and step time are averages over the same window.
+* `ValidationCallback` - every `validation_frequency` updates: a fixed number of
   validation batches through `model.evaluate` (no dropout; the pretrainer's
   evaluation random stream), logged as `val_*`, plus the AWS scripts' example
   view (original / masked / generated / discriminator) as TensorBoard text and
   in the log.
 * `CheckpointCallback` - every `checkpoint_frequency` optimizer updates (and at
   the end, by the driver): atomic checkpoint + preset export.
+* `StopOnNonFiniteLoss` - raises `NonFiniteLossError` before any checkpoint of a
+  diverged model (see its docstring for when it checks).
+
+No per-step host sync (issue 14): between their frequencies these callbacks
+never touch the model. On JAX, `Callback.model` copies all ~1,300 state arrays
+back into the model (`jax_state_sync`) and reading a value waits for the step;
+on TF, reading `optimizer.iterations` or the schedule is a device round trip.
+So each callback keeps its own position on the host (`PeriodicCallback`: fit
+batches consumed, read once from the optimizer at train begin, then advanced
+from the batch index Keras passes), and does its work in
+`on_train_batch_begin` of the next execution (or `on_epoch_end` for the last),
+on the training thread, when the model holds exactly the state after that
+update. None of them overrides `on_train_batch_end` except `StepWatchdog`
+(a timer re-arm), so they are all `async_safe`: on JAX, Keras then dispatches
+the per-batch log conversion to a worker thread instead of blocking the
+training loop on it, and the host runs ahead of the device between two log
+steps. (On TF, Keras converts the logs on the training thread every execution
+whatever the callbacks declare, `IS_THREAD_SAFE = False`;
+`--steps_per_execution k` divides that cost by k. On a 2-core CPU the JAX
+run-ahead competes with XLA's compute threads: benchmarks/RESULTS.md, "Host
+overhead per step (issue 14)".)
 
 Only the chief (worker 0) writes logs, TensorBoard and presets; every worker
-writes its own checkpoint copy (see `checkpointing.py`). Steps are optimizer
-updates (`optimizer.iterations`), so gradient accumulation does not change the
-step numbers.
+writes its own checkpoint copy (see `checkpointing.py`) and every worker reads
+the metrics at the same points (under MultiWorkerMirroredStrategy reading a
+metric is a collective). Steps are optimizer updates (`optimizer.iterations`),
+so gradient accumulation does not change the step numbers; a "batch" is one
+fit batch (one micro-batch under accumulation).
 """
 
 import json
@@ -27,6 +50,7 @@ import logging
 import math
 import os
 import sys
+import threading
 import time
 
 import keras
@@ -139,38 +163,167 @@ def to_int(value):
     return int(np.asarray(value))
 
 
+def _inner_optimizer(model):
+    optimizer = model.optimizer
+    return getattr(optimizer, "inner_optimizer", optimizer)
+
+
 def optimizer_step(model):
-    """Completed optimizer updates (micro-steps // accumulation)."""
+    """Completed optimizer updates (micro-steps // accumulation); reads the device."""
     return to_int(model.optimizer.iterations)
+
+
+def accumulation_steps(model):
+    """Fit batches per optimizer update (`gradient_accumulation_steps`); no device read."""
+    return int(getattr(_inner_optimizer(model), "gradient_accumulation_steps", None) or 1)
+
+
+def micro_steps(model):
+    """Fit batches the optimizer has taken (its raw `_iterations` counter); reads the device."""
+    return to_int(_inner_optimizer(model)._iterations)
 
 
 def is_update_boundary(model):
     """True right after an optimizer update (not between accumulation micro-steps)."""
-    optimizer = model.optimizer
-    inner = getattr(optimizer, "inner_optimizer", optimizer)
-    n = inner.gradient_accumulation_steps or 1
-    return to_int(inner._iterations) % n == 0
+    return micro_steps(model) % accumulation_steps(model) == 0
 
 
 def current_learning_rate(model):
     """The lr the *next* update will use, from the unwrapped schedule at `iterations`."""
-    optimizer = model.optimizer
-    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    inner = _inner_optimizer(model)
     schedule = getattr(inner, "learning_rate_schedule", None)
     if schedule is not None:
         return float(schedule(to_int(inner.iterations)))
     return float(inner.learning_rate)
 
 
-class TrainingLogger(keras.callbacks.Callback):
-    """Progress bar, TensorBoard scalars, JSONL and SageMaker metrics lines (see module doc).
+def loss_value(model):
+    """The mean training loss since the last metric reset, as a float (reads the device)."""
+    tracker = getattr(model, "_loss_tracker", None)
+    if tracker is not None:
+        return _scalar(tracker.result())
+    return _scalar(model.get_metrics_result().get("loss", float("nan")))
+
+
+def weights_finite(model):
+    """True if every trainable weight is finite (reduced on the device, one value read)."""
+    ops = keras.ops
+    checks = [ops.all(ops.isfinite(v)) for v in model.trainable_variables]
+    return bool(ops.convert_to_numpy(ops.all(ops.stack(checks)))) if checks else True
+
+
+class PeriodicCallback(keras.callbacks.Callback):
+    """Base class: work every `frequency` optimizer updates, nothing in between.
+
+    The callback keeps its position - fit batches consumed since step 0
+    (micro-steps under gradient accumulation) - on the host: read once at
+    train begin (from `initial_batches`, or from the optimizer's raw
+    iteration counter), then advanced from the batch index Keras passes to
+    `on_train_batch_begin` (the first batch of the coming execution, i.e. the
+    batches done in this epoch; with `steps_per_execution=k` Keras calls it
+    once per k batches) and, for the last execution, at `on_epoch_end`. When
+    the position crosses a multiple of `frequency * accumulation` and sits on
+    an update boundary, `on_period(step)` runs - on the training thread, before
+    the next execution starts, with the model holding exactly the state after
+    that update. With `steps_per_execution` not dividing the period, the work
+    happens at the first execution end after each multiple (the pretraining
+    config refuses such settings). `frequency <= 0` disables the periodic work.
+
+    `on_period` gets the batch-derived step. Under `mixed_float16` an update
+    skipped by the loss-scale optimizer does not advance `optimizer.iterations`,
+    so the periods count fit batches from the step the fit started at; the
+    checkpoint and validation callbacks label their work with the step read
+    from the optimizer at that point. A last execution cut short by finite data
+    counts as full (as Keras' own batch index does); pretraining data repeats.
+
+    `async_safe`: nothing runs in `on_train_batch_end`.
+
+    Args:
+        frequency: optimizer updates between two calls of `on_period`.
+        initial_batches: the position at the first train begin (later fits go on
+            from where the last ended). Default: read it from the optimizer's
+            `_iterations` at every train begin.
+
+    Example:
+    ```python
+    class Every100(PeriodicCallback):
+        def on_period(self, step):
+            print(step, float(self.model.optimizer.learning_rate))
+
+    model.fit(data, callbacks=[Every100(100)])
+    ```
+    """
+
+    async_safe = True
+
+    def __init__(self, frequency=1, initial_batches=None):
+        super().__init__()
+        self.frequency = int(frequency or 0)
+        self.initial_batches = None if initial_batches is None else int(initial_batches)
+        self.accumulation = 1
+        self.steps_per_execution = 1
+        self.position = self.initial_batches  # fit batches consumed since step 0
+        self._epoch_start = self.position or 0
+        self._epoch_batches = 0
+        self._handled = self.position  # position of the last periodic work (or the start)
+
+    @property
+    def step(self):
+        """Optimizer updates done, from the host-side position (None before training)."""
+        return None if self.position is None else self.position // self.accumulation
+
+    def on_train_begin(self, logs=None):
+        model = self._model  # not self.model: no JAX state sync for two Python ints
+        self.accumulation = accumulation_steps(model)
+        self.steps_per_execution = int(getattr(model, "steps_per_execution", 1) or 1)
+        if self.initial_batches is None:
+            self.position = micro_steps(model)  # the one device read of a fit
+        # else: `initial_batches` at the first fit, then where the last fit ended
+        self._epoch_start = self.position
+        self._epoch_batches = 0
+        self._handled = self.position
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = self.position
+        self._epoch_batches = 0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._advance(self._epoch_start + batch)
+        self._epoch_batches = batch + self.steps_per_execution
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._advance(self._epoch_start + self._epoch_batches)
+        self.on_epoch_end_position()
+
+    def _advance(self, position):
+        self.position = position
+        if self.frequency <= 0 or position % self.accumulation:
+            return
+        span = self.frequency * self.accumulation
+        if position // span > self._handled // span:
+            self._handled = position
+            self.on_period(position // self.accumulation)
+
+    def on_period(self, step):
+        """Subclasses: the periodic work after update `step` (host-side count)."""
+
+    def on_epoch_end_position(self):
+        """Subclasses: called at every epoch end, after the last execution's periodic work."""
+
+
+class TrainingLogger(PeriodicCallback):
+    """Metrics lines, JSONL records, TensorBoard scalars and a progress bar (see module doc).
+
+    Everything happens every `log_frequency` updates (and at `total_steps`),
+    from the model's metric accumulators, which are then reset: between two
+    logs nothing is read from the device.
 
     Args:
         sink: the shared `_Sink` (TensorBoard + JSONL), or None to log nowhere.
-        log_frequency: steps between metrics lines / JSONL records / metric resets.
+        log_frequency: updates between metrics lines / JSONL records / metric resets.
         tokens_per_batch: tokens in one global (micro-)batch, for tokens/s.
-        total_steps: for the progress bar.
-        initial_step: the step the run (re)starts from.
+        total_steps: for the progress bar; also logged when reached.
+        initial_step: the step the run (re)starts from (the progress bar's start).
         is_chief: only the chief prints.
         progress: show a tqdm bar (chief only).
         stream: where metrics lines go (stdout by default).
@@ -178,9 +331,9 @@ class TrainingLogger(keras.callbacks.Callback):
 
     def __init__(self, sink, log_frequency, tokens_per_batch, total_steps, initial_step=0,
                  is_chief=True, progress=True, stream=None):
-        super().__init__()
+        super().__init__(max(1, int(log_frequency)))
         self.sink = sink
-        self.log_frequency = max(1, int(log_frequency))
+        self.log_frequency = self.frequency
         self.tokens_per_batch = int(tokens_per_batch)
         self.total_steps = int(total_steps)
         self.initial_step = int(initial_step)
@@ -188,17 +341,15 @@ class TrainingLogger(keras.callbacks.Callback):
         self.progress = progress and is_chief
         self.stream = stream
         self._bar = None
-        self._last_time = None
         self._window_start = None
-        self._window_batches = 0
-        self._last_logged_step = None
+        self._window_position = 0
+        self._last_logged_position = None
         self.last_logs = {}
 
     def on_train_begin(self, logs=None):
-        now = time.perf_counter()
-        self._last_time = now
-        self._window_start = now
-        self._window_batches = 0
+        super().on_train_begin(logs)
+        self._window_start = time.perf_counter()
+        self._window_position = self.position
         if self.progress:
             from tqdm.auto import tqdm
 
@@ -206,49 +357,59 @@ class TrainingLogger(keras.callbacks.Callback):
                              dynamic_ncols=True, file=sys.stderr,
                              mininterval=0.5 if sys.stderr.isatty() else 30.0)
 
-    def on_train_batch_end(self, batch, logs=None):
-        if logs is None:
-            return
+    def _advance(self, position):
+        super()._advance(position)
+        # the last update of the run is logged even off the log frequency
+        if (position % self.accumulation == 0 and self.step == self.total_steps
+                and position != self._last_logged_position):
+            self._handled = position
+            self._log(position, record=True)
+
+    def on_period(self, step):
+        self._log(self.position, record=True)
+
+    def on_epoch_end_position(self):
+        if self.position != self._last_logged_position:  # result.logs: the last update's
+            self._log(self.position, record=False)
+
+    def _log(self, position, record):
+        model = self.model  # JAX: the one state sync of this log step
         now = time.perf_counter()
-        step_time = now - self._last_time
-        self._last_time = now
-        self._window_batches += 1
-        step = optimizer_step(self.model)
+        batches = position - self._window_position
         window = max(now - self._window_start, 1e-9)
-        logs["lr"] = current_learning_rate(self.model)
-        logs["tokens_per_s"] = self._window_batches * self.tokens_per_batch / window
-        logs["steps_per_s"] = self._window_batches / window
-        logs["step_time_s"] = step_time
-        if not is_update_boundary(self.model) or step == self._last_logged_step:
-            return
-        self._last_logged_step = step
-        values = {k: _scalar(v) for k, v in logs.items()}
+        step = optimizer_step(model)
+        values = {k: _scalar(v) for k, v in model.get_metrics_result().items()}
         values = {k: v for k, v in values.items() if v is not None}
+        values["lr"] = current_learning_rate(model)
+        values["tokens_per_s"] = batches * self.tokens_per_batch / window
+        values["steps_per_s"] = batches / window
+        values["step_time_s"] = window / max(batches, 1)
+        self._last_logged_position = position
         self.last_logs = dict(values, step=step)
+        if self._bar is not None:
+            self._bar.n = step
+            self._bar.set_postfix({short: f"{values[k]:.4g}" for k, short in PROGRESS_KEYS
+                                   if k in values}, refresh=False)
+            self._bar.refresh()
+        if not record:
+            return
         if self.sink is not None:
             self.sink.scalars(step, {f"train/{k}": v for k, v in values.items()
                                      if k not in ("lr", "tokens_per_s", "steps_per_s",
                                                   "step_time_s")})
             self.sink.scalars(step, {"learning_rate": values["lr"],
                                      "tokens_per_s": values["tokens_per_s"],
-                                     "step_time_s": step_time})
-        if self._bar is not None:
-            self._bar.n = step
-            self._bar.set_postfix({short: f"{values[k]:.4g}" for k, short in PROGRESS_KEYS
-                                   if k in values}, refresh=False)
-            self._bar.refresh()
-        if step % self.log_frequency == 0 or step == self.total_steps:
-            if self.is_chief:
-                print(_format_metrics_line(step, values), file=self.stream or sys.stdout,
-                      flush=True)
-            if self.sink is not None:
-                self.sink.record({"step": step, "time": time.time(), "split": "train",
-                                  **values})
-                self.sink.flush()
-            # windowed averages: start the next log window from zero
-            self.model.reset_metrics()
-            self._window_start = now
-            self._window_batches = 0
+                                     "step_time_s": values["step_time_s"]})
+        if self.is_chief:
+            print(_format_metrics_line(step, values), file=self.stream or sys.stdout,
+                  flush=True)
+        if self.sink is not None:
+            self.sink.record({"step": step, "time": time.time(), "split": "train", **values})
+            self.sink.flush()
+        # windowed averages: start the next log window from zero
+        model.reset_metrics()
+        self._window_start = now
+        self._window_position = position
 
     def on_train_end(self, logs=None):
         if self._bar is not None:
@@ -302,19 +463,19 @@ def example_view(model, batch, tokenizer=None, step=0, max_tokens=48, row=0):
     return text + f"\n(replaced {replaced}, flagged {flagged}, wrong {wrong} of {length} tokens)"
 
 
-class ValidationCallback(keras.callbacks.Callback):
-    """Validation every `frequency` steps on `steps` fixed batches + the example view.
+class ValidationCallback(PeriodicCallback):
+    """Validation every `frequency` updates on `steps` fixed batches + the example view.
 
     The validation dataset must be finite-or-repeating and deterministic; the
     same `steps` batches are used every time (the iterator is re-created).
+    Runs between two executions on the training thread (see `PeriodicCallback`).
     """
 
     def __init__(self, dataset, steps, frequency, sink=None, tokenizer=None, is_chief=True,
                  stream=None):
-        super().__init__()
+        super().__init__(frequency)
         self.dataset = dataset
         self.steps = int(steps)
-        self.frequency = int(frequency)
         self.sink = sink
         self.tokenizer = tokenizer
         self.is_chief = is_chief
@@ -323,13 +484,10 @@ class ValidationCallback(keras.callbacks.Callback):
         self._example_batch = None
         self.history = []
 
-    def on_train_batch_end(self, batch, logs=None):
-        if self.frequency <= 0 or not is_update_boundary(self.model):
-            return
+    def on_period(self, step):
         step = optimizer_step(self.model)
-        if step == 0 or step % self.frequency or step == self._last_step:
-            return
-        self.run(step)
+        if step and step != self._last_step:
+            self.run(step)
 
     def run(self, step):
         self._last_step = step
@@ -348,11 +506,10 @@ class ValidationCallback(keras.callbacks.Callback):
             self.sink.scalars(step, {k.replace("val_", "val/", 1): v for k, v in values.items()})
             self.sink.record({"step": step, "time": time.time(), "split": "validation",
                               **values})
+        if self._example_batch is None:
+            # every worker: iterating a distributed dataset can run collectives (MWMS)
+            self._example_batch = self._first_batch()
         if self.is_chief:
-            if self._example_batch is None:
-                self._example_batch = next(iter(self.dataset.take(1)))
-                if isinstance(self._example_batch, tuple):
-                    self._example_batch = self._example_batch[0]
             try:
                 view = example_view(self.model, self._example_batch, self.tokenizer, step)
             except Exception as error:  # noqa: BLE001 - never kill training for a log view
@@ -365,75 +522,135 @@ class ValidationCallback(keras.callbacks.Callback):
                 self.sink.flush()
 
 
-class CheckpointCallback(keras.callbacks.Callback):
-    """Call `save_fn(step)` every `frequency` optimizer updates (after the update)."""
+    def _first_batch(self):
+        """The first validation batch as host arrays (this process's first replica's rows when
+        the dataset is a `tf.distribute` distributed dataset)."""
+        if hasattr(self.dataset, "take"):
+            batch = next(iter(self.dataset.take(1)))
+        else:
+            batch = next(iter(self.dataset))
+        if isinstance(batch, tuple):
+            batch = batch[0]
+        return {k: getattr(v, "values", (v,))[0] for k, v in batch.items()}
+
+
+class CheckpointCallback(PeriodicCallback):
+    """Call `save_fn(step)` every `frequency` optimizer updates (after the update).
+
+    Runs between two executions on the training thread (see `PeriodicCallback`); `step` is
+    read from the optimizer, so it is what the checkpoint restores.
+    """
 
     def __init__(self, frequency, save_fn):
-        super().__init__()
-        self.frequency = int(frequency)
+        super().__init__(frequency)
         self.save_fn = save_fn
         self.last_saved = None
 
-    def on_train_batch_end(self, batch, logs=None):
-        if self.frequency <= 0 or not is_update_boundary(self.model):
-            return
+    def on_period(self, step):
         step = optimizer_step(self.model)
-        if step and step % self.frequency == 0 and step != self.last_saved:
+        if step and step != self.last_saved:
             self.save_fn(step)
             self.last_saved = step
 
 
-class BatchCounter(keras.callbacks.Callback):
-    """Counts global batches consumed in this `fit` (the data position)."""
+class BatchCounter(PeriodicCallback):
+    """Counts global batches consumed (the data position), without reading the device.
+
+    `consumed` is current whenever another callback's periodic work runs (this one comes
+    before them in the driver's list).
+    """
 
     def __init__(self, initial=0):
-        super().__init__()
-        self.consumed = int(initial)
+        super().__init__(0, initial_batches=initial)
 
-    def on_train_batch_end(self, batch, logs=None):
-        self.consumed += 1
+    @property
+    def consumed(self):
+        return self.position
 
 
-class StopAfterSteps(keras.callbacks.Callback):
-    """Test hook: stop training once `optimizer.iterations` reaches `step`."""
+class StopAfterSteps(PeriodicCallback):
+    """Test hook: stop training once `step` optimizer updates are done.
+
+    Counts on the host (one optimizer read at train begin). Not `async_safe`: it must set
+    `stop_training` on the training thread before Keras looks at it after the execution.
+    """
+
+    async_safe = False
 
     def __init__(self, step):
-        super().__init__()
-        self.step = int(step)
+        super().__init__(0)
+        self.stop_step = int(step)
 
     def on_train_batch_end(self, batch, logs=None):
-        if optimizer_step(self.model) >= self.step and is_update_boundary(self.model):
-            self.model.stop_training = True
+        done = self._epoch_start + batch + 1
+        if done % self.accumulation == 0 and done // self.accumulation >= self.stop_step:
+            self._model.stop_training = True
 
 
 class NonFiniteLossError(FloatingPointError):
     """The training loss became NaN or infinite; training stopped without checkpointing it."""
 
 
-class StopOnNonFiniteLoss(keras.callbacks.Callback):
-    """Raise `NonFiniteLossError` as soon as a batch's loss is NaN/Inf.
+class StopOnNonFiniteLoss(PeriodicCallback):
+    """Raise `NonFiniteLossError` when training diverged, before any checkpoint of it.
 
-    Raising (rather than `stop_training`) leaves `fit` before any later callback of the same
-    batch and before the driver's final save, so the newest checkpoint stays the last good
-    one. `last_checkpoint` is the driver's `{"path": ..., "step": ...}` dict, named in the
+    Checks, on the training thread between two executions:
+
+    * the mean loss since the last metric reset (a NaN or Inf in any update since then
+      makes it non-finite) every `frequency` updates and at every epoch end;
+    * that every trainable weight is finite, every `weights_frequency` updates and at
+      every epoch end: an update from overflowing gradients can leave NaN weights after a
+      finite loss, which the next loss would show only after the checkpoint.
+
+    Put it first, with `frequency` dividing every frequency at which another callback
+    checkpoints or resets the metrics (the driver passes gcd(log, checkpoint, validation
+    frequencies)) and `weights_frequency` = the checkpoint frequency: then every update's
+    loss is checked before it could be averaged away, and no checkpoint (callback or the
+    driver's final save after `fit`) is written of a diverged model. A divergence is
+    caught up to `frequency` updates late; those updates are lost anyway.
+
+    Raising (rather than `stop_training`) leaves `fit` before any later callback and before
+    the driver's final save, so the newest checkpoint stays the last good one.
+    `last_checkpoint` is the driver's `{"path": ..., "step": ...}` dict, named in the
     message. Under `mixed_float16` an overflowing step is skipped by the loss-scale
     optimizer (its loss stays finite), so this only fires on a real divergence.
+
+    Args:
+        last_checkpoint: dict with the newest checkpoint's "path" (or None).
+        frequency: optimizer updates between loss checks (1: after every execution).
+        weights_frequency: optimizer updates between weight checks (0: only at epoch end).
     """
 
-    def __init__(self, last_checkpoint=None):
-        super().__init__()
+    def __init__(self, last_checkpoint=None, frequency=1, weights_frequency=0):
+        super().__init__(frequency)
         self.last_checkpoint = last_checkpoint
+        self.weights_frequency = int(weights_frequency or 0)
+        self._checked = None
 
-    def on_train_batch_end(self, batch, logs=None):
-        loss = (logs or {}).get("loss")
-        if loss is None:
-            return
-        loss = _scalar(loss)
-        if loss is None or math.isfinite(loss):
+    def on_period(self, step):
+        self.check(weights=self.weights_frequency > 0 and not self.position % (
+            self.weights_frequency * self.accumulation))
+
+    def on_epoch_end_position(self):
+        self.check(loss=self._checked != self.position, weights=True)
+
+    def check(self, loss=True, weights=False):
+        """Raise `NonFiniteLossError` if the loss since the last reset (or a weight) is not
+        finite."""
+        self._checked = self.position
+        model = self.model
+        problem = None
+        if loss:
+            value = loss_value(model)
+            if value is not None and not math.isfinite(value):
+                problem = f"loss is {value}"
+        if problem is None and weights and not weights_finite(model):
+            problem = "weights are not finite (NaN/Inf) after a finite loss"
+        if problem is None:
             return
         path = (self.last_checkpoint or {}).get("path")
         raise NonFiniteLossError(
-            f"step {optimizer_step(self.model)}: loss is {loss}; training stopped and nothing "
+            f"step {optimizer_step(model)}: {problem}; training stopped and nothing "
             f"was saved for this step. Last good checkpoint: {path or 'none'}. Lower "
             "--learning_rate or raise --warmup_steps (or use --precision float32), then rerun "
             "the same command to resume from that checkpoint.")
@@ -443,7 +660,8 @@ class StepWatchdog(keras.callbacks.Callback):
     """End the process if one training step takes longer than `seconds`.
 
     The timed interval runs from one batch end to the next, so it includes the step and the
-    callbacks before this one at its end (logging, validation, checkpoint): put it last.
+    periodic work (logging, validation, checkpoint) done before the next execution. With
+    `steps_per_execution=k` one interval holds k steps and the limit is `k * seconds`.
 
     Under MultiWorkerMirroredStrategy a peer that dies mid-run can leave the survivors
     blocked inside a collective for ever (TensorFlow does not always notice a lost peer;
@@ -455,6 +673,9 @@ class StepWatchdog(keras.callbacks.Callback):
     restarted job resumes from the last checkpoint. The first step (tracing, XLA compile)
     is not timed. `seconds <= 0` disables it.
 
+    `async_safe`: the re-arm reads nothing from the model; when Keras runs it on its
+    callback thread, a lock keeps a late re-arm from outliving `on_train_end`.
+
     Example:
     ```python
     from keras_electra.training.callbacks import StepWatchdog
@@ -462,11 +683,16 @@ class StepWatchdog(keras.callbacks.Callback):
     ```
     """
 
+    async_safe = True
+
     def __init__(self, seconds):
         super().__init__()
         self.seconds = float(seconds)
         self._armed = False
         self._announced = False
+        self._closed = False
+        self._scale = 1
+        self._lock = threading.Lock()
 
     def _arm(self):
         from keras_electra.training.distribute import arm_fault_timer
@@ -480,7 +706,7 @@ class StepWatchdog(keras.callbacks.Callback):
                   "exits with code 1 so that the job restarts from its last checkpoint "
                   "(--step_timeout_s; 0 disables).", file=sys.stderr, flush=True)
             self._announced = True
-        self._armed = arm_fault_timer(self.seconds, "step watchdog")
+        self._armed = arm_fault_timer(self.seconds * self._scale, "step watchdog")
         if not self._armed:  # e.g. a notebook kernel without a stderr descriptor
             self.seconds = 0
 
@@ -491,8 +717,17 @@ class StepWatchdog(keras.callbacks.Callback):
             faulthandler.cancel_dump_traceback_later()
             self._armed = False
 
+    def on_train_begin(self, logs=None):
+        with self._lock:
+            self._closed = False
+            self._scale = int(getattr(self._model, "steps_per_execution", 1) or 1)
+
     def on_train_batch_end(self, batch, logs=None):
-        self._arm()
+        with self._lock:
+            if not self._closed:
+                self._arm()
 
     def on_train_end(self, logs=None):
-        self._disarm()
+        with self._lock:
+            self._closed = True
+            self._disarm()

@@ -181,7 +181,8 @@ def test_aws_readme_flags_scaled_down_on_corpus_shards(tmp_path, capsys, corpus_
                 "train/disc_auc", "learning_rate", "tokens_per_s", "step_time_s",
                 "val/gen_loss", "val/disc_auc"):
         assert tag in scalars, (tag, sorted(scalars))
-    assert sorted(scalars["learning_rate"]) == [1, 2, 3, 4, 5, 6]
+    # written at the log steps only (issue 14: nothing is read from the model in between)
+    assert sorted(scalars["learning_rate"]) == [2, 4, 6]
     for step, lr in scalars["learning_rate"].items():  # lr of the next update, A's formula
         assert lr == pytest.approx(_aws_lr(step, 2e-3, 6, 2, 4e-4), rel=1e-5)
     assert set(texts["validation/example"]) == {3, 6}
