@@ -205,10 +205,10 @@ def rtd_baselines(checkpoint_dir, val_dir, validation_batches):
     """
     import keras
 
+    from keras_electra.data.pretraining_dataset import pretraining_dataset
     from keras_electra.models.electra_tokenizer import ElectraTokenizer
     from keras_electra.training import checkpointing
     from keras_electra.training.config import PretrainConfig
-    from keras_electra.data.pretraining_dataset import pretraining_dataset
     from keras_electra.training.pretrain import _build_pretrainer, _make_optimizer
 
     manager = checkpointing.CheckpointManager(checkpoint_dir, 1, 0)

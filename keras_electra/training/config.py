@@ -23,6 +23,7 @@ import argparse
 import dataclasses
 import glob
 import json
+import math
 import os
 from dataclasses import dataclass, field, fields
 
@@ -102,6 +103,12 @@ class PretrainConfig:
         "Global-norm clip of the all-reduced gradient (0 disables)."))
     gradient_accumulation_steps: int = field(default=1, metadata=_meta(
         "Micro-batches per update; the schedule counts updates."))
+    steps_per_execution: int = field(default=1, metadata=_meta(
+        "Fit batches (micro-batches) run per call of the compiled train function; the "
+        "callbacks run once per call, so this cuts the per-step host overhead. Log, "
+        "checkpoint and validation frequencies and total/stop steps, times "
+        "--gradient_accumulation_steps, must be multiples of it. Not resume-critical, but a "
+        "resumed run must start on a multiple of it."))
     optimizer: str = field(default="adamw", metadata=_meta(
         "adamw: Adam with bias correction + decoupled decay (A); electra_adam: G's Adam "
         "without bias correction.", choices=OPTIMIZERS))
@@ -124,6 +131,12 @@ class PretrainConfig:
     disc_weight: float = field(default=50.0, metadata=_meta("Discriminator loss weight (G 50)."))
     shuffle_buffer: int = field(default=10000, metadata=_meta(
         "Examples in the (seeded, deterministic) shuffle buffer."))
+    data_readers: int = field(default=0, metadata=_meta(
+        "Independent shard readers the global batch is drawn from (0: one per process; a "
+        "resumed run keeps its checkpoint's). The global batches depend on this number, not on "
+        "the number of processes or devices: keep it fixed (a multiple of every process count "
+        "you use) to move a run between cluster sizes. Each process reads only its readers' "
+        "files."))
     # --------------------------------------------------------------- logging
     checkpoint_frequency: int = field(default=5000, metadata=_meta(
         "Save (and export presets) every N updates and at the end (0: only at the end)."))
@@ -204,7 +217,31 @@ class PretrainConfig:
         return {k: getattr(self, k) for k in (
             "model_type", "model_size", "max_seq_length", "per_gpu_batch_size",
             "gradient_accumulation_steps", "seed", "optimizer", "precision", "train_dir",
-            "shuffle_buffer")}
+            "shuffle_buffer", "data_readers")}
+
+    def _steps_per_execution_problems(self):
+        """Frequencies that would fall inside an execution of --steps_per_execution batches.
+
+        Keras calls the callbacks once per execution, so logs, validations and checkpoints
+        can only happen at execution ends, and `fit` can only stop there.
+        """
+        execution, accumulation = self.steps_per_execution, self.gradient_accumulation_steps
+        multiple = execution // math.gcd(execution, accumulation)  # in optimizer updates
+        names = ["log_frequency", "checkpoint_frequency", "total_steps", "stop_after_steps"]
+        if self.val_dir:
+            names.insert(2, "validation_frequency")
+        problems = []
+        for name in names:
+            value = getattr(self, name)
+            if value and value % multiple:
+                suggestion = -(-value // multiple) * multiple
+                problems.append(
+                    f"--{name} {value}: with --steps_per_execution {execution} (and "
+                    f"--gradient_accumulation_steps {accumulation}) the callbacks run only "
+                    f"every {multiple} update(s), so it must be a multiple of {multiple} "
+                    f"(e.g. {suggestion}), or choose a --steps_per_execution that divides "
+                    f"{value * accumulation}.")
+        return problems
 
     def validate(self, check_files=True):
         """Raise ConfigError with what is wrong and how to fix it."""
@@ -255,11 +292,15 @@ class PretrainConfig:
                  f"--generator_hidden_size {self.generator_hidden_size}: must be in (0, 1] "
                  "(a fraction of the discriminator's hidden size).")
         need(self.log_frequency >= 1, "--log_frequency must be >= 1.")
+        need(self.steps_per_execution >= 1, "--steps_per_execution must be >= 1.")
+        if self.steps_per_execution > 1 and self.gradient_accumulation_steps >= 1:
+            problems.extend(self._steps_per_execution_problems())
         for name in ("checkpoint_frequency", "validation_frequency"):
             need(getattr(self, name) >= 0, f"--{name} must be >= 0 (0 disables).")
         need(self.keep_checkpoints >= 1, "--keep_checkpoints must be >= 1.")
         need(self.step_timeout_s >= 0, "--step_timeout_s must be >= 0 (0 disables the watchdog).")
         need(self.validation_steps >= 1, "--validation_steps must be >= 1.")
+        need(self.data_readers >= 0, "--data_readers must be >= 0 (0: one per process).")
         if self.stop_after_steps is not None:
             need(1 <= self.stop_after_steps <= self.total_steps,
                  "--stop_after_steps must be in [1, --total_steps].")

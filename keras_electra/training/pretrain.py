@@ -9,10 +9,11 @@ pretrainer's step counter, from which masking and sampling noise derive),
 the dropout random-generator states, the optimizer variables and the number of
 global batches consumed. The training stream is deterministic for a given
 seed (sequential shard reading, seeded shuffle), so skipping the consumed
-batches puts the data exactly where it was. Under MWMS every worker reads the
-same global-batch stream and `tf.data` auto-sharding (DATA) hands each worker
-its slice of every global batch, so 1 worker and N workers see the same
-global batches.
+batches puts the data exactly where it was. The global batches are built by
+`--data_readers` independent readers (`keras_electra.data.pretraining_dataset`);
+each process (MWMS worker, JAX process) runs only its readers, reads only their
+files and yields its rows of every global batch, so 1 process and N processes
+see the same global batches (see `pretraining_input`).
 
 Example:
 ```python
@@ -31,7 +32,7 @@ import os
 import time
 from datetime import datetime
 
-from keras_electra.training.config import ConfigError, PretrainConfig, shard_files
+from keras_electra.training.config import ConfigError, PretrainConfig
 
 logger = logging.getLogger(__name__)
 
@@ -80,58 +81,6 @@ def find_vocab_file(config):
     return None
 
 
-def read_shards(directory, batch_size, sequence_length, shuffle_buffer=0, seed=0, repeat=True):
-    """G-schema TFRecords -> deterministic batches of {token_ids, segment_ids, padding_mask}.
-
-    Files are read in sorted order, interleaved deterministically; the seeded
-    shuffle makes the stream a pure function of (files, seed).
-    """
-    import tensorflow as tf
-
-    files = shard_files(directory)
-    if not files:
-        raise ConfigError(f"{directory}: no *.tfrecord* shards")
-    features = {
-        name: tf.io.FixedLenFeature([sequence_length], tf.int64)
-        for name in ("input_ids", "input_mask", "segment_ids")
-    }
-
-    def parse(records):
-        example = tf.io.parse_example(records, features)
-        return {"token_ids": tf.cast(example["input_ids"], tf.int32),
-                "segment_ids": tf.cast(example["segment_ids"], tf.int32),
-                "padding_mask": tf.cast(example["input_mask"], tf.int32)}
-
-    ds = tf.data.TFRecordDataset(files, num_parallel_reads=min(len(files), 8))
-    if shuffle_buffer and shuffle_buffer > 1:
-        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        ds = ds.repeat()
-    ds = ds.batch(batch_size, drop_remainder=True).map(parse)
-    options = tf.data.Options()
-    options.deterministic = True
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return ds.with_options(options)
-
-
-def _check_shapes(directory, sequence_length):
-    """Fail early with the file name if the shards were built with another length."""
-    import tensorflow as tf
-
-    first = shard_files(directory)[0]
-    for record in tf.data.TFRecordDataset([first]).take(1):
-        example = tf.train.Example.FromString(record.numpy())
-        feature = example.features.feature
-        missing = [k for k in ("input_ids", "input_mask", "segment_ids") if k not in feature]
-        if missing:
-            raise ConfigError(f"{first}: records lack {missing}; expected G's schema "
-                              "(int64 input_ids, input_mask, segment_ids).")
-        length = len(feature["input_ids"].int64_list.value)
-        if length != sequence_length:
-            raise ConfigError(f"{first}: examples have length {length}, but --max_seq_length "
-                              f"is {sequence_length}; pass --max_seq_length {length}.")
-
-
 def _build_pretrainer(config, tokenizer):
     import keras
 
@@ -173,20 +122,28 @@ def _make_optimizer(config):
 
 
 def _set_up_backend(config):
-    """(strategy or None, num_replicas, worker_index, is_chief)."""
+    """(strategy or None, num_replicas, num_processes, process_index).
+
+    TensorFlow: the strategy from `distribute.create_strategy()` (MWMS workers are the
+    processes). JAX: `jax.distributed` + `DataParallel` over every device of every process.
+    Process 0 is the chief.
+    """
     import keras
 
     from keras_electra.training import distribute
 
     if keras.backend.backend() == "tensorflow":
         strategy = distribute.create_strategy()
-        _, worker_index, is_chief = distribute.strategy_worker_info(strategy)
-        return strategy, strategy.num_replicas_in_sync, worker_index, is_chief
+        num_processes, index = distribute.process_layout(strategy)
+        return strategy, strategy.num_replicas_in_sync, num_processes, index
     if keras.backend.backend() == "jax":
-        distribution = distribute.setup_jax_data_parallel()
-        _, index, is_chief = distribute.jax_process_info()
+        try:
+            distribution = distribute.setup_jax_data_parallel()
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+        num_processes, index = distribute.process_layout()
         replicas = len(distribution.device_mesh.devices.flatten()) if distribution else 1
-        return None, replicas, index, is_chief
+        return None, replicas, num_processes, index
     raise ConfigError(f"keras backend {keras.backend.backend()!r}: use tensorflow or jax.")
 
 
@@ -273,12 +230,17 @@ def pretrain(config=None, callbacks=None, **overrides):
 
     from keras_electra.training import callbacks as cb
     from keras_electra.training import checkpointing
+    from keras_electra.training import pretraining_input as inputs
 
     # The strategy first: MWMS and logical devices must exist before any TF op runs.
-    strategy, num_replicas, worker_index, is_chief = _set_up_backend(config)
-    _check_shapes(config.train_path, config.max_seq_length)
+    strategy, num_replicas, num_processes, worker_index = _set_up_backend(config)
+    is_chief = worker_index == 0
+    vocab_file = find_vocab_file(config)
+    inputs.check_manifest(config.train_path, "--train_dir", vocab_file, config.max_seq_length)
+    inputs.check_shards(config.train_path, config.max_seq_length, "--train_dir")
     if config.val_dir:
-        _check_shapes(config.val_path, config.max_seq_length)
+        inputs.check_manifest(config.val_path, "--val_dir", vocab_file, config.max_seq_length)
+        inputs.check_shards(config.val_path, config.max_seq_length, "--val_dir")
     _check_output_dir(config.checkpoint_root, "--checkpoint_dir")
     if is_chief:
         _check_output_dir(config.log_path, "--log_dir")
@@ -287,20 +249,24 @@ def pretrain(config=None, callbacks=None, **overrides):
     keras.config.set_dtype_policy(config.precision)
     global_batch = config.per_gpu_batch_size * num_replicas
 
-    logger.info("strategy: %s, %d replica(s), worker %d", type(strategy).__name__,
-                num_replicas, worker_index)
+    logger.info("strategy: %s, %d replica(s), process %d of %d", type(strategy).__name__,
+                num_replicas, worker_index, num_processes)
     manager = checkpointing.CheckpointManager(config.checkpoint_root, config.keep_checkpoints,
                                               worker_index)
     manager.cleanup_partial()
     resume_path, resume_state = _resume_source(config, manager, strategy)
+    config = dataclasses.replace(config, data_readers=inputs.resolve_data_readers(
+        config, num_processes, resume_state))
     if resume_state is not None:
         _check_resume_compatible(config, resume_state)
+    val_batches = 0
+    if config.val_dir and config.validation_frequency:
+        val_batches = inputs.validation_batches(config, global_batch, config.data_readers)
     timestamp = checkpointing.agree_on_int(strategy, int(time.time()))
     run_name = (config.run_name or (resume_state or {}).get("run_name")
                 or default_run_name(config, num_replicas, timestamp))
 
     tokenizer = None
-    vocab_file = find_vocab_file(config)
     if vocab_file:
         from keras_electra.models.electra_tokenizer import ElectraTokenizer
 
@@ -309,7 +275,8 @@ def pretrain(config=None, callbacks=None, **overrides):
     scope = strategy.scope() if strategy is not None else _null_scope()
     with scope:
         model = _build_pretrainer(config, tokenizer)
-        model.compile(optimizer=_make_optimizer(config))
+        model.compile(optimizer=_make_optimizer(config),
+                      steps_per_execution=config.steps_per_execution)
         checkpointing.build_optimizer_for(model)
 
     logger.info("model and optimizer built")
@@ -330,12 +297,11 @@ def pretrain(config=None, callbacks=None, **overrides):
     checkpointing.verify_workers_agree(strategy, resumed_from,
                                        checkpointing.weights_checksum(model))
 
-    train_ds = read_shards(config.train_path, global_batch, config.max_seq_length,
-                           config.shuffle_buffer, config.seed).skip(consumed)
+    layout = (global_batch, config.data_readers, num_processes, worker_index)
+    train_ds = inputs.train_dataset(config, strategy, *layout, skip_batches=consumed)
     val_ds = None
-    if config.val_dir and config.validation_frequency:
-        val_ds = read_shards(config.val_path, global_batch, config.max_seq_length,
-                             repeat=False).take(config.validation_steps).cache()
+    if val_batches:
+        val_ds = inputs.validation_dataset(config, strategy, *layout, val_batches)
 
     log_dir = os.path.join(config.log_path, run_name)
     sink = cb._Sink(config.log_path, run_name, is_chief=is_chief)
@@ -359,14 +325,28 @@ def pretrain(config=None, callbacks=None, **overrides):
 
     stop_step = config.stop_after_steps or config.total_steps
     remaining_updates = max(0, stop_step - resumed_from)
+    if (remaining_updates * config.gradient_accumulation_steps) % config.steps_per_execution:
+        raise ConfigError(
+            f"resuming at step {resumed_from} with --steps_per_execution "
+            f"{config.steps_per_execution}: the {remaining_updates} remaining update(s) are "
+            "not a whole number of executions; use a --steps_per_execution that divides "
+            f"{remaining_updates * config.gradient_accumulation_steps} (e.g. 1).")
+    # The callbacks count batches on the host and do their work between two executions:
+    # no model read between their frequencies (see callbacks.py).
     logger_cb = cb.TrainingLogger(
         sink, config.log_frequency, global_batch * config.max_seq_length, config.total_steps,
         initial_step=resumed_from, is_chief=is_chief, progress=config.progress)
-    # first: a NaN/Inf loss raises before anything else of that batch (no checkpoint of it)
-    fit_callbacks = [cb.StopOnNonFiniteLoss(last_checkpoint), counter, logger_cb]
+    # first: a NaN/Inf loss (or weight) raises before anything else at that step, so it is
+    # never checkpointed; it checks wherever the metrics are reset or a checkpoint is written
+    from math import gcd
+
+    check_every = gcd(config.log_frequency, config.checkpoint_frequency,
+                      config.validation_frequency if val_ds is not None else 0)
+    guard = cb.StopOnNonFiniteLoss(last_checkpoint, check_every, config.checkpoint_frequency)
+    fit_callbacks = [guard, counter, logger_cb]
     validation_cb = None
     if val_ds is not None:
-        validation_cb = cb.ValidationCallback(val_ds, config.validation_steps,
+        validation_cb = cb.ValidationCallback(val_ds, val_batches,
                                               config.validation_frequency, sink, tokenizer,
                                               is_chief)
         fit_callbacks.append(validation_cb)  # before checkpointing: eval state is saved

@@ -42,7 +42,6 @@ def resolve_data_readers(config, num_processes, resume_state=None):
 def check_shards(path, sequence_length, flag):
     """Schema and length of every shard's first record; ConfigError naming the file if wrong."""
     from keras_electra.data.pretraining_dataset import check_shards as check
-
     from keras_electra.data.pretraining_dataset import list_shard_files
 
     try:

@@ -2,7 +2,7 @@
 
 `GUARD_SECONDS` (default 540): faulthandler dumps the stacks and exits the
 process, even if it is blocked in TensorFlow (an MWMS worker whose peer died).
-`GUARD_STEP_SLEEP` (seconds): sleep after every training batch, so a test can
+`GUARD_STEP_SLEEP` (seconds): sleep before every training batch, so a test can
 kill the job in the middle of a run of a tiny model.
 """
 
@@ -19,12 +19,36 @@ step_sleep = float(os.environ.get("GUARD_STEP_SLEEP", "0") or 0)
 if step_sleep:
     from keras_electra.training import callbacks
 
-    original = callbacks.BatchCounter.on_train_batch_end
+    # on_train_batch_begin: Keras calls it on the training thread (a batch-end hook may run
+    # on Keras' callback thread on JAX, where a sleep would not slow training)
+    original = callbacks.BatchCounter.on_train_batch_begin
 
-    def slow_on_train_batch_end(self, batch, logs=None):
+    def slow_on_train_batch_begin(self, batch, logs=None):
         original(self, batch, logs)
         time.sleep(step_sleep)
 
-    callbacks.BatchCounter.on_train_batch_end = slow_on_train_batch_end
+    callbacks.BatchCounter.on_train_batch_begin = slow_on_train_batch_begin
+
+nan_at_step = int(os.environ.get("GUARD_NAN_AT_STEP", "0") or 0)
+if nan_at_step:
+    # Simulate a divergence on every process: after update N the word embeddings become inf
+    # (not NaN: JAX checks that every process puts the same value, and NaN != NaN).
+    import keras
+    import numpy as np
+
+    from keras_electra.training import pretrain as pretrain_module
+
+    class _BlowUp(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if int(keras.ops.convert_to_numpy(self.model.optimizer.iterations)) == nan_at_step:
+                table = self.model.backbone.token_embedding.embeddings
+                table.assign(np.full(table.shape, np.inf, "float32"))
+
+    original_pretrain = pretrain_module.pretrain
+
+    def pretrain_with_blow_up(config=None, callbacks=None, **overrides):
+        return original_pretrain(config, callbacks=[*(callbacks or []), _BlowUp()], **overrides)
+
+    pretrain_module.pretrain = pretrain_with_blow_up
 
 sys.exit(cli.main(sys.argv[1:]))

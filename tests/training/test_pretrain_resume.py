@@ -33,7 +33,7 @@ def _argv(shards, out, run_name, per_gpu_batch_size, dropout="0.1", extra=()):
             "--warmup_steps", "2", "--learning_rate", "2e-3", "--end_learning_rate", "4e-4",
             "--checkpoint_frequency", str(CKPT_EVERY), "--log_frequency", "1",
             "--hidden_dropout_prob", dropout, "--attention_probs_dropout_prob", dropout,
-            "--shuffle_buffer", "50", "--seed", "3", "--skip_xla", "true",
+            "--shuffle_buffer", "50", "--data_readers", "2", "--seed", "3", "--skip_xla", "true",
             "--progress", "false", "--keep_checkpoints", "10", *extra]
 
 
