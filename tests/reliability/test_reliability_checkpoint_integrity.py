@@ -20,6 +20,7 @@ from keras_electra.training.checkpointing import (
 )
 
 sys.path.insert(0, __file__.rsplit("/", 2)[0] + "/training")
+from checkpoint_weights import h5_datasets  # noqa: E402  (tests/training helper)
 from pretrain_shards import write_shards  # noqa: E402  (tests/training helper)
 
 
@@ -128,10 +129,7 @@ def test_checkpoint_without_checksums_still_loads(tmp_path):
 
 
 def _weights(ckpt_dir):
-    out = {}
-    with h5py.File(os.path.join(ckpt_dir, "model.weights.h5"), "r") as f:
-        f.visititems(lambda name, obj: out.__setitem__(name, obj[()])
-                     if isinstance(obj, h5py.Dataset) else None)
+    out = h5_datasets(os.path.join(ckpt_dir, "model.weights.h5"))
     with np.load(os.path.join(ckpt_dir, "rng_state.npz")) as rng:
         out.update({f"rng/{k}": rng[k] for k in rng.files})
     return out

@@ -20,11 +20,12 @@ import subprocess
 import sys
 import textwrap
 
-import h5py
 import keras
 import numpy as np
 import pytest
 import training_procs as procs
+from checkpoint_weights import h5_datasets
+from checkpoint_weights import max_abs_diff as _max_diff
 from pretrain_shards import write_shards
 
 from keras_electra.training import callbacks as cb
@@ -267,17 +268,7 @@ def test_cli_flag():
 
 # ------------------------------------------------------------------- pretrain() runs
 def _weights(ckpt_dir):
-    out = {}
-    with h5py.File(os.path.join(ckpt_dir, "model.weights.h5"), "r") as f:
-        f.visititems(lambda name, obj: out.__setitem__(name, obj[()])
-                     if isinstance(obj, h5py.Dataset) else None)
-    return out
-
-
-def _max_diff(a, b):
-    assert sorted(a) == sorted(b)
-    return max(float(np.max(np.abs(np.asarray(a[k], np.float64) - np.asarray(b[k], np.float64))))
-               if np.asarray(a[k]).size else 0.0 for k in a)
+    return h5_datasets(os.path.join(ckpt_dir, "model.weights.h5"))
 
 
 def _run(shards, out, **overrides):

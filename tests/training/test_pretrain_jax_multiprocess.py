@@ -6,10 +6,10 @@ import glob
 import os
 import re
 
-import h5py
-import numpy as np
 import pytest
 import training_procs as procs
+from checkpoint_weights import h5_datasets as _h5
+from checkpoint_weights import max_abs_diff as _max_diff
 from pretrain_shards import write_shards, write_vocab
 
 TOTAL_STEPS = 4
@@ -57,20 +57,6 @@ def _run(processes, timeout=480):
     finally:
         procs.kill_all(processes, grace=3)
     return rcs
-
-
-def _h5(path):
-    out = {}
-    with h5py.File(path, "r") as f:
-        f.visititems(lambda name, obj: out.__setitem__(name, obj[()])
-                     if isinstance(obj, h5py.Dataset) else None)
-    return out
-
-
-def _max_diff(a, b):
-    assert sorted(a) == sorted(b)
-    return max(float(np.max(np.abs(np.asarray(a[k], np.float64) - np.asarray(b[k], np.float64))))
-               for k in a if np.asarray(a[k]).size)
 
 
 def _preset(out, step=TOTAL_STEPS):

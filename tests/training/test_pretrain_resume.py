@@ -6,10 +6,11 @@ import re
 import signal
 import time
 
-import h5py
 import numpy as np
 import pytest
 import training_procs as procs
+from checkpoint_weights import h5_datasets
+from checkpoint_weights import max_abs_diff as _max_diff
 from pretrain_shards import write_shards, write_vocab
 
 TOTAL_STEPS = 12
@@ -39,19 +40,10 @@ def _argv(shards, out, run_name, per_gpu_batch_size, dropout="0.1", extra=()):
 
 def _weights(ckpt_dir):
     """Every dataset of model.weights.h5 (model + optimizer) and the dropout RNG states."""
-    out = {}
-    with h5py.File(os.path.join(ckpt_dir, "model.weights.h5"), "r") as f:
-        f.visititems(lambda name, obj: out.__setitem__(name, obj[()])
-                     if isinstance(obj, h5py.Dataset) else None)
+    out = h5_datasets(os.path.join(ckpt_dir, "model.weights.h5"))
     with np.load(os.path.join(ckpt_dir, "rng_state.npz")) as rng:
         out.update({f"rng/{k}": rng[k] for k in rng.files})
     return out
-
-
-def _max_diff(a, b):
-    assert sorted(a) == sorted(b)
-    return max(float(np.max(np.abs(np.asarray(a[k], np.float64) - np.asarray(b[k], np.float64))))
-               if np.asarray(a[k]).size else 0.0 for k in a)
 
 
 def _final(out, worker=0):
