@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, fields
 
 MODEL_SIZES = ("tiny", "small", "small_plus", "base", "large")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+JAX_PRNGS = ("threefry2x32", "rbg", "unsafe_rbg")  # keras_electra.models.electra_layers
 OPTIMIZERS = ("adamw", "electra_adam")
 LOAD_FROM = ("scratch", "checkpoint")
 SCHEDULES = ("auto", "aws", "google")
@@ -109,6 +110,10 @@ class PretrainConfig:
         "checkpoint and validation frequencies and total/stop steps, times "
         "--gradient_accumulation_steps, must be multiples of it. Not resume-critical, but a "
         "resumed run must start on a multiple of it."))
+    jax_prng: str = field(default="threefry2x32", metadata=_meta(
+        "JAX backend: PRNG for dropout, masking and sampling noise. threefry2x32 (JAX's "
+        "default) or rbg (XLA's RngBitGenerator: same distributions, another stream, fewer "
+        "instructions per random bit; see benchmarks/RESULTS.md, attention section)."))
     optimizer: str = field(default="adamw", metadata=_meta(
         "adamw: Adam with bias correction + decoupled decay (A); electra_adam: G's Adam "
         "without bias correction.", choices=OPTIMIZERS))
@@ -217,7 +222,7 @@ class PretrainConfig:
         return {k: getattr(self, k) for k in (
             "model_type", "model_size", "max_seq_length", "per_gpu_batch_size",
             "gradient_accumulation_steps", "seed", "optimizer", "precision", "train_dir",
-            "shuffle_buffer", "data_readers")}
+            "shuffle_buffer", "data_readers", "jax_prng")}
 
     def _steps_per_execution_problems(self):
         """Frequencies that would fall inside an execution of --steps_per_execution batches.
@@ -301,6 +306,8 @@ class PretrainConfig:
         need(self.step_timeout_s >= 0, "--step_timeout_s must be >= 0 (0 disables the watchdog).")
         need(self.validation_steps >= 1, "--validation_steps must be >= 1.")
         need(self.data_readers >= 0, "--data_readers must be >= 0 (0: one per process).")
+        need(self.jax_prng in JAX_PRNGS,
+             f"--jax_prng {self.jax_prng}: expected one of {', '.join(JAX_PRNGS)}.")
         if self.stop_after_steps is not None:
             need(1 <= self.stop_after_steps <= self.total_steps,
                  "--stop_after_steps must be in [1, --total_steps].")

@@ -349,16 +349,17 @@ def run_squad(output_dir, train_file=None, predict_file=None, squad_version=None
         dataset = dev.dataset
         if dev.skipped:  # --lenient: score only the questions that were read
             dataset = _restrict_dataset(dataset, {e.qas_id for e in dev.examples})
+        result["predictions"] = predictions
+        if is_chief:  # before scoring: a diverged model's outputs are kept for inspection
+            result["paths"].update(write_predictions(predictions, output_dir))
         if dev.version == "squadv1":
             evaluation = evaluate_v1(dataset, predictions.non_null_predictions)
-        else:
+        else:  # refuses non-finite null odds (a diverged model), naming the question
             evaluation = evaluate_v2(dataset, predictions.non_null_predictions,
                                      na_probs=predictions.null_odds,
                                      na_prob_thresh=predictions.threshold)
         result["eval"] = dict(evaluation)
-        result["predictions"] = predictions
         if is_chief:
-            result["paths"].update(write_predictions(predictions, output_dir))
             eval_path = os.path.join(output_dir, "eval.json")
             with open(eval_path, "w", encoding="utf-8") as f:
                 json.dump(result["eval"], f, indent=2)

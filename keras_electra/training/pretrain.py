@@ -133,6 +133,9 @@ def _set_up_backend(config):
     from keras_electra.training import distribute
 
     if keras.backend.backend() == "tensorflow":
+        if config.jax_prng != "threefry2x32":
+            raise ConfigError(f"--jax_prng {config.jax_prng} needs the JAX backend "
+                              "(KERAS_BACKEND=jax); drop it on TensorFlow.")
         strategy = distribute.create_strategy()
         num_processes, index = distribute.process_layout(strategy)
         return strategy, strategy.num_replicas_in_sync, num_processes, index
@@ -142,6 +145,11 @@ def _set_up_backend(config):
         except ValueError as error:
             raise ConfigError(str(error)) from None
         num_processes, index = distribute.process_layout()
+        if config.jax_prng != "threefry2x32":
+            from keras_electra.models.electra_layers import use_jax_prng
+
+            use_jax_prng(config.jax_prng)
+            logger.info("JAX PRNG: %s", config.jax_prng)
         replicas = len(distribution.device_mesh.devices.flatten()) if distribution else 1
         return None, replicas, num_processes, index
     raise ConfigError(f"keras backend {keras.backend.backend()!r}: use tensorflow or jax.")

@@ -53,6 +53,8 @@ def test_flags_config_file_and_precedence(tmp_path):
     (["--load_from", "checkpoint"], "--load_from checkpoint needs --checkpoint_path"),
     (["--max_seq_length", "1024"], "--max_seq_length 1024: must be in"),
     (["--generator_hidden_size", "2"], "--generator_hidden_size 2.0: must be in (0, 1]"),
+    (["--jax_prng", "philox"], "--jax_prng philox: expected one of threefry2x32, rbg"),
+    (["--jax_prng", "rbg"], "--jax_prng rbg needs the JAX backend"),  # this test runs on TF
 ])
 def test_invalid_combinations_fail_before_any_work(tmp_path, capsys, flags, message):
     write_shards(str(tmp_path / "train"), num_examples=4, sequence_length=16, num_shards=1)
@@ -236,3 +238,10 @@ def test_python_api_with_accumulation_bfloat16_and_electra_adam(tmp_path):
         assert r["lr"] == pytest.approx(expected, abs=1e-9)
         assert math.isfinite(r["loss"]) and math.isfinite(r["gen_loss"])
     assert os.path.isfile(result.discriminator_preset + "/tokenizer.json")
+
+
+def test_jax_prng_choices_are_the_models():
+    from keras_electra.models.electra_layers import JAX_PRNG_IMPLS
+    from keras_electra.training.config import JAX_PRNGS
+
+    assert JAX_PRNGS == JAX_PRNG_IMPLS

@@ -18,7 +18,7 @@ def test_pretrain_cli_on_jax_backend_resumes(tmp_path):
             str(tmp_path / "ckpt"), "--log_dir", str(tmp_path / "logs"), "--run_name", "j",
             "--model_size", "tiny", "--max_seq_length", "32", "--per_gpu_batch_size", "4",
             "--warmup_steps", "1", "--checkpoint_frequency", "2", "--log_frequency", "1",
-            "--progress", "false", "--total_steps", "4"]
+            "--progress", "false", "--total_steps", "4", "--jax_prng", "rbg"]
     env = procs.base_env(KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
     first = procs.start(argv + ["--stop_after_steps", "2"], env, str(tmp_path / "a.log"))
     assert procs.wait_all([first], timeout=600) == [0], procs.tail(tmp_path / "a.log")
@@ -28,3 +28,4 @@ def test_pretrain_cli_on_jax_backend_resumes(tmp_path):
     assert re.search(r"resuming j from step 2", log), log[-3000:]
     assert "run j: step 4" in log
     assert os.path.isdir(tmp_path / "ckpt" / "presets" / "j-step4-discriminator")
+    assert "JAX PRNG: rbg" in log  # the opt-in generator, kept across the resume
