@@ -20,22 +20,14 @@ from keras_electra.training.checkpointing import (
 )
 
 sys.path.insert(0, __file__.rsplit("/", 2)[0] + "/training")
-from checkpoint_weights import h5_datasets  # noqa: E402  (tests/training helper)
+from checkpoint_weights import h5_datasets, tiny_model, train_tiny  # noqa: E402  (tests/training helper)
 from pretrain_shards import write_shards  # noqa: E402  (tests/training helper)
 
-
-def _model(seed=0):
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), keras.layers.Dense(1)])
-    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
-    return model
+_model = tiny_model
 
 
 def _train(model, steps=1):
-    x = np.arange(24, dtype="float32").reshape(8, 3) / 10
-    model.fit(x, np.ones((8, 1), "float32"), epochs=steps, batch_size=8, verbose=0)
+    train_tiny(model, steps)
 
 
 def sha256(path):

@@ -2,6 +2,7 @@
 
 import errno
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -9,19 +10,14 @@ import pytest
 from keras_electra.training import checkpointing
 from keras_electra.training.checkpointing import CheckpointManager
 
+sys.path.insert(0, __file__.rsplit("/", 2)[0] + "/training")
+from checkpoint_weights import tiny_model, train_tiny  # noqa: E402  (tests/training helper)
 
-def _model(seed=0):
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), keras.layers.Dense(1)])
-    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
-    return model
+_model = tiny_model
 
 
 def _train(model, steps=2):
-    x = np.arange(24, dtype="float32").reshape(8, 3) / 10
-    model.fit(x, np.ones((8, 1), "float32"), epochs=steps, batch_size=8, verbose=0)
+    train_tiny(model, steps)
 
 
 def _disk_full(path):

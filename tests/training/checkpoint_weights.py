@@ -18,3 +18,19 @@ def max_abs_diff(a, b):
     assert sorted(a) == sorted(b)
     return max(float(np.max(np.abs(np.asarray(a[k], np.float64) - np.asarray(b[k], np.float64))))
                if np.asarray(a[k]).size else 0.0 for k in a)
+
+
+def tiny_model(seed=0):
+    """A compiled two-layer Keras model (Adam, MSE) for checkpoint round trips."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
+    return model
+
+
+def train_tiny(model, steps):
+    """`steps` optimizer updates of `tiny_model` on a fixed batch of 8."""
+    x = np.arange(24, dtype="float32").reshape(8, 3) / 10
+    model.fit(x, np.ones((8, 1), "float32"), epochs=steps, batch_size=8, verbose=0)

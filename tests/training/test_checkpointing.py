@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 import training_procs as procs
+from checkpoint_weights import tiny_model, train_tiny
 
 from keras_electra.training.checkpointing import (
     CheckpointError,
@@ -16,19 +17,11 @@ from keras_electra.training.checkpointing import (
     weights_checksum,
 )
 
-
-def _model(seed=0):
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), keras.layers.Dense(1)])
-    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
-    return model
+_model = tiny_model
 
 
 def _train(model, steps=3):
-    x = np.arange(24, dtype="float32").reshape(8, 3) / 10
-    model.fit(x, np.ones((8, 1), "float32"), epochs=steps, batch_size=8, verbose=0)
+    train_tiny(model, steps)
 
 
 def test_round_trip_restores_weights_optimizer_and_state(tmp_path):
