@@ -389,16 +389,18 @@ def jax_cluster_from_env(environ=None):
     return address, count, index
 
 
-def setup_jax_data_parallel(environ=None):
+def setup_jax_data_parallel(environ=None, auto_shard_dataset=False):
     """JAX backend: connect the processes, then `keras.distribution.DataParallel` over all devices.
 
     With a cluster (`jax_cluster_from_env`: `JAX_COORDINATOR_ADDRESS`, `JAX_NUM_PROCESSES`,
     `JAX_PROCESS_ID`), calls `keras.distribution.initialize` with
     those values explicitly (`jax.distributed.initialize` does not read `JAX_NUM_PROCESSES`
-    itself). The distribution does not shard datasets (`auto_shard_dataset=False`): each
-    process feeds its *local* rows of every global batch, as `pretraining_dataset(...,
-    num_processes=, process_index=)` yields them, and Keras assembles the global batch with
-    `jax.make_array_from_process_local_data`. On CPU, processes talk over gloo collectives.
+    itself). With `auto_shard_dataset=False` (pretraining) each process feeds its *local* rows
+    of every global batch, as `pretraining_dataset(..., num_processes=, process_index=)`
+    yields them, and Keras assembles the global batch with
+    `jax.make_array_from_process_local_data`; with True (fine-tuning, whose tf.data pipeline
+    yields global batches) Keras cuts each global batch into per-process rows itself. On CPU,
+    processes talk over gloo collectives.
 
     Returns the distribution, or None for one device in one process. Call before any JAX
     computation.
@@ -414,7 +416,8 @@ def setup_jax_data_parallel(environ=None):
     devices = keras.distribution.list_devices()
     if len(devices) <= 1 and not cluster:
         return None
-    distribution = keras.distribution.DataParallel(devices=devices, auto_shard_dataset=False)
+    distribution = keras.distribution.DataParallel(devices=devices,
+                                                   auto_shard_dataset=auto_shard_dataset)
     keras.distribution.set_distribution(distribution)
     return distribution
 

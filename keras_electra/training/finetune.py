@@ -225,7 +225,8 @@ def _set_up_distribution():
         _, _, is_chief = distribute.strategy_worker_info(strategy)
         return strategy, strategy.num_replicas_in_sync, is_chief
     if keras.backend.backend() == "jax":
-        distribution = distribute.setup_jax_data_parallel()
+        # the SQuAD pipeline yields global batches: Keras gives each process its rows
+        distribution = distribute.setup_jax_data_parallel(auto_shard_dataset=True)
         _, _, is_chief = distribute.jax_process_info()
         replicas = len(distribution.device_mesh.devices.flatten()) if distribution else 1
         return None, replicas, is_chief
