@@ -122,8 +122,8 @@ def run_worker(args):
 
     import keras_electra
     from keras_electra.models.electra_pretrainer import ElectraPretrainer
+    from keras_electra.optimizers import create_optimizer
     from keras_electra.training import callbacks as cb
-    from keras_electra.training.optimizers import create_optimizer
 
     keras.utils.set_random_seed(0)
     model = ElectraPretrainer.from_preset("electra_tiny", seed=0)

@@ -55,14 +55,13 @@ def corpus_passages(corpus_dir, max_chars=250, limit=12000):
 
 
 def adamw(learning_rate, epsilon=1e-6, clipnorm=1.0):
-    """The learning runs' Keras optimizer: AdamW, weight decay 0.01 except biases and LayerNorm,
-    global-norm clipping (`clipnorm` 0 = none). The HF side of `run_hf` mirrors it in torch."""
-    import keras
+    """The learning runs' Keras optimizer: `ElectraAdamW` (AdamW, weight decay 0.01 except
+    biases and LayerNorm, global-norm clipping of the all-reduced gradient; `clipnorm` 0 =
+    none). The HF side of `run_hf` mirrors it in torch."""
+    from keras_electra.optimizers import ElectraAdamW
 
-    optimizer = keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=0.01,
-                                       epsilon=epsilon, global_clipnorm=clipnorm or None)
-    optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
-    return optimizer
+    return ElectraAdamW(learning_rate=learning_rate, weight_decay=0.01, epsilon=epsilon,
+                        global_clipnorm=clipnorm or None)
 
 
 def make_data(cache):

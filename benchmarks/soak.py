@@ -41,7 +41,7 @@ def run_soak(steps=2000, window=100, warmup=300, batch_size=8, sequence_length=3
     import tensorflow as tf
 
     from keras_electra import ElectraBackbone, ElectraPretrainer
-    from keras_electra.training.optimizers import create_optimizer
+    from keras_electra.optimizers import create_optimizer
 
     keras.utils.set_random_seed(seed)
     backbone = ElectraBackbone(

@@ -9,6 +9,10 @@ pulls TensorFlow into a JAX-only process unless a TF-only piece is used):
 
 import importlib
 
+# Registers the models' `from_preset` loaders for HF dirs and keras-hub presets, so
+# `ElectraBackbone.from_preset(hf_dir)` works whichever module was imported first.
+from keras_electra import convert  # noqa: F401
+
 __version__ = "0.1.0"
 
 _EXPORTS = {

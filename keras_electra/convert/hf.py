@@ -34,8 +34,8 @@ import warnings
 import numpy as np
 
 from keras_electra.convert import weight_maps
+from keras_electra.utils.preset_dirs import HF_SCHEME
 
-HF_SCHEME = "hf://"
 SAFETENSORS_FILE = "model.safetensors"
 SAFETENSORS_INDEX = "model.safetensors.index.json"
 TORCH_FILE = "pytorch_model.bin"
@@ -115,29 +115,6 @@ def _is_head(name):
 
 
 # --------------------------------------------------------------------------- reading
-
-
-def is_hf_preset(preset):
-    """True when `preset` holds a transformers model: a local dir or an `hf://org/name` repo
-    whose config.json has a `model_type` (`read_hf_config` then refuses a non-Electra one
-    clearly). An `hf://` repo holding a Keras-format preset is not one (its config.json is
-    fetched alone, as `ElectraBackbone.from_preset` does)."""
-    if not isinstance(preset, (str, os.PathLike)):
-        return False
-    preset = os.fspath(preset)
-    if preset.startswith(HF_SCHEME):
-        from keras_electra.convert.preset_io import _remote_config
-
-        return "model_type" in _remote_config(preset)
-    config_path = os.path.join(preset, "config.json")
-    if not os.path.isfile(config_path):
-        return False
-    try:
-        with open(config_path, encoding="utf-8") as f:
-            config = json.load(f)
-    except (OSError, ValueError):
-        return False
-    return isinstance(config, dict) and "model_type" in config
 
 
 def resolve_hf_path(path):

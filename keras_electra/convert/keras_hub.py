@@ -17,26 +17,9 @@ backbone = backbone_from_keras_hub("./saved_keras_hub_preset")                # 
 ```
 """
 
-import json
-import os
-
 import numpy as np
 
 from keras_electra.convert import weight_maps
-
-KERAS_HUB_REGISTERED_NAME = "keras_hub>ElectraBackbone"
-
-
-def is_keras_hub_electra_dir(path):
-    """True for a local dir whose config.json is a keras-hub ElectraBackbone."""
-    config_path = os.path.join(str(path), "config.json")
-    if not os.path.isfile(config_path):
-        return False
-    try:
-        with open(config_path, encoding="utf-8") as f:
-            return json.load(f).get("registered_name") == KERAS_HUB_REGISTERED_NAME
-    except (OSError, ValueError):
-        return False
 
 
 def keras_hub_config_to_backbone_config(config):

@@ -1,16 +1,9 @@
-"""`ElectraBackbone.from_preset` dispatch, and convert/export between checkpoint formats.
+"""Convert and export between checkpoint formats, and the head weights a preset carries.
 
-`load_backbone_preset` decides what a preset string is:
-
-1. `hf://org/name` or a local dir whose config.json has `model_type: "electra"`
-   -> `keras_electra.convert.hf` (an `hf://` repo holding a Keras-format preset
-   goes to keras-hub's loader);
-2. a name in `ARCHITECTURE_PRESETS` (`electra_tiny`, ...) -> random init from
-   that config (`kwargs` override it, e.g. `vocabulary_size=1000`);
-3. a name in `KERAS_HUB_PRESETS`, or a local dir / `kaggle://` handle of a keras-hub
-   preset (`registered_name: "keras_hub>ElectraBackbone"`) -> `keras_electra.convert.keras_hub`;
-4. anything else -> keras-hub's own loader (our `save_to_preset` dirs,
-   `kaggle://`, ...).
+`ElectraBackbone.from_preset` decides what a preset string is
+(`keras_electra.utils.preset_dirs.preset_kind`) and hands HF dirs to
+`keras_electra.convert.hf` and keras-hub presets to `keras_electra.convert.keras_hub`
+(registered in `keras_electra.convert.__init__`).
 
 Head weights that have no place in a backbone preset (RTD head, MLM head, QA
 head) travel in the preset dir as `electra_heads.npz` (`save_preset_heads` /
@@ -26,117 +19,17 @@ export_preset_to_hf("./electra_preset", "./back_to_hf")
 ```
 """
 
-import json
 import os
 
 import numpy as np
+
+from keras_electra.utils.preset_dirs import find_vocab_file
 
 HEADS_FILE = "electra_heads.npz"
 VOCAB_ASSET = os.path.join("assets", "tokenizer", "vocabulary.txt")
 SOURCE_FORMATS = ("hf", "google", "keras-hub")
 _EXPORT_CLASS = (("discriminator", "ElectraForPreTraining"), ("generator", "ElectraForMaskedLM"),
                  ("qa", "ElectraForQuestionAnswering"))
-
-
-def _local_config(path):
-    config_path = os.path.join(path, "config.json")
-    if not os.path.isfile(config_path):
-        return None
-    try:
-        with open(config_path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError) as e:
-        raise ValueError(f"{config_path}: not valid JSON ({e}).") from e
-
-
-def _remote_config(preset):
-    """config.json of a remote preset (hf://, kaggle://, ...), fetched alone."""
-    if preset.startswith("hf://"):
-        import huggingface_hub
-
-        repo_id = preset[len("hf://"):].strip("/")
-        try:
-            path = huggingface_hub.hf_hub_download(repo_id, "config.json")
-        except Exception as e:
-            raise OSError(
-                f"Could not fetch config.json of {preset} ({type(e).__name__}: {e}). Check the "
-                "repo name and the network (HF_HUB_OFFLINE must be unset)."
-            ) from e
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    from keras_hub.src.utils.preset_utils import load_json
-
-    return load_json(preset, "config.json")
-
-
-def load_backbone_preset(cls, preset, load_weights=True, fallback=None, **kwargs):
-    """Implementation of `ElectraBackbone.from_preset` (see the module docstring)."""
-    from keras_electra.models.electra_presets import ARCHITECTURE_PRESETS, KERAS_HUB_PRESETS
-
-    preset = os.fspath(preset) if isinstance(preset, os.PathLike) else preset
-    if isinstance(preset, str):
-        if "://" in preset:
-            config = _remote_config(preset)
-            if preset.startswith("hf://") and "model_type" in config:
-                from keras_electra.convert import hf
-
-                return hf.backbone_from_hf(preset, load_weights=load_weights, **kwargs)
-            if config.get("registered_name") == "keras_hub>ElectraBackbone":
-                from keras_electra.convert import keras_hub
-
-                return keras_hub.backbone_from_keras_hub(preset, load_weights, **kwargs)
-        if preset in ARCHITECTURE_PRESETS:
-            return cls(**{**ARCHITECTURE_PRESETS[preset]["backbone"], **kwargs})
-        if preset in KERAS_HUB_PRESETS:
-            from keras_electra.convert import keras_hub
-
-            return keras_hub.backbone_from_keras_hub(preset, load_weights, **kwargs)
-        if os.path.isdir(preset):
-            config = _local_config(preset)
-            if config is not None and "model_type" in config:
-                from keras_electra.convert import hf
-
-                hf.read_hf_config(preset)  # clear error for a non-electra model_type
-                return hf.backbone_from_hf(preset, load_weights=load_weights, **kwargs)
-            if config is not None and config.get("registered_name") == "keras_hub>ElectraBackbone":
-                from keras_electra.convert import keras_hub
-
-                return keras_hub.backbone_from_keras_hub(preset, load_weights, **kwargs)
-    if fallback is None:
-        raise ValueError(f"Unknown ElectraBackbone preset {preset!r}.")
-    if isinstance(preset, str) and "://" not in preset and (
-            os.path.isdir(preset) or os.sep in preset or preset.startswith(".")):
-        return _load_local_keras_preset(preset, load_weights, fallback, **kwargs)
-    return fallback(preset, load_weights=load_weights, **kwargs)
-
-
-def _load_local_keras_preset(preset, load_weights, fallback, **kwargs):
-    """keras-hub's loader on a local dir, with errors that name the file and the fix."""
-    if not os.path.isdir(preset):
-        raise FileNotFoundError(f"{preset}: no such preset directory.")
-    if not os.path.isfile(os.path.join(preset, "config.json")):
-        raise FileNotFoundError(
-            f"{preset}/config.json: missing. A Keras preset dir holds config.json and "
-            "model.weights.h5 (`save_to_preset`); an HF dir holds config.json with "
-            "model_type 'electra' (`save_pretrained`).")
-    weights = os.path.join(preset, "model.weights.h5")
-    if load_weights and not os.path.isfile(weights) and not os.path.isfile(
-            os.path.join(preset, "model.weights.json")):
-        raise FileNotFoundError(
-            f"{weights}: missing (the preset has a config.json but no weights). Re-export the "
-            "preset, or pass load_weights=False for a randomly initialised model.")
-    try:
-        return fallback(preset, load_weights=load_weights, **kwargs)
-    except (ValueError, OSError) as e:
-        if not load_weights:
-            raise
-        first = next((line for line in str(e).splitlines() if line.strip()), "")
-        detail = next((line for line in str(e).splitlines() if "shape" in line), "")
-        raise ValueError(
-            f"{weights}: cannot be loaded into the model described by {preset}/config.json "
-            f"({first[:300]}{' ' + detail[:300] if detail and detail != first else ''}). The "
-            "weights come from another architecture, or the file is truncated or damaged; "
-            "re-export the preset.") from e
 
 
 def save_preset_heads(preset_dir, heads):
@@ -159,15 +52,6 @@ def load_preset_heads(preset_dir):
             kind, key = name.split("/", 1)
             heads.setdefault(kind, {})[key] = data[name]
     return heads
-
-
-def _find_google_vocab(src):
-    directory = src if os.path.isdir(src) else os.path.dirname(os.path.abspath(src))
-    for candidate in (directory, os.path.dirname(directory)):
-        path = os.path.join(candidate, "vocab.txt")
-        if os.path.isfile(path):
-            return path
-    return None
 
 
 def convert_to_preset(source_format, src, out_preset, part=None, vocabulary=None,
@@ -215,7 +99,7 @@ def convert_to_preset(source_format, src, out_preset, part=None, vocabulary=None
         if part == "discriminator" and ckpt.task_weights:
             heads["task_specific"] = dict(ckpt.task_weights)
         if vocabulary is None:
-            vocabulary = _find_google_vocab(ckpt.path)
+            vocabulary = find_vocab_file(ckpt.path)
     else:
         from keras_electra.convert import keras_hub
 

@@ -1,5 +1,7 @@
 """ElectraBackbone: the ELECTRA encoder with the exact math of G and HF."""
 
+import os
+
 import keras
 from keras_hub.models import Backbone
 
@@ -9,6 +11,9 @@ from keras_electra.models.electra_layers import (
     electra_kernel_initializer,
     gelu_exact,
 )
+from keras_electra.models.electra_preset_loaders import get_preset_loader
+from keras_electra.models.electra_presets import ARCHITECTURE_PRESETS, KERAS_HUB_PRESETS
+from keras_electra.utils.preset_dirs import HF, KERAS_HUB, preset_kind
 
 
 @keras.saving.register_keras_serializable(package="keras_electra")
@@ -153,7 +158,7 @@ class ElectraBackbone(Backbone):
         })
         return config
 
-    # === Preset loading (added by the convert helper; logic in keras_electra.convert) ===
+    # === Preset loading ===
     @classmethod
     def from_preset(cls, preset, load_weights=True, **kwargs):
         """Build an `ElectraBackbone` from a preset.
@@ -165,15 +170,60 @@ class ElectraBackbone(Backbone):
         config); a local Hugging Face Electra dir (config.json with
         `model_type: "electra"` + model.safetensors) or `"hf://org/name"`; a
         keras-hub Electra preset name (`"electra_small_discriminator_uncased_en"`,
-        ...) or a local keras-hub Electra preset dir. See
-        `keras_electra.convert.preset_io.load_backbone_preset`.
+        ...) or a local keras-hub Electra preset dir / handle. The last two are
+        loaded by `keras_electra.convert.hf` / `keras_electra.convert.keras_hub`
+        (registered in `keras_electra.models.electra_preset_loaders`); anything
+        else goes to keras-hub's own loader.
 
         Example:
         ```python
         backbone = ElectraBackbone.from_preset("electra_tiny", vocabulary_size=1000)
         ```
         """
-        from keras_electra.convert.preset_io import load_backbone_preset
+        preset = os.fspath(preset) if isinstance(preset, os.PathLike) else preset
+        kind = None
+        if isinstance(preset, str):
+            if "://" in preset:
+                kind = preset_kind(preset)
+            elif preset in ARCHITECTURE_PRESETS:
+                return cls(**{**ARCHITECTURE_PRESETS[preset]["backbone"], **kwargs})
+            elif preset in KERAS_HUB_PRESETS:
+                kind = KERAS_HUB
+            else:
+                kind = preset_kind(preset)
+        if kind in (HF, KERAS_HUB):
+            return get_preset_loader("ElectraBackbone", kind)(
+                preset, load_weights=load_weights, **kwargs)
+        if isinstance(preset, str) and "://" not in preset and (
+                os.path.isdir(preset) or os.sep in preset or preset.startswith(".")):
+            return _load_local_keras_preset(preset, load_weights, super().from_preset, **kwargs)
+        return super().from_preset(preset, load_weights=load_weights, **kwargs)
 
-        return load_backbone_preset(cls, preset, load_weights=load_weights,
-                                    fallback=super().from_preset, **kwargs)
+
+def _load_local_keras_preset(preset, load_weights, load, **kwargs):
+    """keras-hub's loader on a local dir, with errors that name the file and the fix."""
+    if not os.path.isdir(preset):
+        raise FileNotFoundError(f"{preset}: no such preset directory.")
+    if not os.path.isfile(os.path.join(preset, "config.json")):
+        raise FileNotFoundError(
+            f"{preset}/config.json: missing. A Keras preset dir holds config.json and "
+            "model.weights.h5 (`save_to_preset`); an HF dir holds config.json with "
+            "model_type 'electra' (`save_pretrained`).")
+    weights = os.path.join(preset, "model.weights.h5")
+    if load_weights and not os.path.isfile(weights) and not os.path.isfile(
+            os.path.join(preset, "model.weights.json")):
+        raise FileNotFoundError(
+            f"{weights}: missing (the preset has a config.json but no weights). Re-export the "
+            "preset, or pass load_weights=False for a randomly initialised model.")
+    try:
+        return load(preset, load_weights=load_weights, **kwargs)
+    except (ValueError, OSError) as e:
+        if not load_weights:
+            raise
+        first = next((line for line in str(e).splitlines() if line.strip()), "")
+        detail = next((line for line in str(e).splitlines() if "shape" in line), "")
+        raise ValueError(
+            f"{weights}: cannot be loaded into the model described by {preset}/config.json "
+            f"({first[:300]}{' ' + detail[:300] if detail and detail != first else ''}). The "
+            "weights come from another architecture, or the file is truncated or damaged; "
+            "re-export the preset.") from e

@@ -11,8 +11,10 @@ from keras_electra.models import electra_backend_utils as backend_utils
 from keras_electra.models import electra_masking as masking
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.models.electra_layers import electra_kernel_initializer, gelu_exact
+from keras_electra.models.electra_preset_loaders import get_preset_loader
 from keras_electra.models.electra_presets import ARCHITECTURE_PRESETS, generator_config
 from keras_electra.models.electra_pretrainer_preprocessor import ElectraPretrainerPreprocessor
+from keras_electra.utils.preset_dirs import HF, preset_kind
 
 # Seeds of the three random streams of a step (positions, [MASK] coin, Gumbel).
 _STREAMS = {"positions": 0, "mask": 1, "gumbel": 2}
@@ -256,7 +258,7 @@ class ElectraPretrainer(Task):
         the all-reduced gradient, so N replicas train exactly like one
         device). The loss is built in; pass no `loss` or `metrics`. For the
         warmup/decay schedules and G's bias-correction-free Adam use
-        `keras_electra.training.optimizers.create_optimizer`.
+        `keras_electra.optimizers.create_optimizer`.
         """
         if loss is not None or metrics:
             raise ValueError(
@@ -264,12 +266,9 @@ class ElectraPretrainer(Task):
                 "`loss` or `metrics` to compile()."
             )
         if optimizer == "auto":
-            from keras_electra.training.optimizers import create_optimizer
+            from keras_electra.optimizers import default_pretrainer_optimizer
 
-            optimizer = create_optimizer(
-                5e-4, total_steps=1, warmup_steps=0, end_learning_rate=5e-4,
-                weight_decay=0.01, epsilon=1e-6, max_grad_norm=1.0,
-            )
+            optimizer = default_pretrainer_optimizer()
         kwargs.setdefault("jit_compile", False)  # the TF train step jit-compiles fwd/bwd itself
         if keras.backend.backend() == "jax":
             kwargs["jit_compile"] = True
@@ -481,12 +480,9 @@ class ElectraPretrainer(Task):
         if isinstance(preset, str) and preset in ARCHITECTURE_PRESETS:
             return cls.from_architecture(preset, **kwargs)
         generator_preset = kwargs.pop("generator_preset", None)
-        from keras_electra.convert.hf import is_hf_preset
-
-        if generator_preset is not None or is_hf_preset(preset):
-            from keras_electra.convert.pretrainer import pretrainer_from_hf
-
-            return pretrainer_from_hf(cls, preset, generator_preset, **kwargs)
+        if generator_preset is not None or preset_kind(preset) == HF:
+            return get_preset_loader("ElectraPretrainer", HF)(
+                cls, preset, generator_preset, **kwargs)
         return super().from_preset(preset, load_weights=load_weights, **kwargs)
 
     @classmethod

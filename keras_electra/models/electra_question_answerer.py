@@ -6,9 +6,11 @@ from keras_hub.models import Task
 
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.models.electra_layers import electra_kernel_initializer, gelu_exact
+from keras_electra.models.electra_preset_loaders import get_preset_loader
 from keras_electra.models.electra_question_answerer_preprocessor import (
     ElectraQuestionAnswererPreprocessor,
 )
+from keras_electra.utils.preset_dirs import HF, preset_kind
 
 HEADS = ("electra", "simple")
 _MASK_PENALTY = 1000.0  # G: logits += 1000 * (answer_mask - 1)
@@ -90,14 +92,12 @@ class ElectraQuestionAnswerer(Task):
           `qa_outputs` (`head="simple"`, the default for HF dirs); other Electra
           dirs give the backbone and a random head (`head=...`); a `vocab.txt`
           there becomes the preprocessor (`sequence_length=`, default 384).
-          See `keras_electra.convert.question_answerer`.
+          See `keras_electra.convert.question_answerer` (registered in
+          `keras_electra.models.electra_preset_loaders`).
         """
-        from keras_electra.convert.hf import is_hf_preset
-
-        if is_hf_preset(preset):
-            from keras_electra.convert.question_answerer import question_answerer_from_hf
-
-            return question_answerer_from_hf(cls, preset, load_weights=load_weights, **kwargs)
+        if preset_kind(preset) == HF:
+            return get_preset_loader("ElectraQuestionAnswerer", HF)(
+                cls, preset, load_weights=load_weights, **kwargs)
         return super().from_preset(preset, load_weights=load_weights, **kwargs)
 
     def __init__(self, backbone, preprocessor=None, head="electra", beam_size=20,
@@ -143,12 +143,16 @@ class ElectraQuestionAnswerer(Task):
     def compile(self, optimizer="auto", metrics=None, **kwargs):
         """Compiles with AdamW (lr 1e-4, wd 0.01, eps 1e-6, clip 1.0) by default.
 
+        `optimizer="auto"` is `keras_electra.optimizers.default_question_answerer_optimizer()`:
+        weight decay except biases and LayerNorm, and the global-norm clip applied to the
+        all-reduced gradient, so N replicas take the same step as one device (stock Keras
+        `global_clipnorm` clips each replica's partial gradient under `tf.distribute`).
         The loss is built in (`compute_loss`); pass no `loss`.
         """
         if optimizer == "auto":
-            optimizer = keras.optimizers.AdamW(learning_rate=1e-4, weight_decay=0.01,
-                                               epsilon=1e-6, global_clipnorm=1.0)
-            optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
+            from keras_electra.optimizers import default_question_answerer_optimizer
+
+            optimizer = default_question_answerer_optimizer()
         kwargs.pop("loss", None)
         super().compile(optimizer=optimizer, metrics=metrics, **kwargs)
 

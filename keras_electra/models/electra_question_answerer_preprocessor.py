@@ -5,6 +5,7 @@ from keras_hub.layers import MultiSegmentPacker
 from keras_hub.models import Preprocessor
 
 from keras_electra.models.electra_backbone import ElectraBackbone
+from keras_electra.models.electra_question_answerer_features import convert_examples_to_features
 from keras_electra.models.electra_tokenizer import ElectraTokenizer
 
 INPUT_KEYS = ("token_ids", "segment_ids", "padding_mask")
@@ -17,9 +18,9 @@ class ElectraQuestionAnswererPreprocessor(Preprocessor):
     Two ways in:
 
     * `featurize(examples)`: the full SQuAD featurization
-      (`keras_electra.squad.features`), with sliding windows over long
-      contexts, character offsets and labels. The SQuAD driver and
-      `keras-electra answer` use this.
+      (`keras_electra.models.electra_question_answerer_features`), with
+      sliding windows over long contexts, character offsets and labels. The
+      SQuAD driver and `keras-electra answer` use this.
     * `__call__(x, y=None, sample_weight=None)` with
       `x = {"question": ..., "context": ...}` (strings or batches): one window
       per pair (the question truncated to `max_query_length`, then the context
@@ -89,8 +90,6 @@ class ElectraQuestionAnswererPreprocessor(Preprocessor):
 
     def featurize(self, examples, is_training=False, progress=True):
         """SQuAD features (windows, offsets, labels) for `SquadExample`s."""
-        from keras_electra.squad.features import convert_examples_to_features
-
         return convert_examples_to_features(
             examples, self.tokenizer, max_seq_length=self.sequence_length,
             doc_stride=self.doc_stride, max_query_length=self.max_query_length,

@@ -3,15 +3,17 @@
 Keras-level `jit_compile=True` would also put the cross-replica gradient
 all-reduce inside XLA, which fails under tf.distribute on CPU (stack_notes.md
 §1). Here only the forward and backward passes are compiled; normalizers are
-all-reduced before, gradients are summed by the optimizer after. Imported only
-on the TensorFlow backend.
+all-reduced before, gradients are summed by the optimizer after. Used only on
+the TensorFlow backend; TensorFlow is imported when a step is traced, not with
+the module.
 """
 
 import keras
-import tensorflow as tf
 
 
 def _forward_backward(model, inputs, seeds, normalizers):
+    import tensorflow as tf
+
     token_ids = inputs["token_ids"]
     batch_size = token_ids.shape[0] or tf.shape(token_ids)[0]
     sequence_length = int(token_ids.shape[1])
@@ -31,6 +33,8 @@ def _forward_backward(model, inputs, seeds, normalizers):
 def tf_train_step(model, data):
     inputs, _, _ = keras.utils.unpack_x_y_sample_weight(data)
     if model._xla_fwd_bwd is None:
+        import tensorflow as tf
+
         fn = lambda x, s, n: _forward_backward(model, x, s, n)
         model._xla_fwd_bwd = tf.function(fn, jit_compile=model.xla, reduce_retracing=True)
     seeds = model._seeds(model.rng_step.value)

@@ -1,22 +1,9 @@
 """SQuAD features: sliding windows over WordPiece tokens with character offsets.
 
-G `finetune/qa/qa_tasks.py` (section 6.2 of the reference), except that the
-answer span is located through the tokenizer's character offsets instead of
-the whitespace-word map + `_improve_answer_span` (the offsets give the
-tightest token span directly, and post-processing can return the exact
-original characters):
-
-* question WordPiece-tokenized and truncated to `max_query_length` (64);
-* `max_tokens_for_doc = max_seq_length - len(query) - 3`; windows start at 0,
-  the next start moves by `min(window_len, doc_stride)`, and the loop stops
-  once a window reaches the end of the context;
-* `[CLS] query [SEP] window [SEP]`, segment 0 for `[CLS] query [SEP]`, 1 for
-  the window and the last `[SEP]`; padded to `max_seq_length`;
-* `token_is_max_context`: a context token belongs to the window maximising
-  `min(left, right) + 0.01 * window_len`;
-* labels: answerable and inside the window -> token positions; answerable but
-  outside -> `[CLS]` (0) with `is_impossible` 0 (G keeps such features);
-  unanswerable -> 0 with `is_impossible` 1.
+The featurization runs inside `ElectraQuestionAnswererPreprocessor.featurize`
+and lives beside it, in `keras_electra.models.electra_question_answerer_features`
+(G's windowing, labels and max-context rule are described there); this is the
+SQuAD package's name for it.
 
 Example:
 ```python
@@ -35,193 +22,13 @@ features.start_positions, features.end_positions  # [11], [13]
 ```
 """
 
-import dataclasses
+from keras_electra.models.electra_question_answerer_features import (
+    SquadFeatures,
+    answer_token_span,
+    convert_examples_to_features,
+    is_max_context,
+    window_starts,
+)
 
-import numpy as np
-
-
-@dataclasses.dataclass
-class SquadFeatures:
-    """Model inputs, labels and the maps post-processing needs, as numpy arrays.
-
-    N = number of features (windows), S = `max_seq_length`.
-
-    Attributes:
-        examples: the `SquadExample` list the features were built from.
-        token_ids, segment_ids, padding_mask: int32 `[N, S]`.
-        start_positions, end_positions, is_impossible: int32 `[N]` labels.
-        example_index: int32 `[N]`, index into `examples`.
-        window_index: int32 `[N]`, window number within its example.
-        token_char_start, token_char_end: int32 `[N, S]`, `[start, end)` of
-            each context token in `examples[i].context`; -1 elsewhere
-            ([CLS], question, [SEP], padding).
-        token_is_max_context: bool `[N, S]`.
-    """
-
-    examples: list
-    token_ids: np.ndarray
-    segment_ids: np.ndarray
-    padding_mask: np.ndarray
-    start_positions: np.ndarray
-    end_positions: np.ndarray
-    is_impossible: np.ndarray
-    example_index: np.ndarray
-    window_index: np.ndarray
-    token_char_start: np.ndarray
-    token_char_end: np.ndarray
-    token_is_max_context: np.ndarray
-
-    def __len__(self):
-        return len(self.token_ids)
-
-    def inputs(self):
-        """`{"token_ids", "segment_ids", "padding_mask"}`: the backbone inputs."""
-        return {"token_ids": self.token_ids, "segment_ids": self.segment_ids,
-                "padding_mask": self.padding_mask}
-
-    def labels(self):
-        """`{"start_positions", "end_positions", "is_impossible"}`."""
-        return {"start_positions": self.start_positions, "end_positions": self.end_positions,
-                "is_impossible": self.is_impossible}
-
-
-def window_starts(num_doc_tokens, max_tokens_for_doc, doc_stride):
-    """G's sliding windows: list of `(start, length)` over the context tokens."""
-    spans, start = [], 0
-    while start < num_doc_tokens:
-        length = min(num_doc_tokens - start, max_tokens_for_doc)
-        spans.append((start, length))
-        if start + length == num_doc_tokens:
-            break
-        start += min(length, doc_stride)
-    if not spans:  # a context that tokenizes to nothing still gets one window
-        spans.append((0, 0))
-    return spans
-
-
-def is_max_context(spans, span_index, position):
-    """G `_check_is_max_context`: is `spans[span_index]` the best window for `position`."""
-    best_score, best_index = None, None
-    for index, (start, length) in enumerate(spans):
-        end = start + length - 1
-        if position < start or position > end:
-            continue
-        score = min(position - start, end - position) + 0.01 * length
-        if best_score is None or score > best_score:
-            best_score, best_index = score, index
-    return best_index == span_index
-
-
-def answer_token_span(char_starts, char_ends, answer_start, answer_text):
-    """Tightest `[first, last]` context-token span covering the answer characters.
-
-    Returns `None` when no token overlaps the answer (e.g. whitespace only).
-    """
-    answer_end = answer_start + len(answer_text)  # exclusive
-    overlapping = np.nonzero((char_ends > answer_start) & (char_starts < answer_end))[0]
-    if len(overlapping) == 0:
-        return None
-    return int(overlapping[0]), int(overlapping[-1])
-
-
-def convert_examples_to_features(examples, tokenizer, max_seq_length=384, doc_stride=128,
-                                 max_query_length=64, is_training=True, progress=True):
-    """Builds the windows, inputs and labels for a list of `SquadExample`.
-
-    Args:
-        examples: list of `keras_electra.squad.reader.SquadExample`.
-        tokenizer: an `ElectraTokenizer` (needs `tokenize_with_offsets`).
-        max_seq_length: int. Padded length S (G 512, HF/A 384).
-        doc_stride: int. Window stride (128).
-        max_query_length: int. Question tokens kept (64).
-        is_training: bool. Labels are always computed when an example has
-            answers; this only controls the progress-bar text.
-        progress: bool. Show a tqdm progress bar.
-
-    Returns:
-        `SquadFeatures`.
-    """
-    cls_id, sep_id, pad_id = tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id
-
-    # One tokenizer call for every distinct context and question (fast path).
-    contexts = list(dict.fromkeys(e.context for e in examples))
-    questions = list(dict.fromkeys(e.question for e in examples))
-    tokenized = tokenizer.tokenize_with_offsets(contexts + questions) if examples else []
-    context_tokens = dict(zip(contexts, tokenized[:len(contexts)]))
-    question_ids = {q: t[0] for q, t in zip(questions, tokenized[len(contexts):])}
-
-    rows = {k: [] for k in ("token_ids", "segment_ids", "padding_mask", "start_positions",
-                            "end_positions", "is_impossible", "example_index", "window_index",
-                            "token_char_start", "token_char_end", "token_is_max_context")}
-    iterator = examples
-    if progress:
-        from tqdm.auto import tqdm
-
-        iterator = tqdm(examples, desc="SQuAD features" + (" (train)" if is_training else ""),
-                        unit="question")
-    for example_index, example in enumerate(iterator):
-        query = question_ids[example.question][:max_query_length]
-        doc_ids, doc_starts, doc_ends = context_tokens[example.context]
-        gold = None
-        if not example.is_impossible and example.answers:
-            text, start = example.answers[0]  # G/HF: the first answer is the label
-            gold = answer_token_span(doc_starts, doc_ends, start, text)
-        max_tokens_for_doc = max_seq_length - len(query) - 3
-        if max_tokens_for_doc < 1:
-            raise ValueError(
-                f"question {example.qas_id}: max_seq_length={max_seq_length} leaves no room for "
-                f"the context after its {len(query)}-token question; raise max_seq_length or "
-                f"lower max_query_length (now {max_query_length})")
-        spans = window_starts(len(doc_ids), max_tokens_for_doc, doc_stride)
-        offset = len(query) + 2
-        for window, (doc_start, length) in enumerate(spans):
-            token_ids = np.full(max_seq_length, pad_id, np.int32)
-            segment_ids = np.zeros(max_seq_length, np.int32)
-            char_start = np.full(max_seq_length, -1, np.int32)
-            char_end = np.full(max_seq_length, -1, np.int32)
-            max_context = np.zeros(max_seq_length, bool)
-            token_ids[0] = cls_id
-            token_ids[1:offset - 1] = query
-            token_ids[offset - 1] = sep_id
-            token_ids[offset:offset + length] = doc_ids[doc_start:doc_start + length]
-            token_ids[offset + length] = sep_id
-            segment_ids[offset:offset + length + 1] = 1
-            char_start[offset:offset + length] = doc_starts[doc_start:doc_start + length]
-            char_end[offset:offset + length] = doc_ends[doc_start:doc_start + length]
-            for i in range(length):
-                max_context[offset + i] = is_max_context(spans, window, doc_start + i)
-            padding_mask = np.zeros(max_seq_length, np.int32)
-            padding_mask[:offset + length + 1] = 1
-
-            start_position = end_position = 0
-            if gold is not None and doc_start <= gold[0] and gold[1] < doc_start + length:
-                start_position = gold[0] - doc_start + offset
-                end_position = gold[1] - doc_start + offset
-            for key, value in (("token_ids", token_ids), ("segment_ids", segment_ids),
-                               ("padding_mask", padding_mask),
-                               ("start_positions", start_position),
-                               ("end_positions", end_position),
-                               ("is_impossible", int(example.is_impossible)),
-                               ("example_index", example_index), ("window_index", window),
-                               ("token_char_start", char_start), ("token_char_end", char_end),
-                               ("token_is_max_context", max_context)):
-                rows[key].append(value)
-
-    def stack(key, dtype, shape):
-        return np.asarray(rows[key], dtype).reshape(shape)
-
-    matrix, vector = (-1, max_seq_length), (-1,)
-    return SquadFeatures(
-        examples=list(examples),
-        token_ids=stack("token_ids", np.int32, matrix),
-        segment_ids=stack("segment_ids", np.int32, matrix),
-        padding_mask=stack("padding_mask", np.int32, matrix),
-        start_positions=stack("start_positions", np.int32, vector),
-        end_positions=stack("end_positions", np.int32, vector),
-        is_impossible=stack("is_impossible", np.int32, vector),
-        example_index=stack("example_index", np.int32, vector),
-        window_index=stack("window_index", np.int32, vector),
-        token_char_start=stack("token_char_start", np.int32, matrix),
-        token_char_end=stack("token_char_end", np.int32, matrix),
-        token_is_max_context=stack("token_is_max_context", bool, matrix),
-    )
+__all__ = ["SquadFeatures", "answer_token_span", "convert_examples_to_features",
+           "is_max_context", "window_starts"]

@@ -1,1 +1,1 @@
-"""Training drivers: optimizers, distribution, checkpointing, callbacks, pretrain/finetune."""
+"""Training drivers: distribution, checkpointing, callbacks, pretrain/finetune."""

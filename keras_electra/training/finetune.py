@@ -36,18 +36,11 @@ import time
 import numpy as np
 
 from keras_electra.convert import hf
+from keras_electra.utils.preset_dirs import HF, QA_TASK, preset_kind
 
 logger = logging.getLogger(__name__)
 
 HEADS = ("electra", "simple")
-
-
-def _is_task_preset(path):
-    task_json = os.path.join(path, "task.json")
-    if not os.path.isfile(task_json):
-        return False
-    with open(task_json, encoding="utf-8") as f:
-        return "ElectraQuestionAnswerer" in json.load(f).get("registered_name", "")
 
 
 def _task_from_preset(path):
@@ -71,7 +64,7 @@ def load_tokenizer(preset=None, vocab_file=None):
     if preset and os.path.isdir(str(preset)):
         if os.path.isfile(os.path.join(preset, "tokenizer.json")):
             return ElectraTokenizer.from_preset(str(preset))
-        if hf.is_hf_preset(preset):
+        if preset_kind(preset) == HF:
             tokenizer = hf.tokenizer_from_hf(preset)
             if tokenizer is not None:
                 return tokenizer
@@ -106,7 +99,8 @@ def build_question_answerer(preset="electra_small", load_from="scratch", checkpo
     if load_from == "checkpoint":
         if not checkpoint_path:
             raise ValueError("--load_from checkpoint needs --checkpoint_path PRESET_DIR")
-        if os.path.isdir(str(checkpoint_path)) and _is_task_preset(checkpoint_path):
+        kind = preset_kind(checkpoint_path)
+        if kind == QA_TASK:
             task = _task_from_preset(checkpoint_path)
             if task.head != head:
                 raise ValueError(f"{checkpoint_path} holds a head={task.head!r} model; "
@@ -122,7 +116,7 @@ def build_question_answerer(preset="electra_small", load_from="scratch", checkpo
             return task
         tokenizer = load_tokenizer(checkpoint_path, vocab_file)
         kwargs = {} if dropout is None else {"dropout": dropout}
-        if hf.is_hf_preset(checkpoint_path):  # read once: the backbone and (below) qa_outputs
+        if kind == HF:  # read once: the backbone and (below) qa_outputs
             hf_checkpoint = hf.load_hf_checkpoint(checkpoint_path)
             backbone = hf.backbone_from_hf(hf_checkpoint, **kwargs)
         else:
@@ -155,7 +149,8 @@ def load_question_answerer(preset, vocab_file=None, head="simple", max_seq_lengt
         ElectraQuestionAnswererPreprocessor,
     )
 
-    if os.path.isdir(str(preset)) and _is_task_preset(preset):
+    kind = preset_kind(preset) if os.path.isdir(str(preset)) else None  # local dirs only
+    if kind == QA_TASK:
         task = _task_from_preset(preset)
         if task.preprocessor is None:
             task.preprocessor = ElectraQuestionAnswererPreprocessor(
@@ -163,7 +158,7 @@ def load_question_answerer(preset, vocab_file=None, head="simple", max_seq_lengt
         elif max_seq_length:
             task.preprocessor.sequence_length = max_seq_length
         return task
-    if os.path.isdir(str(preset)) and hf.is_hf_preset(preset):
+    if kind == HF:
         return build_question_answerer(load_from="checkpoint", checkpoint_path=preset,
                                        head=head, vocab_file=vocab_file,
                                        max_seq_length=max_seq_length or 384)
@@ -264,11 +259,14 @@ def run_squad(output_dir, train_file=None, predict_file=None, squad_version=None
     """
     import keras
 
+    from keras_electra.optimizers import (
+        create_optimizer,
+        format_lr_table,
+        layerwise_lr_multipliers,
+    )
     from keras_electra.squad.metrics import evaluate_v1, evaluate_v2
     from keras_electra.squad.postprocess import postprocess_predictions, write_predictions
     from keras_electra.squad.reader import read_squad
-    from keras_electra.training.layerwise_decay import format_lr_table, layerwise_lr_multipliers
-    from keras_electra.training.optimizers import create_optimizer
 
     if not train_file and not predict_file:
         raise ValueError("give --train_file and/or --predict_file")

@@ -33,6 +33,7 @@ import time
 from datetime import datetime
 
 from keras_electra.training.config import ConfigError, PretrainConfig
+from keras_electra.utils import preset_dirs
 
 logger = logging.getLogger(__name__)
 
@@ -72,13 +73,7 @@ def default_run_name(config, num_replicas, timestamp):
 
 
 def find_vocab_file(config):
-    if config.vocab_file:
-        return config.vocab_file
-    for folder in (config.train_path, os.path.dirname(os.path.abspath(config.train_path))):
-        candidate = os.path.join(folder, "vocab.txt")
-        if os.path.isfile(candidate):
-            return candidate
-    return None
+    return config.vocab_file or preset_dirs.find_vocab_file(config.train_path)
 
 
 def _build_pretrainer(config, tokenizer):
@@ -109,7 +104,7 @@ def _build_pretrainer(config, tokenizer):
 
 
 def _make_optimizer(config):
-    from keras_electra.training.optimizers import create_optimizer
+    from keras_electra.optimizers import create_optimizer
 
     return create_optimizer(
         config.learning_rate, config.total_steps, config.warmup_steps,

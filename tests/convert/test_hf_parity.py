@@ -299,17 +299,20 @@ def test_question_answerer_from_preset_hf_dir(tmp_path):
     assert fresh.head == "electra" and fresh.preprocessor is None
 
 
-def test_is_hf_preset_reads_the_config(tmp_path, monkeypatch):
+def test_preset_kind_reads_the_config(tmp_path, monkeypatch):
     """A transformers model (config.json with `model_type`), local or `hf://`, is an HF preset;
     a Keras-format preset is not, also on the HF hub (its config.json is fetched alone)."""
     import huggingface_hub
 
-    from keras_electra.convert.hf import is_hf_preset
+    from keras_electra.utils.preset_dirs import HF, KERAS_HUB, QA_TASK, preset_kind
 
     for name, config in (("hf", '{"model_type": "electra"}'),
-                         ("keras", '{"registered_name": "keras_hub>ElectraBackbone"}')):
+                         ("keras", '{"registered_name": "keras_hub>ElectraBackbone"}'),
+                         ("qa", '{"registered_name": "keras_electra>ElectraBackbone"}')):
         (tmp_path / name).mkdir()
         (tmp_path / name / "config.json").write_text(config)
+    (tmp_path / "qa" / "task.json").write_text(
+        '{"registered_name": "keras_electra>ElectraQuestionAnswerer"}')
     fetched = []
 
     def fake_hf_hub_download(repo_id, filename, **kwargs):
@@ -317,9 +320,10 @@ def test_is_hf_preset_reads_the_config(tmp_path, monkeypatch):
         return str(tmp_path / repo_id.split("/")[-1] / filename)
 
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_hf_hub_download)
-    assert is_hf_preset(str(tmp_path / "hf")) and is_hf_preset(tmp_path / "hf")
-    assert not is_hf_preset(str(tmp_path / "keras"))
-    assert not is_hf_preset(str(tmp_path / "missing")) and not is_hf_preset(None)
+    assert preset_kind(str(tmp_path / "hf")) == HF and preset_kind(tmp_path / "hf") == HF
+    assert preset_kind(str(tmp_path / "keras")) == KERAS_HUB
+    assert preset_kind(str(tmp_path / "qa")) == QA_TASK
+    assert preset_kind(str(tmp_path / "missing")) is None and preset_kind(None) is None
     assert fetched == []  # local dirs need no network
-    assert is_hf_preset("hf://org/hf") and not is_hf_preset("hf://org/keras")
+    assert preset_kind("hf://org/hf") == HF and preset_kind("hf://org/keras") == KERAS_HUB
     assert fetched == [("org/hf", "config.json"), ("org/keras", "config.json")]

@@ -17,7 +17,7 @@ def _tiny_qa(head="electra"):
 
 
 def test_lr_table_matches_g_formula():
-    from keras_electra.training.layerwise_decay import format_lr_table, layerwise_lr_multipliers
+    from keras_electra.optimizers import format_lr_table, layerwise_lr_multipliers
 
     qa, decay, base_lr = _tiny_qa(), 0.8, 1e-4
     L = 3
@@ -48,7 +48,7 @@ def test_lr_table_matches_g_formula():
 def test_unknown_variable_raises():
     import keras
 
-    from keras_electra.training.layerwise_decay import layer_depth, layerwise_lr_multipliers
+    from keras_electra.optimizers import layer_depth, layerwise_lr_multipliers
 
     with pytest.raises(ValueError, match="matches no key"):
         layer_depth("classifier/kernel", 3)
@@ -63,8 +63,7 @@ def test_optimizer_applies_multipliers():
     """First Adam step moves each weight by ~lr * multiplier (|m/sqrt(v)| = 1 at step 1)."""
     import keras
 
-    from keras_electra.training.layerwise_decay import layerwise_lr_multipliers
-    from keras_electra.training.optimizers import create_optimizer
+    from keras_electra.optimizers import create_optimizer, layerwise_lr_multipliers
 
     qa, base_lr = _tiny_qa("simple"), 1e-3
     multipliers = layerwise_lr_multipliers(qa, 0.5)

@@ -8,7 +8,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from keras_electra.training.optimizers import (
+from keras_electra.optimizers import (
     ElectraAdam,
     ElectraAdamW,
     LinearWarmupPolyDecay,
@@ -225,7 +225,7 @@ def test_optimizer_serialization_round_trip():
 
 _JAX_SCRIPT = textwrap.dedent("""
     import numpy as np, keras
-    from keras_electra.training.optimizers import create_optimizer
+    from keras_electra.optimizers import create_optimizer
     assert keras.backend.backend() == "jax"
     v = keras.Variable(np.full((3,), 2.0, "float32"), name="kernel")
     opt = create_optimizer(0.1, 10, 0, optimizer="electra_adam", weight_decay=0.1,

@@ -13,14 +13,14 @@ quirk, google-research/electra#51, kept for reproducibility), layer 0 at
 an error, as in G.
 
 The multipliers are applied to the Adam step *and* the weight decay of each
-variable by `keras_electra.training.optimizers.create_optimizer(...,
+variable by `keras_electra.optimizers.create_optimizer(...,
 lr_multipliers=...)` (scaling gradients would not work: Adam normalises them
 away).
 
 Example:
 ```python
 from keras_electra import ElectraBackbone, ElectraQuestionAnswerer
-from keras_electra.training.layerwise_decay import layerwise_lr_multipliers
+from keras_electra.optimizers import layerwise_lr_multipliers
 
 backbone = ElectraBackbone(vocabulary_size=100, num_layers=2, num_heads=2,
                            hidden_dim=16, embedding_dim=8, intermediate_dim=32)

@@ -73,7 +73,7 @@ class LinearWarmupPolyDecay(keras.optimizers.schedules.LearningRateSchedule):
 
     Example:
     ```python
-    from keras_electra.training.optimizers import LinearWarmupPolyDecay
+    from keras_electra.optimizers import LinearWarmupPolyDecay
 
     lr = LinearWarmupPolyDecay(2e-3, total_steps=125_000, warmup_steps=10_000,
                                end_learning_rate=4e-4)
@@ -291,7 +291,7 @@ class ElectraAdamW(_ElectraOptimizerMixin, keras.optimizers.AdamW):
 
     Example:
     ```python
-    from keras_electra.training.optimizers import ElectraAdamW
+    from keras_electra.optimizers import ElectraAdamW
     opt = ElectraAdamW(learning_rate=1e-3, weight_decay=0.01, global_clipnorm=1.0)
     ```
     """
@@ -337,7 +337,7 @@ class ElectraAdam(_ElectraOptimizerMixin, keras.optimizers.Optimizer):
     Example:
     ```python
     import keras
-    from keras_electra.training.optimizers import ElectraAdam
+    from keras_electra.optimizers import ElectraAdam
 
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
     model.compile(optimizer=ElectraAdam(1e-3, global_clipnorm=1.0), loss="mse")
@@ -426,7 +426,7 @@ def create_optimizer(learning_rate, total_steps, warmup_steps=0, end_learning_ra
 
     Example:
     ```python
-    from keras_electra.training.optimizers import create_optimizer
+    from keras_electra.optimizers import create_optimizer
     opt = create_optimizer(2e-3, total_steps=125_000, warmup_steps=10_000,
                            end_learning_rate=4e-4)
     ```
@@ -460,3 +460,27 @@ def create_optimizer(learning_rate, total_steps, warmup_steps=0, end_learning_ra
     opt = cls(**kwargs)
     opt.learning_rate_schedule = lr.schedule if accumulation > 1 else lr
     return opt
+
+
+def default_pretrainer_optimizer():
+    """`ElectraPretrainer.compile()`'s default: AdamW at a constant 5e-4 (G's defaults).
+
+    Weight decay 0.01 except LayerNorm and biases, eps 1e-6, global clip norm 1.0
+    of the all-reduced gradient.
+    """
+    return create_optimizer(
+        5e-4, total_steps=1, warmup_steps=0, end_learning_rate=5e-4,
+        weight_decay=0.01, epsilon=1e-6, max_grad_norm=1.0,
+    )
+
+
+def default_question_answerer_optimizer():
+    """`ElectraQuestionAnswerer.compile()`'s default: `ElectraAdamW` at a constant 1e-4.
+
+    Weight decay 0.01 except biases and LayerNorm, eps 1e-6, global clip norm 1.0 of
+    the *all-reduced* (all-replica) gradient on TF, with or without a strategy, and on
+    JAX (where `DataParallel` gradients are already global), so one device and N
+    replicas take the same step.
+    """
+    return ElectraAdamW(learning_rate=1e-4, weight_decay=0.01, epsilon=1e-6,
+                        global_clipnorm=1.0)
