@@ -8,6 +8,7 @@ happen inside those callables, so `keras-electra --help` stays fast.
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 
@@ -43,16 +44,30 @@ def build_parser():
 
 
 def main(argv=None):
+    """Run one command. Expected user errors (`keras_electra.utils.errors.UserError`, an
+    `OSError` about the user's paths, permissions or disk, and the exception types a command
+    lists in its `user_errors` default) print one line, `keras-electra COMMAND: error: ...`,
+    and exit 2; set KERAS_ELECTRA_TRACEBACK=1 to see the traceback instead."""
+    from keras_electra.utils.errors import UserError, is_user_oserror, one_line
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    user_errors = (UserError, *getattr(args, "user_errors", ()))
     try:
         result = args.func(args)
     except KeyboardInterrupt:
         print("keras-electra: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # noqa: BLE001 - only user errors are caught, the rest re-raised
+        if os.environ.get("KERAS_ELECTRA_TRACEBACK") or not (
+                isinstance(error, user_errors) or is_user_oserror(error)):
+            raise
+        sys.stdout.flush()
+        print(f"keras-electra {args.command}: error: {one_line(error)}", file=sys.stderr)
+        return 2
     return 0 if result is None else int(result)
 
 

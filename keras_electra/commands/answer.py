@@ -24,16 +24,18 @@ def register(subparsers):
     parser.add_argument("--null_threshold", type=float, default=None,
                         help="default: electra head -2.75, simple head 0.0")
     parser.add_argument("--json", action="store_true", help="print the full result as JSON")
-    parser.set_defaults(func=run)
+    # ValueError: not a QA model, or a vocabulary that does not fit it; OSError: h5py cannot
+    # read a damaged weights file
+    parser.set_defaults(func=run, user_errors=(ValueError, OSError))
 
 
 def run(args):
     from keras_electra.training.finetune import answer_question, load_question_answerer
+    from keras_electra.utils.errors import read_text_file
 
     context = args.context
     if args.context_file:
-        with open(args.context_file, encoding="utf-8") as f:
-            context = f.read()
+        context = read_text_file(args.context_file, "context file")
     task = load_question_answerer(args.model, vocab_file=args.vocab_file,
                                   max_seq_length=args.max_seq_length)
     result = answer_question(task, args.question, context, null_threshold=args.null_threshold)

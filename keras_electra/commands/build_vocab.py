@@ -1,7 +1,6 @@
 """`keras-electra build-vocab`: learn a WordPiece vocab.txt from raw text."""
 
 import argparse
-import sys
 
 
 def register(subparsers):
@@ -24,22 +23,18 @@ def register(subparsers):
     parser.add_argument("--skip-bad-lines", action="store_true",
                         help="skip lines that are not UTF-8 instead of failing")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.set_defaults(func=run)
+    # a ValueError here is a bad argument or input (sizes, special tokens), not a bug
+    parser.set_defaults(func=run, user_errors=(ValueError,))
 
 
 def run(args):
-    from keras_electra.data.text_files import BadInputError
     from keras_electra.data.vocab import build_vocabulary
 
-    try:
-        vocab = build_vocabulary(
-            args.input, vocabulary_size=args.vocab_size, output_path=args.output,
-            lowercase=args.lowercase, strip_accents=args.lowercase,
-            skip_bad_lines=args.skip_bad_lines, show_progress=not args.no_progress,
-        )
-    except (BadInputError, FileNotFoundError, ValueError) as error:
-        print(f"keras-electra build-vocab: error: {error}", file=sys.stderr)
-        return 2
+    vocab = build_vocabulary(
+        args.input, vocabulary_size=args.vocab_size, output_path=args.output,
+        lowercase=args.lowercase, strip_accents=args.lowercase,
+        skip_bad_lines=args.skip_bad_lines, show_progress=not args.no_progress,
+    )
     unused = sum(token.startswith("[unused") for token in vocab)
     print(f"wrote {len(vocab)} tokens to {args.output} ({unused} of them [unusedN] placeholders;"
           " the learner stops at tokens seen >= 10 times, so a small corpus fills fewer)")

@@ -1,7 +1,5 @@
 """`keras-electra convert`: HF / google TF1 / keras-hub checkpoints -> our preset dir."""
 
-import sys
-
 
 def register(subparsers):
     parser = subparsers.add_parser(
@@ -29,21 +27,19 @@ def register(subparsers):
                         help="google only: discriminator attention heads (default H // 64)")
     parser.add_argument("--generator-num-heads", type=int, default=None,
                         help="google only: generator attention heads (default Hg // 64)")
-    parser.set_defaults(func=run)
+    # ValueError: a checkpoint of another kind or shape; ImportError: torch/safetensors missing
+    # for an HF source; OSError: h5py/safetensors cannot read a damaged file
+    parser.set_defaults(func=run, user_errors=(ValueError, ImportError, OSError))
 
 
 def run(args):
     from keras_electra.convert.preset_io import convert_to_preset
 
-    try:
-        summary = convert_to_preset(
-            args.source_format, args.src, args.out_preset, part=args.part,
-            vocabulary=args.vocab, num_heads=args.num_heads,
-            generator_num_heads=args.generator_num_heads,
-        )
-    except (FileNotFoundError, ValueError, ImportError, OSError) as e:
-        print(f"keras-electra convert: error: {e}", file=sys.stderr)
-        return 2
+    summary = convert_to_preset(
+        args.source_format, args.src, args.out_preset, part=args.part,
+        vocabulary=args.vocab, num_heads=args.num_heads,
+        generator_num_heads=args.generator_num_heads,
+    )
     backbone = summary["backbone"]
     print(
         f"wrote {args.out_preset}: ElectraBackbone {backbone.count_params():,} params "

@@ -1,7 +1,5 @@
 """`keras-electra export`: our preset -> an HF transformers directory."""
 
-import sys
-
 
 def register(subparsers):
     parser = subparsers.add_parser(
@@ -21,16 +19,14 @@ def register(subparsers):
     parser.add_argument("--model-class", default=None,
                         choices=["ElectraModel", "ElectraForPreTraining", "ElectraForMaskedLM",
                                  "ElectraForQuestionAnswering"])
-    parser.set_defaults(func=run)
+    # ValueError: a preset of another kind or shape; ImportError: safetensors missing;
+    # OSError: h5py cannot read a damaged weights file
+    parser.set_defaults(func=run, user_errors=(ValueError, ImportError, OSError))
 
 
 def run(args):
     from keras_electra.convert.preset_io import export_preset_to_hf
 
-    try:
-        model_class = export_preset_to_hf(args.preset, args.out_dir, model_class=args.model_class)
-    except (FileNotFoundError, ValueError, ImportError, OSError) as e:
-        print(f"keras-electra export: error: {e}", file=sys.stderr)
-        return 2
+    model_class = export_preset_to_hf(args.preset, args.out_dir, model_class=args.model_class)
     print(f"wrote {args.out_dir}: {model_class} (config.json, model.safetensors)")
     return 0

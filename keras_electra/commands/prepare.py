@@ -2,7 +2,6 @@
 
 import argparse
 import json
-import sys
 
 
 def register(subparsers):
@@ -40,25 +39,21 @@ def register(subparsers):
     parser.add_argument("--lowercase", action=argparse.BooleanOptionalAction, default=True,
                         help="lower-case and strip accents (uncased, default)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    parser.set_defaults(func=run)
+    # a ValueError here is a bad argument or input (sizes, fractions, vocab), not a bug
+    parser.set_defaults(func=run, user_errors=(ValueError,))
 
 
 def run(args):
     from keras_electra.data.pretraining_builder import prepare_pretraining_data
-    from keras_electra.data.text_files import BadInputError
 
-    try:
-        stats = prepare_pretraining_data(
+    stats = prepare_pretraining_data(
             args.input, args.vocab, args.output_dir, max_seq_length=args.max_seq_len,
             num_shards=args.num_shards, num_val_shards=args.num_val_shards,
             val_fraction=args.val_fraction, seed=args.seed, workers=args.workers,
             overwrite=args.overwrite, skip_bad_lines=args.skip_bad_lines,
             lowercase=args.lowercase, strip_accents=args.lowercase,
-            show_progress=not args.no_progress,
-        )
-    except (BadInputError, FileNotFoundError, ValueError) as error:
-        print(f"keras-electra prepare: error: {error}", file=sys.stderr)
-        return 2
+        show_progress=not args.no_progress,
+    )
     summary = {k: stats[k] for k in (
         "documents", "train_examples", "val_examples", "tokens", "fill_ratio", "unk_rate",
         "segment_b_rate", "seconds", "mb_per_s")}

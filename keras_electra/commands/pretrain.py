@@ -46,24 +46,17 @@ def register(subparsers):
 
 def run(args):
     from keras_electra.training.callbacks import NonFiniteLossError
-    from keras_electra.training.checkpointing import CheckpointError
-    from keras_electra.training.config import ConfigError, config_from_args
+    from keras_electra.training.config import config_from_args
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    try:
-        config = config_from_args(args)
-        config.validate()
-    except ConfigError as error:
-        print(f"keras-electra pretrain: error: {error}", file=sys.stderr)
-        return 2
+    # configuration, data and checkpoint errors are `UserError`s: `cli.main` prints them (exit 2)
+    config = config_from_args(args)
+    config.validate()
     from keras_electra.training.pretrain import pretrain
 
     try:
         result = pretrain(config)
-    except (ConfigError, CheckpointError) as error:
-        print(f"keras-electra pretrain: error: {error}", file=sys.stderr)
-        return 2
-    except NonFiniteLossError as error:
+    except NonFiniteLossError as error:  # a training failure, not a user error: exit 1
         print(f"keras-electra pretrain: error: {error}", file=sys.stderr)
         return 1
     presets = (f"presets {result.discriminator_preset}, {result.generator_preset}"

@@ -45,7 +45,9 @@ def register(subparsers):
         help="null-odds threshold (default: electra -2.75, simple 0.0)")
     add("--lenient", action="store_true", help="skip malformed questions instead of failing")
     add("--seed", type=int, default=0)
-    parser.set_defaults(func=run)
+    # ValueError: flags that do not fit together or a model/vocabulary that does not fit the
+    # data (raised before training starts); OSError: h5py cannot read a damaged weights file
+    parser.set_defaults(func=run, user_errors=(ValueError, OSError))
 
 
 def run(args):

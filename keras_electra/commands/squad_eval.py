@@ -22,51 +22,47 @@ def register(subparsers):
     parser.add_argument("--na-prob-thresh", "-t", type=float, default=1.0,
                         help='predict "" where null odds exceed this (default 1.0)')
     parser.add_argument("--out-file", "-o", default=None, help="write the JSON here too")
-    parser.set_defaults(func=run)
-
-
-def _load_json(path, what):
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except FileNotFoundError:
-        raise SystemExit(f"squad-eval: {what} file not found: {path}")
-    except json.JSONDecodeError as e:
-        raise SystemExit(f"squad-eval: {what} file {path} is not valid JSON: {e}")
+    # ValueError: non-finite null odds (`check_null_odds`)
+    parser.set_defaults(func=run, user_errors=(ValueError,))
 
 
 def squad_eval(data_file, pred_file, na_prob_file=None, na_prob_thresh=1.0):
     """Python API behind the command: returns the official result dict.
 
     Raises:
+        InputFileError: a file is missing, truncated, not UTF-8 or not JSON, or not of the
+            expected shape (the message names it).
         ValueError: a value in `na_prob_file` is NaN, Inf or not a number (the message names
             the file and the first such question id).
     """
     from keras_electra.squad.metrics import check_null_odds, evaluate
+    from keras_electra.utils.errors import InputFileError, read_json_file
 
-    dataset = _load_json(data_file, "data")
-    if not isinstance(dataset, dict) or "data" not in dataset:
-        raise SystemExit(f"squad-eval: {data_file} has no top-level 'data' list")
-    predictions = _load_json(pred_file, "predictions")
-    na_probs = _load_json(na_prob_file, "null odds") if na_prob_file else None
-    if na_probs is not None:
+    dataset = read_json_file(data_file, "SQuAD data file")
+    if not isinstance(dataset, dict) or not isinstance(dataset.get("data"), list):
+        raise InputFileError(f"{data_file}: no top-level 'data' list; is this a SQuAD .json "
+                             "file (e.g. dev-v2.0.json)?")
+    predictions = read_json_file(pred_file, "predictions file")
+    if not isinstance(predictions, dict) or not all(
+            isinstance(v, str) for v in predictions.values()):
+        raise InputFileError(f"{pred_file}: predictions must be a JSON object {{question id: "
+                             "answer text}} (as `keras-electra squad` writes predictions.json)")
+    na_probs = None
+    if na_prob_file:
+        # NaN/Inf are let through here: check_null_odds counts and names them
+        na_probs = read_json_file(na_prob_file, "null odds file", finite_only=False)
         check_null_odds(na_probs, na_prob_file)
         missing = [k for k in predictions if k not in na_probs]
         if missing:
-            raise SystemExit(
-                f"squad-eval: {na_prob_file} lacks null odds for {len(missing)} predicted "
-                f"question(s), e.g. {missing[0]}"
+            raise InputFileError(
+                f"{na_prob_file}: lacks null odds for {len(missing)} predicted question(s), "
+                f"e.g. {missing[0]}; pass the null_odds.json written with {pred_file}"
             )
     return evaluate(dataset, predictions, na_probs=na_probs, na_prob_thresh=na_prob_thresh)
 
 
 def run(args):
-    try:
-        result = squad_eval(args.data_file, args.pred_file, args.na_prob_file,
-                            args.na_prob_thresh)
-    except ValueError as error:
-        print(f"keras-electra squad-eval: error: {error}", file=sys.stderr)
-        return 2
+    result = squad_eval(args.data_file, args.pred_file, args.na_prob_file, args.na_prob_thresh)
     text = json.dumps(result, indent=2)
     print(text)
     if args.out_file:

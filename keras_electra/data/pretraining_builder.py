@@ -709,7 +709,10 @@ def prepare_pretraining_data(
     _write_json(
         os.path.join(build_dir, MANIFEST),
         {"config": config, "complete": True, "train_shards": train_shards,
-         "val_shards": val_shards},
+         "val_shards": val_shards,
+         # sizes let a reader detect a copy cut between two records (no CRC fails then)
+         "shard_bytes": {shard: os.path.getsize(os.path.join(build_dir, shard))
+                         for shard in train_shards + val_shards}},
     )
     if not keep_work_files:
         shutil.rmtree(work_dir, ignore_errors=True)

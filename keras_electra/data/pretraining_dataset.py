@@ -9,6 +9,8 @@ names of `ElectraBackbone`.
 
 import os
 
+from keras_electra.utils.errors import UserError
+
 G_SCHEMA = {"token_ids": "input_ids", "padding_mask": "input_mask", "segment_ids": "segment_ids"}
 AWS_SCHEMA = {
     "token_ids": "input_ids", "padding_mask": "attention_mask", "segment_ids": "token_type_ids",
@@ -16,7 +18,7 @@ AWS_SCHEMA = {
 SCHEMAS = {"google": G_SCHEMA, "aws": AWS_SCHEMA}
 
 
-class CorruptRecordError(ValueError):
+class CorruptRecordError(UserError, ValueError):
     """A TFRecord file is corrupt or truncated (the message names the file)."""
 
 
@@ -52,17 +54,61 @@ def list_shard_files(file_pattern):
     return sorted(set(files))
 
 
-def _records(path):
+def _corrupt(path, what):
+    return CorruptRecordError(
+        f"{path}: {what}. Re-create it (`keras-electra prepare ... --overwrite`) or remove it "
+        "from the file pattern.")
+
+
+def check_framing(path):
+    """Walk the TFRecord framing of `path` (the 12-byte headers only, not the data) and raise
+    `CorruptRecordError` if it is not a TFRecord file or is cut short.
+
+    A TFRecord is `uint64 length, uint32 crc(length), data[length], uint32 crc(data)`, repeated
+    to the end of the file. A file cut inside a record, or a file of another kind (whose first
+    "length" points far beyond its end), fails here in about a microsecond per record, without
+    reading the data. (A file cut exactly between two records is caught by `prepare`'s manifest,
+    which records every shard's size; the CRCs are checked when the data is read.)
+
+    Returns:
+        The number of records.
+    """
+    import mmap
+    import struct
+
+    size = os.path.getsize(path)
+    if size == 0:
+        return 0
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        position, records, unpack = 0, 0, struct.Struct("<Q").unpack_from
+        while position < size:
+            if position + 12 > size:
+                raise _corrupt(path, f"truncated TFRecord file: {size} bytes end inside the "
+                                     f"header of record {records + 1} (at byte {position})")
+            end = position + 16 + unpack(data, position)[0]
+            if end > size:
+                what = ("not a TFRecord file: its first record header is not one"
+                        if records == 0 else
+                        f"truncated TFRecord file: record {records + 1} (at byte {position}) "
+                        f"needs {end} bytes but the file has {size}")
+                raise _corrupt(path, what)
+            position, records = end, records + 1
+    return records
+
+
+def _records(path, first_only=False):
+    """The serialized records of `path` (CRC-checked by TensorFlow); `CorruptRecordError`
+    naming the file if it is corrupt or truncated."""
     import tensorflow as tf
 
+    check_framing(path)
+    dataset = tf.data.TFRecordDataset(path)
     try:
-        for record in tf.compat.v1.io.tf_record_iterator(path):
-            yield record
+        for record in (dataset.take(1) if first_only else dataset):
+            yield record.numpy()
     except tf.errors.DataLossError as error:
-        raise CorruptRecordError(
-            f"{path}: corrupt or truncated TFRecord file ({error.message.strip()}). Re-create it "
-            "(`keras-electra prepare ... --overwrite`) or remove it from the file pattern."
-        ) from None
+        raise _corrupt(path, f"corrupt or truncated TFRecord file ({error.message.strip()})") \
+            from None
 
 
 def count_examples(file_pattern):
@@ -110,7 +156,7 @@ def _check_files(files, sequence_length, verify):
     schema = None
     for path in files:
         first = None
-        records = _records(path)
+        records = _records(path, first_only=not verify)
         for record in records:
             first = record
             if not verify:

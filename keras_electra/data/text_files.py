@@ -8,6 +8,9 @@ that is not UTF-8 can be reported with its exact offset.
 import glob
 import gzip
 import os
+import zlib
+
+from keras_electra.utils.errors import UserError
 
 # Plain-text files larger than this are split into several work units at document boundaries
 # (blank lines), so one huge file still uses every worker. Gzip files are one unit each.
@@ -20,7 +23,7 @@ MAX_LINE_BYTES = 16 * 1024 * 1024
 BAD_LINE_KINDS = "not valid UTF-8, NUL bytes or over-long"
 
 
-class BadInputError(ValueError):
+class BadInputError(UserError, ValueError):
     """An input file cannot be used as it is (not UTF-8, empty corpus, ...)."""
 
 
@@ -111,11 +114,20 @@ def iter_text_lines(path, start=0, end=None, skip_bad_lines=False, counters=None
         line_info = f"line {line_number}" if not start else f"line starting at {position}"
         return BadInputError(f"{path}: {where} {offset} ({line_info}): {problem}")
 
+    def read_line(f):
+        try:
+            return f.readline(max_line_bytes + 1)
+        except (EOFError, gzip.BadGzipFile, zlib.error) as error:  # only .gz files raise these
+            raise BadInputError(
+                f"{path}: {where} {position}: not a complete gzip file ({error}); the file is "
+                "truncated or not gzip data. Re-create or re-download it (`gzip -t` checks a "
+                "file); if it is plain text, remove the .gz suffix.") from None
+
     with _open_binary(path) as f:
         if start:
             f.seek(start)
         while end is None or position < end:
-            raw = f.readline(max_line_bytes + 1)
+            raw = read_line(f)
             if not raw:
                 break
             line_number += 1
@@ -128,7 +140,7 @@ def iter_text_lines(path, start=0, end=None, skip_bad_lines=False, counters=None
                         f"into lines (e.g. `fold -s -w 1000`) or pass {skip_hint}."))
                 while raw and not raw.endswith(b"\n"):  # discard the rest, chunk by chunk
                     position += len(raw)
-                    raw = f.readline(max_line_bytes + 1)
+                    raw = read_line(f)
                 problem = "too long"
             else:
                 try:

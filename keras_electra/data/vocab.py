@@ -17,8 +17,8 @@ from keras_electra.data.text_files import (
     expand_input_patterns,
     iter_text_lines,
 )
+from keras_electra.utils.vocab_file import check_vocabulary, read_vocabulary_file
 
-SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 # BERT's vocab.txt: [PAD]=0, [unused0..98]=1..99, [UNK]=100, [CLS]=101, [SEP]=102, [MASK]=103.
 BERT_SPECIAL_LAYOUT = (
     ["[PAD]"] + [f"[unused{i}]" for i in range(99)] + ["[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -180,45 +180,14 @@ def write_vocabulary(vocabulary, path):
     os.replace(temporary, path)
 
 
-def check_vocabulary(vocabulary, source="vocabulary"):
-    """Raise a clear `ValueError` if special tokens are missing or tokens are duplicated."""
-    missing = [t for t in SPECIAL_TOKENS if t not in vocabulary]
-    if missing:
-        raise ValueError(
-            f"{source}: missing the special tokens {missing}. An ELECTRA vocab needs "
-            "[PAD] [UNK] [CLS] [SEP] [MASK] (BERT positions: [PAD]=0, [UNK]=100, [CLS]=101, "
-            "[SEP]=102, [MASK]=103); build one with `keras-electra build-vocab`."
-        )
-    seen, duplicates = set(), []
-    for line_number, token in enumerate(vocabulary, start=1):
-        if token in seen:
-            duplicates.append(f"{token!r} (line {line_number})")
-        seen.add(token)
-    if duplicates:
-        raise ValueError(
-            f"{source}: duplicate tokens {duplicates[:5]}{' ...' if len(duplicates) > 5 else ''};"
-            " each token must appear once."
-        )
-
-
 def load_vocabulary(path):
-    """Read and validate a `vocab.txt` (one token a line). Returns the list of tokens."""
-    path = os.fspath(path)
-    try:
-        with open(path, encoding="utf-8") as f:
-            vocabulary = [line.rstrip("\n").rstrip("\r") for line in f]
-    except FileNotFoundError:
-        raise FileNotFoundError(
-            f"vocabulary file not found: {path}; build one with `keras-electra build-vocab`"
-        ) from None
-    except UnicodeDecodeError as error:
-        raise BadInputError(f"{path}: byte offset {error.start}: not valid UTF-8") from None
-    while vocabulary and vocabulary[-1] == "":
-        vocabulary.pop()
-    if not vocabulary:
-        raise BadInputError(f"{path}: the vocabulary file is empty")
-    check_vocabulary(vocabulary, path)
-    return vocabulary
+    """Read and validate a `vocab.txt` (one token a line). Returns the list of tokens.
+
+    The same check as `ElectraTokenizer(vocabulary=path)`
+    (`keras_electra.utils.vocab_file.read_vocabulary_file`): anything that would shift or
+    collide ids is an error naming the line.
+    """
+    return read_vocabulary_file(path)
 
 
 def vocabulary_fingerprint(vocabulary):

@@ -1,5 +1,6 @@
 """ElectraTokenizer: BERT-uncased WordPiece with character offsets."""
 
+import os
 import unicodedata
 
 import keras
@@ -7,8 +8,7 @@ import numpy as np
 from keras_hub.tokenizers import WordPieceTokenizer
 
 from keras_electra.models.electra_backbone import ElectraBackbone
-
-SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+from keras_electra.utils.vocab_file import check_vocabulary, read_vocabulary_file
 
 
 def _bert_normalize_with_index(text, lowercase, strip_accents):
@@ -107,17 +107,12 @@ class ElectraTokenizer(WordPieceTokenizer):
         )
 
     def set_vocabulary(self, vocabulary):
-        if isinstance(vocabulary, str):
-            path = vocabulary
-            try:
-                with open(path, encoding="utf-8") as f:
-                    vocabulary = [line.rstrip("\n").rstrip("\r") for line in f]
-            except FileNotFoundError:
-                raise FileNotFoundError(f"ElectraTokenizer: vocabulary file not found: {path}")
-            while vocabulary and vocabulary[-1] == "":
-                vocabulary.pop()
-        if vocabulary is not None:
-            _check_vocabulary(vocabulary)
+        # A file is read and validated here (not by keras-hub, which would accept a file that
+        # shifts or collides ids): `read_vocabulary_file` names the file and line.
+        if isinstance(vocabulary, (str, os.PathLike)):
+            vocabulary = read_vocabulary_file(vocabulary)
+        elif vocabulary is not None:
+            check_vocabulary(list(vocabulary), "ElectraTokenizer vocabulary")
         self._fast_bert = None
         super().set_vocabulary(vocabulary)
 
@@ -203,24 +198,3 @@ class ElectraTokenizer(WordPieceTokenizer):
                 lower_case_nfd_strip_accents=False,  # done by _bert_normalize_with_index
             )
         return self._fast_bert
-
-
-def _check_vocabulary(vocabulary):
-    missing = [t for t in SPECIAL_TOKENS if t not in vocabulary]
-    if missing:
-        raise ValueError(
-            f"ElectraTokenizer: the vocabulary lacks the special tokens {missing}. "
-            "An ELECTRA vocab needs [PAD] [UNK] [CLS] [SEP] [MASK] "
-            "(BERT positions: [PAD]=0, [UNK]=100, [CLS]=101, [SEP]=102, [MASK]=103); "
-            "build one with `keras-electra build-vocab`."
-        )
-    seen, duplicates = set(), []
-    for token in vocabulary:
-        if token in seen:
-            duplicates.append(token)
-        seen.add(token)
-    if duplicates:
-        raise ValueError(
-            f"ElectraTokenizer: the vocabulary has duplicate tokens {duplicates[:5]}"
-            f"{' ...' if len(duplicates) > 5 else ''}; each token must appear once."
-        )

@@ -23,10 +23,12 @@ import collections
 import dataclasses
 import json
 
+from keras_electra.utils.errors import UserError, read_text_file
+
 SQUAD_VERSIONS = ("squadv1", "squadv2")
 
 
-class SquadFormatError(ValueError):
+class SquadFormatError(UserError, ValueError):
     """A SQuAD file entry is malformed (the message says where and how to fix)."""
 
 
@@ -124,8 +126,7 @@ def read_squad(source, squad_version=None, lenient=False, is_training=False):
     else:
         where = str(source)
         try:
-            with open(source, encoding="utf-8") as f:
-                raw = json.load(f)
+            raw = json.loads(read_text_file(source, "SQuAD .json file"))
         except FileNotFoundError:
             raise SquadFormatError(f"{where}: SQuAD file not found")
         except json.JSONDecodeError as e:

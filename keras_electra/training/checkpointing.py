@@ -52,6 +52,7 @@ state = manager.restore(model)       # -> {"step": 100, ...}
 ```
 """
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -61,6 +62,8 @@ import shutil
 import sys
 import time
 import warnings
+
+from keras_electra.utils.errors import UserError
 
 logger = logging.getLogger(__name__)
 
@@ -74,8 +77,53 @@ _WORKER_RE = re.compile(r"^worker-(\d+)$")
 FORMAT_VERSION = 1
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(UserError, RuntimeError):
     """A checkpoint cannot be used to resume (mismatch, missing, disagreement)."""
+
+
+LOCK_FILE_PREFIX = ".lock-worker-"
+
+
+@contextlib.contextmanager
+def checkpoint_dir_lock(directory, worker_index=0):
+    """Hold an exclusive lock on `directory` for worker `worker_index` while a run uses it.
+
+    Two runs started on one `--checkpoint_dir` (a command run twice, a second notebook) would
+    interleave their checkpoints, prune each other's and resume from a mix. The lock is an
+    `flock` on `<directory>/.lock-worker-<i>` holding the owner's pid, host, start time and
+    command line; the kernel releases it when the process ends in any way (also `kill -9`), so
+    a crashed run never leaves a stale lock. Workers of one multi-worker job lock different
+    files. (`flock` is per host: on a network file system shared by several hosts it protects
+    only against runs on the same host.)
+
+    Raises:
+        CheckpointError: another live process holds the lock (the message names it).
+    """
+    import fcntl
+    import socket
+
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, f"{LOCK_FILE_PREFIX}{int(worker_index)}")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip()
+            raise CheckpointError(
+                f"--checkpoint_dir {directory} is in use by another run "
+                f"({holder or 'a process that has not written its name yet'}; lock {path}). "
+                "Two runs writing one checkpoint directory would interleave and prune each "
+                "other's checkpoints. Wait for that run to end (or stop it), or pass another "
+                "--checkpoint_dir.") from None
+        command = " ".join(sys.argv).replace("\n", " ")[:500]
+        owner = (f"pid {os.getpid()} on host {socket.gethostname()}, started "
+                 f"{time.strftime('%Y-%m-%d %H:%M:%S')}: {command}")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, owner.encode("utf-8"), 0)
+        yield path
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def config_hash(config):

@@ -27,6 +27,8 @@ import math
 import os
 from dataclasses import dataclass, field, fields
 
+from keras_electra.utils.errors import UserError, read_text_file
+
 MODEL_SIZES = ("tiny", "small", "small_plus", "base", "large")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 JAX_PRNGS = ("threefry2x32", "rbg", "unsafe_rbg")  # keras_electra.models.electra_layers
@@ -35,7 +37,7 @@ LOAD_FROM = ("scratch", "checkpoint")
 SCHEDULES = ("auto", "aws", "google")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """An invalid pretraining configuration (raised before any work starts)."""
 
 
@@ -376,8 +378,7 @@ def load_config_file(path):
     """Read a YAML (.yaml/.yml) or JSON config file into a dict."""
     if not os.path.isfile(path):
         raise ConfigError(f"--config {path}: file not found.")
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
+    text = read_text_file(path, "--config file (YAML or JSON)")
     try:
         if path.endswith((".yaml", ".yml")):
             import yaml

@@ -229,9 +229,7 @@ def pretrain(config=None, callbacks=None, **overrides):
     started = time.time()
     config = _coerce_config(config, overrides)
     config.validate()
-    import keras
 
-    from keras_electra.training import callbacks as cb
     from keras_electra.training import checkpointing
     from keras_electra.training import pretraining_input as inputs
 
@@ -248,6 +246,22 @@ def pretrain(config=None, callbacks=None, **overrides):
     if is_chief:
         _check_output_dir(config.log_path, "--log_dir")
         _check_output_dir(config.export_root, "--export_dir")
+    # one run per checkpoint dir (and worker): before anything in it is cleaned up or read
+    with checkpointing.checkpoint_dir_lock(config.checkpoint_root, worker_index):
+        return _train(config, strategy, num_replicas, num_processes, worker_index, vocab_file,
+                      callbacks, started)
+
+
+def _train(config, strategy, num_replicas, num_processes, worker_index, vocab_file, callbacks,
+           started):
+    """`pretrain` once the inputs are checked and the checkpoint dir is locked."""
+    import keras
+
+    from keras_electra.training import callbacks as cb
+    from keras_electra.training import checkpointing
+    from keras_electra.training import pretraining_input as inputs
+
+    is_chief = worker_index == 0
     _warn_precision(config)
     keras.config.set_dtype_policy(config.precision)
     global_batch = config.per_gpu_batch_size * num_replicas

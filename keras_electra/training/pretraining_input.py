@@ -85,6 +85,20 @@ def check_manifest(path, flag, vocab_file, sequence_length):
     if not manifest.get("complete", False):
         raise ConfigError(f"{flag}: {manifest_path} says `prepare` did not finish; its shards may "
                           f"be partial. Run it again: {rebuild}")
+    # shard sizes recorded by `prepare`: a copy cut between two records passes every
+    # framing and CRC check, but not this
+    inside = os.path.abspath(path) + os.sep
+    for name, expected in sorted((manifest.get("shard_bytes") or {}).items()):
+        shard = os.path.abspath(os.path.join(folder, name))
+        if not shard.startswith(inside):
+            continue
+        actual = os.path.getsize(shard) if os.path.isfile(shard) else None
+        if actual != expected:
+            state = "is missing" if actual is None else f"has {actual} bytes"
+            raise ConfigError(
+                f"{flag}: {shard} {state}, but {manifest_path} recorded {expected} bytes when "
+                f"`prepare` wrote it (truncated or modified copy?). Copy the shards again, or "
+                f"rebuild them: {rebuild}")
     if vocab_file and config.get("vocab_sha256"):
         from keras_electra.data.vocab import load_vocabulary, vocabulary_fingerprint
 

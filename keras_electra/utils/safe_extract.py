@@ -36,8 +36,10 @@ import os
 import tarfile
 import zipfile
 
+from keras_electra.utils.errors import UserError
 
-class UnsafeArchiveError(ValueError):
+
+class UnsafeArchiveError(UserError, ValueError):
     """An archive member would be written outside the extraction directory (or is a device)."""
 
 

@@ -218,12 +218,18 @@ def test_validation_errors_name_the_file(shards, tmp_path):
 
     truncated = tmp_path / "truncated.tfrecord"
     truncated.write_bytes(open(first, "rb").read()[:-30])
-    with pytest.raises(CorruptRecordError, match="corrupt or truncated") as error:
+    # found by walking the record headers, before any data is read
+    with pytest.raises(CorruptRecordError,
+                       match=r"truncated TFRecord file: record \d+ \(at byte \d+\) needs") as error:
         pretraining_dataset(str(truncated), batch_size=2)
     assert str(truncated) in str(error.value)
     with pytest.raises(CorruptRecordError) as error:
         count_examples(str(truncated))
     assert str(truncated) in str(error.value)
+    png = tmp_path / "image.tfrecord"  # another kind of file picked up by the glob
+    png.write_bytes(bytes.fromhex("89504e470d0a1a0a0000000d49484452") + bytes(300))
+    with pytest.raises(CorruptRecordError, match="image.tfrecord: not a TFRecord file"):
+        count_examples(str(png))
 
     flipped = bytearray(open(first, "rb").read())
     flipped[len(flipped) // 2] ^= 0xFF

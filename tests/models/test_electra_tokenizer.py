@@ -102,7 +102,7 @@ def test_single_string_and_accents(tokenizers):
 
 
 def test_vocabulary_validation(tmp_path):
-    with pytest.raises(ValueError, match=r"lacks the special tokens \['\[MASK\]'\]"):
+    with pytest.raises(ValueError, match=r"missing the special tokens \['\[MASK\]'\]"):
         ElectraTokenizer(vocabulary=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "a"])
     with pytest.raises(ValueError, match="duplicate tokens"):
         ElectraTokenizer(vocabulary=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "a"])

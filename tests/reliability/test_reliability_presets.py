@@ -96,5 +96,5 @@ def test_config_not_json(saved_preset, tmp_path):
 
     preset = _copy(saved_preset, tmp_path)
     (preset / "config.json").write_text("{not json")
-    with pytest.raises(ValueError, match=r"config\.json: not valid JSON"):
+    with pytest.raises(ValueError, match=r"config\.json: truncated or not valid JSON"):
         ElectraBackbone.from_preset(str(preset))

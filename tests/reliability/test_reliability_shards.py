@@ -77,3 +77,36 @@ def test_validation_set_smaller_than_a_global_batch_is_refused_at_start(tmp_path
     rc = _pretrain(tmp_path, tmp_path / "train", "--val_dir", str(empty))
     err = capsys.readouterr().err
     assert rc == 2 and "--val_dir" in err, err
+
+
+def test_a_shard_cut_between_two_records_is_refused_by_the_manifest(tmp_path, capsys):
+    """A copy that stopped exactly at a record boundary passes every framing and CRC check;
+    only the size `prepare` recorded in its manifest shows it."""
+    from keras_electra.data.pretraining_dataset import check_framing
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(("The Rhine rises in the Swiss Alps.\nIt flows into the North Sea.\n\n")
+                      * 200, encoding="utf-8")
+    vocab = tmp_path / "vocab.txt"
+    tokens = (["[PAD]"] + [f"[unused{i}]" for i in range(99)] + ["[UNK]", "[CLS]", "[SEP]",
+              "[MASK]"] + sorted(set(corpus.read_text().lower().replace(".", " .").split())))
+    vocab.write_text("\n".join(tokens) + "\n", encoding="utf-8")
+    prepare_pretraining_data(str(corpus), str(vocab), tmp_path / "data", max_seq_length=64,
+                             num_shards=1, val_fraction=0.0, show_progress=False)
+    manifest = json.loads((tmp_path / "data" / "manifest.json").read_text())
+    (shard,) = manifest["train_shards"]
+    path = tmp_path / "data" / shard
+    assert manifest["shard_bytes"][shard] == os.path.getsize(path)
+    records = check_framing(str(path))
+    data = path.read_bytes()
+    record_bytes = len(data) // records  # every record has the same size here (seq 64)
+    assert record_bytes * records == len(data)
+    path.write_bytes(data[:record_bytes * (records - 2)])  # two whole records missing
+    assert check_framing(str(path)) == records - 2  # the framing alone cannot tell
+    rc = _pretrain(tmp_path, tmp_path / "data" / "train", "--vocab_file", str(vocab))
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert f"{path} has {len(data) - 2 * record_bytes} bytes" in err
+    assert f"recorded {len(data)} bytes" in err and "keras-electra prepare" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not os.path.exists(tmp_path / "ckpt" / "worker-0")

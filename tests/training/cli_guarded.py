@@ -4,6 +4,10 @@
 process, even if it is blocked in TensorFlow (an MWMS worker whose peer died).
 `GUARD_STEP_SLEEP` (seconds): sleep before every training batch, so a test can
 kill the job in the middle of a run of a tiny model.
+`GUARD_KILL_IN_SAVE_AT_STEP` (N): SIGKILL the process in the middle of writing checkpoint N
+(its weights and RNG files are written in the temporary dir, its state.json is not, the dir is
+not renamed): what a power cut or the OOM killer does at the worst moment.
+`GUARD_NAN_AT_STEP` (N): the word embeddings become inf after update N.
 """
 
 import faulthandler
@@ -28,6 +32,24 @@ if step_sleep:
         time.sleep(step_sleep)
 
     callbacks.BatchCounter.on_train_batch_begin = slow_on_train_batch_begin
+
+kill_in_save_at = int(os.environ.get("GUARD_KILL_IN_SAVE_AT_STEP", "0") or 0)
+if kill_in_save_at:
+    import signal
+
+    from keras_electra.training import checkpointing
+
+    original_sha256 = checkpointing.file_sha256
+
+    def sha256_then_die(path, *args, **kwargs):
+        # `CheckpointManager.save` sums the files it has written in `.tmp-ckpt-<step>-<pid>`
+        # before it writes state.json and renames the dir
+        if f".tmp-ckpt-{kill_in_save_at:010d}-" in path:
+            print(f"GUARD: SIGKILL while writing checkpoint {kill_in_save_at}", flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)
+        return original_sha256(path, *args, **kwargs)
+
+    checkpointing.file_sha256 = sha256_then_die
 
 nan_at_step = int(os.environ.get("GUARD_NAN_AT_STEP", "0") or 0)
 if nan_at_step:

@@ -103,6 +103,50 @@ def test_single_process_sigkill_resume_matches_uninterrupted(shards, tmp_path):
     assert _max_diff(_weights(_final(ref)), _weights(_final(run))) <= 1e-6
 
 
+@pytest.mark.slow
+def test_kill_during_a_checkpoint_write_and_ctrl_c_resume_bit_identically(shards, tmp_path):
+    """Issue 15: SIGKILL in the middle of writing checkpoint 6 (weights written, state.json
+    not, dir not renamed), and SIGINT (Ctrl-C) mid-run: rerunning the same command gives
+    weights, optimizer state and RNG state bit-identical to an uninterrupted run."""
+    ref, killed, interrupted = tmp_path / "ref", tmp_path / "killed", tmp_path / "interrupted"
+    env = procs.base_env(GUARD_STEP_SLEEP="0.2")
+    reference = procs.start(_argv(shards, ref, "r", 8), env, str(tmp_path / "ref.log"))
+    victim = procs.start(_argv(shards, killed, "r", 8),
+                         procs.base_env(GUARD_KILL_IN_SAVE_AT_STEP="6"),
+                         str(tmp_path / "killed1.log"))
+    ctrl_c = procs.start(_argv(shards, interrupted, "r", 8), env,
+                         str(tmp_path / "interrupted1.log"))
+    try:
+        assert victim.wait(500) == -signal.SIGKILL, procs.tail(tmp_path / "killed1.log")
+        worker_dir = killed / "ckpt" / "worker-0"
+        names = sorted(os.listdir(worker_dir))
+        assert [n for n in names if n.startswith("ckpt-")] == ["ckpt-0000000003"], names
+        (partial,) = [n for n in names if n.startswith(".tmp-ckpt-0000000006-")]
+        assert (worker_dir / partial / "model.weights.h5").is_file()
+        assert not (worker_dir / partial / "state.json").exists()
+        _wait_for_checkpoint(interrupted, 0, 6, [ctrl_c])
+        ctrl_c.send_signal(signal.SIGINT)
+        assert ctrl_c.wait(120) == 130, procs.tail(tmp_path / "interrupted1.log")
+        assert "keras-electra: interrupted" in procs.read(tmp_path / "interrupted1.log")
+        reruns = [procs.start(_argv(shards, killed, "r", 8), procs.base_env(),
+                              str(tmp_path / "killed2.log")),
+                  procs.start(_argv(shards, interrupted, "r", 8), procs.base_env(),
+                              str(tmp_path / "interrupted2.log"))]
+        assert procs.wait_all([reference, *reruns], timeout=600) == [0, 0, 0], (
+            procs.tail(tmp_path / "killed2.log") + procs.tail(tmp_path / "interrupted2.log"))
+    finally:
+        procs.kill_all([reference, victim, ctrl_c])
+    assert _resumed_step(tmp_path / "killed2.log") == 3  # the intact one before the kill
+    assert not any(n.startswith(".tmp-") for n in os.listdir(worker_dir))  # cleaned up
+    assert _resumed_step(tmp_path / "interrupted2.log") >= 6
+    expected = _weights(_final(ref))
+    for run in (killed, interrupted):
+        got = _weights(_final(run))
+        assert sorted(got) == sorted(expected)
+        for name in expected:  # bit-identical: not a tolerance
+            assert np.array_equal(got[name], expected[name]), (run.name, name)
+
+
 @pytest.mark.mwms
 @pytest.mark.slow
 def test_two_worker_mwms_pretrain_and_kill_resume(shards, tmp_path):
