@@ -23,6 +23,7 @@ import os
 
 import numpy as np
 
+from keras_electra.utils.output_dirs import staged_output_dir
 from keras_electra.utils.preset_dirs import find_vocab_file
 
 HEADS_FILE = "electra_heads.npz"
@@ -118,10 +119,12 @@ def convert_to_preset(source_format, src, out_preset, part=None, vocabulary=None
             f"{src}: the vocabulary has {tokenizer.vocabulary_size()} tokens but the model's "
             f"word embeddings have {backbone.vocabulary_size} rows; pass the matching vocab.txt."
         )
-    backbone.save_to_preset(out_preset)
-    if tokenizer is not None:
-        tokenizer.save_to_preset(out_preset)
-    save_preset_heads(out_preset, heads)
+    # written aside and swapped in whole: a failure keeps an earlier out_preset intact
+    with staged_output_dir(out_preset, sources=(src, vocabulary), flag="OUT_PRESET") as staging:
+        backbone.save_to_preset(staging)
+        if tokenizer is not None:
+            tokenizer.save_to_preset(staging)
+        save_preset_heads(staging, heads)
     return {"backbone": backbone, "heads": sorted(heads), "tokenizer": tokenizer is not None}
 
 
@@ -144,6 +147,8 @@ def export_preset_to_hf(preset, out_dir, model_class=None):
     if model_class is None:
         model_class = next((cls for kind, cls in _EXPORT_CLASS if kind in heads), "ElectraModel")
     vocab = os.path.join(preset, VOCAB_ASSET)
-    hf.export_backbone_to_hf(backbone, out_dir, model_class=model_class, heads=heads,
-                             vocabulary=vocab if os.path.isfile(vocab) else None)
+    # written aside and swapped in whole; never onto (or inside) the preset it reads
+    with staged_output_dir(out_dir, sources=(preset,), flag="OUT_DIR") as staging:
+        hf.export_backbone_to_hf(backbone, staging, model_class=model_class, heads=heads,
+                                 vocabulary=vocab if os.path.isfile(vocab) else None)
     return model_class

@@ -259,6 +259,10 @@ class PretrainConfig:
                 problems.append(message)
 
         need(self.train_dir, "--train_dir is required (a folder of TFRecord shards).")
+        for item in fields(self):  # NaN passes every `x > 0` / range check below silently
+            value = getattr(self, item.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                problems.append(f"--{item.name} {value}: must be a finite number.")
         need(self.model_type == "electra", f"--model_type {self.model_type}: only 'electra'.")
         need(self.model_size in MODEL_SIZES,
              f"--model_size {self.model_size}: expected one of {', '.join(MODEL_SIZES)}.")

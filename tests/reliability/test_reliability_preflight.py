@@ -112,3 +112,21 @@ def test_pretrain_log_or_export_dir_under_a_file(tmp_path, shards, tripwire, fla
         pretrain_module.pretrain(train_dir=str(shards / "s16"),
                                  checkpoint_dir=str(tmp_path / "ckpt"), **paths, **TINY)
     assert not (tmp_path / "ckpt").exists() and not (tmp_path / "logs").exists()
+
+
+def test_non_finite_numbers_in_flags_or_config_files_are_refused(tmp_path, shards, tripwire,
+                                                                 capsys):
+    """NaN passes `x > 0` checks silently (every comparison is False); Python's json reads
+    `NaN` / `Infinity` from a config file."""
+    from keras_electra.cli import main
+
+    base = ["pretrain", "--train_dir", str(shards / "s16"), "--model_size", "tiny",
+            "--max_seq_length", "16", "--checkpoint_dir", str(tmp_path / "ckpt"),
+            "--log_dir", str(tmp_path / "logs")]
+    assert main([*base, "--weight_decay", "inf"]) == 2
+    assert "--weight_decay inf: must be a finite number" in capsys.readouterr().err
+    config = tmp_path / "run.json"
+    config.write_text('{"learning_rate": NaN}')
+    assert main([*base, "--config", str(config)]) == 2
+    assert "--learning_rate nan: must be a finite number" in capsys.readouterr().err
+    assert not (tmp_path / "ckpt").exists()

@@ -1,0 +1,92 @@
+"""Writing an output directory so that a failure never costs the previous one.
+
+`staged_output_dir(out_dir, sources)` is for commands that write a whole directory at once
+(`convert`, `export`): the new files are written into a hidden sibling, and only when all of
+them are there does the sibling replace `out_dir` (two renames). A crash, an exception or a
+full disk leaves the old `out_dir` exactly as it was. It also refuses an `out_dir` that is, is
+inside, or contains one of the command's inputs ("export onto its source"), and an existing
+`out_dir` holding files that are not an earlier output (no `config.json`), which would be
+deleted by the swap.
+
+Example:
+
+>>> import os, tempfile
+>>> root = tempfile.mkdtemp()
+>>> out = os.path.join(root, "preset")
+>>> with staged_output_dir(out) as staging:
+...     with open(os.path.join(staging, "config.json"), "w") as f:
+...         _ = f.write("{}")
+>>> sorted(os.listdir(root))
+['preset']
+>>> try:
+...     with staged_output_dir(out, sources=[out]):
+...         pass
+... except ValueError as error:
+...     print("refused:", "the output directory is the input" in str(error))
+refused: True
+"""
+
+import contextlib
+import os
+import shutil
+
+from keras_electra.utils.errors import InputFileError
+
+
+def _overlap(out_dir, source):
+    out, src = os.path.realpath(out_dir), os.path.realpath(source)
+    if out == src:
+        return "is the input"
+    if out.startswith(src.rstrip(os.sep) + os.sep):
+        return "is inside the input"
+    if src.startswith(out.rstrip(os.sep) + os.sep):
+        return "contains the input"
+    return None
+
+
+@contextlib.contextmanager
+def staged_output_dir(out_dir, sources=(), flag="output directory"):
+    """Yield a fresh staging directory; on success it replaces `out_dir` atomically.
+
+    Args:
+        out_dir: the directory to (re)write.
+        sources: local input paths the command reads (files or dirs); remote handles are
+            ignored.
+        flag: how to name `out_dir` in messages (e.g. "OUT_DIR").
+
+    Raises:
+        InputFileError: `out_dir` overlaps an input, is a file, or holds files that are not an
+            earlier output of this kind (no `config.json`).
+    """
+    out_dir = os.path.abspath(os.fspath(out_dir))
+    for source in sources:
+        if source is None or "://" in str(source) or not os.path.exists(source):
+            continue
+        overlap = _overlap(out_dir, os.fspath(source))
+        if overlap:
+            raise InputFileError(
+                f"{flag} {out_dir}: the output directory {overlap} {source}; writing it would "
+                "replace what is being read. Choose an output directory outside the input.")
+    if os.path.lexists(out_dir) and not os.path.isdir(out_dir):
+        raise InputFileError(f"{flag} {out_dir}: exists and is not a directory; choose another "
+                             "path or remove that file.")
+    if os.path.isdir(out_dir) and os.listdir(out_dir) and not os.path.isfile(
+            os.path.join(out_dir, "config.json")):
+        raise InputFileError(
+            f"{flag} {out_dir}: holds files that are not an earlier output (no config.json); "
+            "they would be replaced. Choose a new or empty directory.")
+    parent, name = os.path.split(out_dir)
+    os.makedirs(parent, exist_ok=True)
+    staging = os.path.join(parent, f".{name}.tmp-{os.getpid()}")
+    old = os.path.join(parent, f".{name}.old-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    os.makedirs(staging)
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if os.path.isdir(out_dir):
+        os.replace(out_dir, old)
+    os.replace(staging, out_dir)
+    shutil.rmtree(old, ignore_errors=True)
