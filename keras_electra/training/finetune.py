@@ -36,6 +36,7 @@ import time
 import numpy as np
 
 from keras_electra.convert import hf
+from keras_electra.utils.output_dirs import staged_output_dir
 from keras_electra.utils.preset_dirs import HF, QA_TASK, preset_kind
 
 logger = logging.getLogger(__name__)
@@ -335,7 +336,10 @@ def run_squad(output_dir, train_file=None, predict_file=None, squad_version=None
         result["num_train_features"] = len(features)
         if save_model and is_chief:
             model_dir = os.path.join(output_dir, "model")
-            task.save_to_preset(model_dir)
+            # written aside, swapped in whole: a failed save keeps an earlier model intact
+            # (the checkpoint it was loaded from may be this very dir: it is read already)
+            with staged_output_dir(model_dir, flag="--output_dir model") as staging:
+                task.save_to_preset(staging)
             result["paths"]["model"] = model_dir
 
     if predict_file:
