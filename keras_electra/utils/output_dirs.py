@@ -45,7 +45,7 @@ def _overlap(out_dir, source):
 
 
 @contextlib.contextmanager
-def staged_output_dir(out_dir, sources=(), flag="output directory"):
+def staged_output_dir(out_dir, sources=(), flag="output directory", marker="config.json"):
     """Yield a fresh staging directory; on success it replaces `out_dir` atomically.
 
     Args:
@@ -53,10 +53,12 @@ def staged_output_dir(out_dir, sources=(), flag="output directory"):
         sources: local input paths the command reads (files or dirs); remote handles are
             ignored.
         flag: how to name `out_dir` in messages (e.g. "OUT_DIR").
+        marker: a file every earlier output of this kind holds; an existing non-empty
+            `out_dir` without it is refused rather than replaced.
 
     Raises:
         InputFileError: `out_dir` overlaps an input, is a file, or holds files that are not an
-            earlier output of this kind (no `config.json`).
+            earlier output of this kind (no `marker` file).
     """
     out_dir = os.path.abspath(os.fspath(out_dir))
     for source in sources:
@@ -71,9 +73,9 @@ def staged_output_dir(out_dir, sources=(), flag="output directory"):
         raise InputFileError(f"{flag} {out_dir}: exists and is not a directory; choose another "
                              "path or remove that file.")
     if os.path.isdir(out_dir) and os.listdir(out_dir) and not os.path.isfile(
-            os.path.join(out_dir, "config.json")):
+            os.path.join(out_dir, marker)):
         raise InputFileError(
-            f"{flag} {out_dir}: holds files that are not an earlier output (no config.json); "
+            f"{flag} {out_dir}: holds files that are not an earlier output (no {marker}); "
             "they would be replaced. Choose a new or empty directory.")
     parent, name = os.path.split(out_dir)
     os.makedirs(parent, exist_ok=True)
