@@ -102,9 +102,15 @@ def pretrain_callbacks(cb, log_dir, tokens_per_batch, total_steps):
         guard_args["frequency"] = 10
     if "weights_frequency" in parameters:
         guard_args["weights_frequency"] = 5000
+    if hasattr(cb, "BatchCounter"):  # a 'before' tree from before issue 16
+        counter = cb.BatchCounter(0)
+    else:
+        from keras_electra.training.resume import BatchCounter
+
+        counter = BatchCounter(0)
     callbacks = [
         cb.StopOnNonFiniteLoss({"path": None, "step": None}, **guard_args),
-        cb.BatchCounter(0),
+        counter,
         cb.TrainingLogger(sink, 10, tokens_per_batch, total_steps, progress=True),
         cb.CheckpointCallback(5000, lambda step: None),
         cb.StepWatchdog(1800.0),

@@ -15,8 +15,8 @@ import sys
 
 import pytest
 
-from keras_electra.demo_data.corpus import pydoc_documents, write_pydoc_corpus
-from keras_electra.demo_data.qa import generate_squad_v2, squad_statistics, write_demo_squad
+from keras_electra.demo.data.corpus import pydoc_documents, write_pydoc_corpus
+from keras_electra.demo.data.qa import generate_squad_v2, squad_statistics, write_demo_squad
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -65,7 +65,7 @@ def _fact_of(question, facts):
 
 def test_questions_match_what_the_paragraph_states():
     """Answerable: a fact sentence about that entity states the answer; unanswerable: none."""
-    from keras_electra.demo_data.qa import KINDS
+    from keras_electra.demo.data.qa import KINDS
 
     data = generate_squad_v2(num_paragraphs=120, seed=5)
     seen = {True: 0, False: 0}

@@ -1,28 +1,32 @@
 """`keras-electra build-vocab`: learn a WordPiece vocab.txt from raw text."""
 
-import argparse
-
 
 def register(subparsers):
+    from keras_electra.utils.cli_options import add_option
+
     parser = subparsers.add_parser(
         "build-vocab",
         help="learn a WordPiece vocabulary (vocab.txt) from raw text files",
         description=(
             "Learn a WordPiece vocabulary with tensorflow-text's learner. Special tokens go to "
             "BERT's positions ([PAD]=0, [UNK]=100, [CLS]=101, [SEP]=102, [MASK]=103) when "
-            "--vocab-size >= 1000, else to 0..4. Example: keras-electra build-vocab "
-            "--input 'corpus/*.txt' --vocab-size 30522 --output vocab.txt"
+            "--vocab_size >= 1000, else to 0..4. Example: keras-electra build-vocab "
+            "--input 'corpus/*.txt' --vocab_size 30522 --output vocab.txt"
         ),
     )
     parser.add_argument("--input", required=True, action="append",
                         help="glob of UTF-8 text files (.gz too); repeat or comma-separate")
-    parser.add_argument("--vocab-size", type=int, default=30522, help="tokens (default 30522)")
+    add_option(parser, "--vocab_size", aliases=["--vocab-size"], type=int, default=30522,
+               help="tokens (default 30522)")
     parser.add_argument("--output", required=True, help="vocab.txt to write")
-    parser.add_argument("--lowercase", action=argparse.BooleanOptionalAction,
-                        default=True, help="lower-case and strip accents (uncased, default)")
-    parser.add_argument("--skip-bad-lines", action="store_true",
-                        help="skip lines that are not UTF-8 instead of failing")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--lowercase", action="store_true", default=True,
+                        help="lower-case and strip accents (uncased, default)")
+    add_option(parser, "--no_lowercase", aliases=["--no-lowercase"], dest="lowercase",
+               action="store_false", help="keep case and accents (cased)")
+    add_option(parser, "--skip_bad_lines", aliases=["--skip-bad-lines"], action="store_true",
+               help="skip lines that are not UTF-8 instead of failing")
+    add_option(parser, "--no_progress", aliases=["--no-progress"], action="store_true",
+               help="no progress bar")
     # a ValueError here is a bad argument or input (sizes, special tokens), not a bug
     parser.set_defaults(func=run, user_errors=(ValueError,))
 

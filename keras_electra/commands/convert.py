@@ -2,6 +2,8 @@
 
 
 def register(subparsers):
+    from keras_electra.utils.cli_options import add_option
+
     parser = subparsers.add_parser(
         "convert",
         help="convert an HF, google-research TF1 or keras-hub Electra checkpoint to a preset",
@@ -21,12 +23,12 @@ def register(subparsers):
     parser.add_argument("--part", choices=["discriminator", "generator"], default=None,
                         help="google only: which model of a pretraining checkpoint "
                              "(default discriminator)")
-    parser.add_argument("--vocab", default=None,
-                        help="vocab.txt (default: the one next to SRC, if any)")
-    parser.add_argument("--num-heads", type=int, default=None,
-                        help="google only: discriminator attention heads (default H // 64)")
-    parser.add_argument("--generator-num-heads", type=int, default=None,
-                        help="google only: generator attention heads (default Hg // 64)")
+    add_option(parser, "--vocab_file", aliases=["--vocab"], default=None,
+               help="vocab.txt (default: the one next to SRC, if any)")
+    add_option(parser, "--num_heads", aliases=["--num-heads"], type=int, default=None,
+               help="google only: discriminator attention heads (default H // 64)")
+    add_option(parser, "--generator_num_heads", aliases=["--generator-num-heads"], type=int,
+               default=None, help="google only: generator attention heads (default Hg // 64)")
     # ValueError: a checkpoint of another kind or shape; ImportError: torch/safetensors missing
     # for an HF source; OSError: h5py/safetensors cannot read a damaged file
     parser.set_defaults(func=run, user_errors=(ValueError, ImportError, OSError))
@@ -37,7 +39,7 @@ def run(args):
 
     summary = convert_to_preset(
         args.source_format, args.src, args.out_preset, part=args.part,
-        vocabulary=args.vocab, num_heads=args.num_heads,
+        vocabulary=args.vocab_file, num_heads=args.num_heads,
         generator_num_heads=args.generator_num_heads,
     )
     backbone = summary["backbone"]
@@ -45,6 +47,6 @@ def run(args):
         f"wrote {args.out_preset}: ElectraBackbone {backbone.count_params():,} params "
         f"(L={backbone.num_layers}, H={backbone.hidden_dim}, E={backbone.embedding_dim}, "
         f"heads={backbone.num_heads}); head weights: {summary['heads'] or 'none'}; "
-        f"tokenizer: {'yes' if summary['tokenizer'] else 'no (pass --vocab)'}"
+        f"tokenizer: {'yes' if summary['tokenizer'] else 'no (pass --vocab_file)'}"
     )
     return 0

@@ -14,7 +14,7 @@ example (the AWS scripts' README run, scaled down):
   keras-electra pretrain --train_dir shards/train --val_dir shards/val \\
     --model_type electra --model_size tiny --load_from scratch \\
     --hidden_dropout_prob 0.1 --attention_probs_dropout_prob 0.1 \\
-    --checkpoint_frequency 10 --per_gpu_batch_size 8 --max_seq_len 128 \\
+    --checkpoint_frequency 10 --per_gpu_batch_size 8 --max_seq_length 128 \\
     --learning_rate 2e-3 --end_learning_rate 4e-4 --weight_decay 0.01 \\
     --warmup_steps 2 --validation_frequency 10 --total_steps 20 --log_frequency 5
 
@@ -25,7 +25,8 @@ Multi-worker: set TF_CONFIG (or SageMaker's SM_HOSTS/SM_CURRENT_HOST) on every w
 
 
 def register(subparsers):
-    from keras_electra.training.config import add_arguments
+    from keras_electra.training.config import PretrainConfig
+    from keras_electra.utils.cli_options import add_dataclass_options
 
     parser = subparsers.add_parser(
         "pretrain",
@@ -40,7 +41,7 @@ def register(subparsers):
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_arguments(parser)
+    add_dataclass_options(parser, PretrainConfig)
     parser.set_defaults(func=run)
 
 

@@ -5,23 +5,27 @@ import sys
 
 
 def register(subparsers):
+    from keras_electra.utils.cli_options import add_option
+
     parser = subparsers.add_parser(
         "squad-eval",
         help="official SQuAD v2.0 (or v1.1) evaluation of a predictions file",
         description=(
             "Official SQuAD evaluation. Prints the official keys as JSON: exact, f1, "
-            "total, HasAns_*, NoAns_*, and with --na-prob-file best_exact, "
+            "total, HasAns_*, NoAns_*, and with --na_prob_file best_exact, "
             "best_exact_thresh, best_f1, best_f1_thresh. A v1.1 data file prints "
             "exact_match and f1."
         ),
     )
     parser.add_argument("data_file", metavar="DATA.json", help="SQuAD data file")
     parser.add_argument("pred_file", metavar="PREDICTIONS.json", help="{qid: answer text}")
-    parser.add_argument("--na-prob-file", "-n", metavar="NULL_ODDS.json", default=None,
-                        help="{qid: null odds}; enables best_* threshold search")
-    parser.add_argument("--na-prob-thresh", "-t", type=float, default=1.0,
-                        help='predict "" where null odds exceed this (default 1.0)')
-    parser.add_argument("--out-file", "-o", default=None, help="write the JSON here too")
+    add_option(parser, "--na_prob_file", "-n", aliases=["--na-prob-file"],
+               metavar="NULL_ODDS.json", default=None,
+               help="{qid: null odds}; enables best_* threshold search")
+    add_option(parser, "--na_prob_thresh", "-t", aliases=["--na-prob-thresh"], type=float,
+               default=1.0, help='predict "" where null odds exceed this (default 1.0)')
+    add_option(parser, "--out_file", "-o", aliases=["--out-file"], default=None,
+               help="write the JSON here too")
     # ValueError: non-finite null odds (`check_null_odds`)
     parser.set_defaults(func=run, user_errors=(ValueError,))
 

@@ -56,6 +56,7 @@ HEAD_ATTRIBUTES = {
         "dense_prediction/kernel": "dense_prediction.kernel",
         "dense_prediction/bias": "dense_prediction.bias",
     },
+    # private names of keras-hub 0.32 `MaskedLMHead` (tests/models/test_models_keras_patches.py)
     "generator": {  # keras_hub.layers.MaskedLMHead
         "intermediate_dense/kernel": "_intermediate_dense.kernel",
         "intermediate_dense/bias": "_intermediate_dense.bias",

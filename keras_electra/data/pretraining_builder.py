@@ -192,7 +192,7 @@ def _check_output_dir(output_dir, config, overwrite):
         if differences:
             raise BadInputError(
                 f"{output_dir} holds pretraining data of another configuration (differs in: "
-                f"{', '.join(differences)}). Use another --output-dir, or pass --overwrite "
+                f"{', '.join(differences)}). Use another --output_dir, or pass --overwrite "
                 "(overwrite=True) to replace it (the old data is kept until the new data is "
                 "complete)."
             )
@@ -202,7 +202,7 @@ def _check_output_dir(output_dir, config, overwrite):
             return _staging_dir(output_dir, config)
         raise BadInputError(
             f"{output_dir} holds shards or work files but no {MANIFEST}, so their configuration "
-            "is unknown. Use another --output-dir, or pass --overwrite (overwrite=True)."
+            "is unknown. Use another --output_dir, or pass --overwrite (overwrite=True)."
         )
     shutil.rmtree(os.path.join(output_dir, STAGING_DIR), ignore_errors=True)  # stale
     return output_dir, False
@@ -301,9 +301,9 @@ def check_output_outside_inputs(input_patterns, files, output_dir):
             problem = f"contains the input file {inside}"
     if problem:
         raise BadInputError(
-            f"--output-dir {output_dir} {problem}: prepare would read its own output "
+            f"--output_dir {output_dir} {problem}: prepare would read its own output "
             "(manifest.json, shards) as corpus text, and --overwrite would delete what it "
-            "reads. Use an --output-dir outside the input directories (e.g. next to them) that "
+            "reads. Use an --output_dir outside the input directories (e.g. next to them) that "
             "no input pattern matches."
         )
 
@@ -704,7 +704,7 @@ def prepare_pretraining_data(
     )
     if stats["empty_shards"]:
         print(f"prepare: warning: {stats['empty_shards']} shard(s) are empty; use fewer "
-              "--num-shards for a corpus this small")
+              "--num_shards for a corpus this small")
     _write_json(os.path.join(build_dir, STATS), stats)
     _write_json(
         os.path.join(build_dir, MANIFEST),

@@ -176,7 +176,7 @@ def _check_files(files, sequence_length, verify):
     if sequence_length is not None and schema[1] != sequence_length:
         raise ValueError(
             f"{schema[2]}: examples have sequence length {schema[1]} but sequence_length="
-            f"{sequence_length} was requested; prepare the data with --max-seq-len "
+            f"{sequence_length} was requested; prepare the data with --max_seq_length "
             f"{sequence_length} or pass sequence_length={schema[1]}"
         )
     return schema[0], schema[1]
@@ -242,7 +242,7 @@ def reader_layout(batch_size, num_readers, num_processes=1, process_index=0, num
     if num_files is not None and num_files < R:
         raise ValueError(
             f"{num_files} shard file(s) cannot feed {R} data readers (each reader reads its own "
-            f"files): prepare the data with --num-shards >= {R}, or use --data_readers "
+            f"files): prepare the data with --num_shards >= {R}, or use --data_readers "
             f"<= {num_files}")
     per_process = R // P
     return range(process_index * per_process, (process_index + 1) * per_process), B // R

@@ -108,7 +108,7 @@ def iter_text_lines(path, start=0, end=None, skip_bad_lines=False, counters=None
     position = start
     line_number = 0
     where = "decompressed byte offset" if is_gzip(path) else "byte offset"
-    skip_hint = "--skip-bad-lines (skip_bad_lines=True) to drop such lines"
+    skip_hint = "--skip_bad_lines (skip_bad_lines=True) to drop such lines"
 
     def bad(offset, problem):
         line_info = f"line {line_number}" if not start else f"line starting at {position}"

@@ -17,6 +17,7 @@ from keras_electra.data.text_files import (
     expand_input_patterns,
     iter_text_lines,
 )
+from keras_electra.utils.output_dirs import write_file_atomically
 from keras_electra.utils.vocab_file import check_vocabulary, read_vocabulary_file
 
 # BERT's vocab.txt: [PAD]=0, [unused0..98]=1..99, [UNK]=100, [CLS]=101, [SEP]=102, [MASK]=103.
@@ -46,7 +47,9 @@ def special_token_layout(vocabulary_size, layout="auto"):
 
 def _count_words(files, lowercase, strip_accents, skip_bad_lines, batch_lines, progress):
     import tensorflow as tf
-    from keras_hub.src.tokenizers.word_piece_tokenizer import pretokenize
+    from keras_hub.src.tokenizers.word_piece_tokenizer import (  # private: keras-hub 0.32
+        pretokenize,
+    )
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
     def split_words(lines):
@@ -171,13 +174,7 @@ def build_vocabulary(
 
 def write_vocabulary(vocabulary, path):
     """Write one token per line (UTF-8), atomically (temporary file, then rename)."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    temporary = f"{path}.tmp-{os.getpid()}"
-    with open(temporary, "w", encoding="utf-8") as f:
-        f.write("".join(token + "\n" for token in vocabulary))
-    os.replace(temporary, path)
+    write_file_atomically(path, "".join(token + "\n" for token in vocabulary))
 
 
 def load_vocabulary(path):

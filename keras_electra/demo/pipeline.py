@@ -6,7 +6,7 @@
 `summary.json` and the plots. It returns the exit status: 0 when everything ran
 (and, on the built-in data, the model beat the baselines), 1 when a stage failed,
 3 when the built-in demo ran but did not learn. `Demo` runs and times one
-stage; `keras_electra.demo` holds the entry point, its arguments and `DemoSettings`.
+stage; `keras_electra.demo.settings` holds the arguments and `DemoSettings`.
 """
 
 import contextlib
@@ -23,7 +23,8 @@ import sys
 import time
 import traceback
 
-from keras_electra import demo_report
+from keras_electra.demo import report
+from keras_electra.evaluation.qa_baselines import qa_baselines
 from keras_electra.squad.postprocess import NULL_THRESHOLDS
 
 # Outputs of one run (removed at the start of the next one in the same --output-dir).
@@ -75,9 +76,6 @@ class Demo:
 
     def path(self, *parts):
         return os.path.join(self.output_dir, *parts)
-
-    def rel(self, path):
-        return os.path.relpath(path, os.getcwd()) if path.startswith(os.getcwd()) else path
 
     @contextlib.contextmanager
     def stage(self, name, description):
@@ -145,30 +143,21 @@ def _learned_vocab_size(vocab_path):
     return len(tokens), sum(not t.startswith("[unused") for t in tokens)
 
 
-def rtd_baselines(checkpoint_dir, val_dir, validation_batches):
-    """Validation metrics of the trained pretrainer and of two untrained discriminators.
+def checkpoint_rtd_baselines(checkpoint_dir, val_dir, validation_batches):
+    """`keras_electra.evaluation.rtd.rtd_baselines` of the pretrain command's final checkpoint.
 
-    All three are evaluated on the same validation batches as the pretrain command's
-    validation (the first `validation_batches` global batches of `pretraining_dataset` in
-    file order, with the run's `--data_readers`):
-
-    * `trained`: the final checkpoint of `checkpoint_dir` (what the run validated);
-    * `untrained_discriminator`: the same checkpoint with the discriminator's own weights
-      (transformer layers, embedding projection, RTD head) reset to their random
-      initialization; generator and shared embeddings stay trained and the step counter is
-      the same, so it judges exactly the same replaced tokens as `trained`;
-    * `untrained_model`: the whole pretrainer at its random initialization (step 0), whose
-      untrained generator makes different (random) replacements.
-
-    Returns `{name: {"val_disc_auc": ..., ...}}`.
+    On the same validation batches as the command's own validation (the first
+    `validation_batches` global batches of `pretraining_dataset` in file order, with the
+    run's `--data_readers`), each model built and compiled as the command builds it.
     """
     import keras
 
     from keras_electra.data.pretraining_dataset import pretraining_dataset
+    from keras_electra.evaluation.rtd import rtd_baselines
     from keras_electra.models.electra_tokenizer import ElectraTokenizer
     from keras_electra.training import checkpointing
     from keras_electra.training.config import PretrainConfig
-    from keras_electra.training.pretrain import _build_pretrainer, _make_optimizer
+    from keras_electra.training.pretrain import build_pretrainer, make_optimizer
 
     manager = checkpointing.CheckpointManager(checkpoint_dir, 1, 0)
     visible = manager.visible_checkpoints()
@@ -180,35 +169,18 @@ def rtd_baselines(checkpoint_dir, val_dir, validation_batches):
     tokenizer = ElectraTokenizer(vocabulary=config.vocab_file)
 
     def build():
-        model = _build_pretrainer(config, tokenizer)  # seeds keras with config.seed first
-        model.compile(optimizer=_make_optimizer(config))
+        model = build_pretrainer(config, tokenizer)  # seeds keras with config.seed first
+        model.compile(optimizer=make_optimizer(config))
+        checkpointing.build_optimizer_for(model)
         return model
 
-    def evaluate(model):
-        dataset = pretraining_dataset(
+    def dataset():
+        return pretraining_dataset(
             val_dir, config.per_gpu_batch_size, config.max_seq_length, shuffle=False,
             repeat=False, num_readers=config.data_readers or 1, num_batches=validation_batches)
-        results = model.evaluate(dataset, verbose=0, return_dict=True)
-        return {f"val_{k}": float(v) for k, v in results.items()}
 
-    fresh = build()
-    checkpointing.build_optimizer_for(fresh)
-    results = {"untrained_model": evaluate(fresh)}
-    trained = build()
-    checkpointing.load_checkpoint(trained, path)
-    results["trained"] = evaluate(trained)
-    # A third model, evaluated once like the others, so its step counter (hence the
-    # masking and sampling noise) is exactly the trained model's.
-    baseline = build()
-    checkpointing.load_checkpoint(baseline, path)
-    parts = list(zip(baseline.backbone.transformer_layers, fresh.backbone.transformer_layers))
-    parts.append((baseline.discriminator_head, fresh.discriminator_head))
-    if baseline.backbone.embeddings_project is not None:
-        parts.append((baseline.backbone.embeddings_project, fresh.backbone.embeddings_project))
-    for target, source in parts:
-        for variable, value in zip(target.weights, source.weights):
-            variable.assign(value)
-    results["untrained_discriminator"] = evaluate(baseline)
+    results = rtd_baselines(build, lambda model: checkpointing.load_checkpoint(model, path),
+                            dataset)
     keras.backend.clear_session()
     return results
 
@@ -367,7 +339,7 @@ def _run_stages(args, demo, summary, builtin_corpus, builtin_squad):
 
     with demo.stage("corpus", "English text for pretraining"):
         if builtin_corpus:
-            from keras_electra.demo_data.corpus import write_pydoc_corpus
+            from keras_electra.demo.data.corpus import write_pydoc_corpus
 
             stats = write_pydoc_corpus(out("corpus"), num_files=2)
             corpus_glob = os.path.join(out("corpus"), "*.txt")
@@ -388,16 +360,16 @@ def _run_stages(args, demo, summary, builtin_corpus, builtin_squad):
 
     vocab = out("vocab.txt")
     with demo.stage("build-vocab", "learn a WordPiece vocabulary"):
-        demo.cli(["build-vocab", "--input", corpus_glob, "--vocab-size", str(s.vocab_size),
+        demo.cli(["build-vocab", "--input", corpus_glob, "--vocab_size", str(s.vocab_size),
                   "--output", vocab])
         total, learned = _learned_vocab_size(_require(vocab, "vocab.txt"))
         summary["data"]["vocabulary"] = f"{total} tokens ({learned} learned, rest [unusedN])"
 
     shards = out("shards")
     with demo.stage("prepare", "tokenize and pack pretraining TFRecord shards"):
-        demo.cli(["prepare", "--input", corpus_glob, "--vocab", vocab, "--output-dir", shards,
-                  "--max-seq-len", str(s.max_seq_len), "--num-shards", "2",
-                  "--val-fraction", str(s.val_fraction), "--workers", "1", "--overwrite"])
+        demo.cli(["prepare", "--input", corpus_glob, "--vocab_file", vocab, "--output_dir", shards,
+                  "--max_seq_length", str(s.max_seq_len), "--num_shards", "2",
+                  "--val_fraction", str(s.val_fraction), "--workers", "1", "--overwrite"])
         with open(_require(os.path.join(shards, "stats.json"), "prepare's stats.json")) as f:
             prep = json.load(f)
         summary["data"]["pretraining examples"] = (
@@ -430,7 +402,7 @@ def _run_stages(args, demo, summary, builtin_corpus, builtin_squad):
         _require(os.path.join(preset, "config.json"), "the exported discriminator preset")
         metrics_path = _require(os.path.join(log_dir, RUN_NAME, "metrics.jsonl"),
                                 "the pretraining metrics.jsonl")
-        train_records, val_records = demo_report.read_metrics_jsonl(metrics_path)
+        train_records, val_records = report.read_metrics_jsonl(metrics_path)
         if not val_records or val_records[-1]["step"] != s.pretrain_steps:
             raise StageError(f"{metrics_path}: no validation record at the final step "
                              f"{s.pretrain_steps}")
@@ -441,8 +413,8 @@ def _run_stages(args, demo, summary, builtin_corpus, builtin_squad):
         _require(os.path.join(hf_dir, "config.json"), "the exported HF config.json")
 
     with demo.stage("rtd-baseline", "untrained discriminators on the same validation batches"):
-        rtd = rtd_baselines(os.path.join(pretrain_dir, "checkpoints"),
-                            os.path.join(shards, "val"), s.validation_batches)
+        rtd = checkpoint_rtd_baselines(os.path.join(pretrain_dir, "checkpoints"),
+                                       os.path.join(shards, "val"), s.validation_batches)
         final = val_records[-1]
         print(f"validation disc AUC: trained {rtd['trained']['val_disc_auc']:.3f} (logged "
               f"{final['val_disc_auc']:.3f}), untrained discriminator on the same replacements "
@@ -456,7 +428,7 @@ def _run_stages(args, demo, summary, builtin_corpus, builtin_squad):
         "untrained_discriminator_validation": rtd["untrained_discriminator"],
         "untrained_validation": rtd["untrained_model"],
     }
-    demo_report.plot_pretraining(train_records, val_records, demo.output_dir)
+    report.plot_pretraining(train_records, val_records, demo.output_dir)
 
     qa_dir = out("qa")
     with demo.stage("qa-data", "SQuAD v2.0 train/dev files"):
@@ -464,17 +436,17 @@ def _run_stages(args, demo, summary, builtin_corpus, builtin_squad):
         train_file = os.path.join(qa_dir, "train-v2.0.json")
         dev_file = os.path.join(qa_dir, "dev-v2.0.json")
         if builtin_squad:
-            from keras_electra.demo_data.qa import write_demo_squad
+            from keras_electra.demo.data.qa import write_demo_squad
 
             write_demo_squad(qa_dir, s.qa_train_paragraphs, s.qa_dev_paragraphs, s.seed)
-            source = "generated API-documentation QA (keras_electra/demo_data/qa.py)"
+            source = "generated API-documentation QA (keras_electra/demo/data/qa.py)"
         elif args.squad:
             split_squad(args.squad, train_file, dev_file)
             source = f"{args.squad}, split 80/20 by article"
         else:
             train_file, dev_file = args.squad_train, args.squad_dev
             source = f"{train_file} (train), {dev_file} (dev)"
-        from keras_electra.demo_data.qa import squad_statistics
+        from keras_electra.demo.data.qa import squad_statistics
 
         counts = {}
         for split, path in (("train", train_file), ("dev", dev_file)):
@@ -487,7 +459,7 @@ def _run_stages(args, demo, summary, builtin_corpus, builtin_squad):
 
     squad_dir = out("squad")
     with demo.stage("squad", "fine-tune ElectraQuestionAnswerer from the discriminator"):
-        output = demo.cli([
+        demo.cli([
             "squad", "--train_file", train_file, "--predict_file", dev_file,
             "--output_dir", squad_dir, "--load_from", "checkpoint", "--checkpoint_path", preset,
             "--per_gpu_batch_size", str(s.qa_batch), "--learning_rate", str(s.qa_lr),
@@ -495,20 +467,21 @@ def _run_stages(args, demo, summary, builtin_corpus, builtin_squad):
             "--doc_stride", str(s.qa_doc_stride), "--max_query_length", str(s.qa_max_query_len),
             "--null_threshold", str(s.qa_null_threshold), "--seed", str(s.seed)], capture=True)
         _require(os.path.join(squad_dir, "model"), "the fine-tuned model preset")
-        steps = _fine_tune_steps(output)
+        with open(_require(os.path.join(squad_dir, "train.json"), "squad's train.json")) as f:
+            steps = json.load(f)["total_steps"]
 
     with demo.stage("squad-eval", "official SQuAD v2.0 evaluation of the dev predictions"):
         eval_path = os.path.join(squad_dir, "eval_official.json")
         demo.cli(["squad-eval", dev_file,
                   _require(os.path.join(squad_dir, "non_null_predictions.json"), "predictions"),
-                  "--na-prob-file", os.path.join(squad_dir, "null_odds.json"),
-                  "--na-prob-thresh", str(s.qa_null_threshold), "--out-file", eval_path])
+                  "--na_prob_file", os.path.join(squad_dir, "null_odds.json"),
+                  "--na_prob_thresh", str(s.qa_null_threshold), "--out_file", eval_path])
         with open(_require(eval_path, "squad-eval's output")) as f:
             model_eval = json.load(f)
         g_eval_path = os.path.join(squad_dir, "eval_official_g_threshold.json")
         demo.cli(["squad-eval", dev_file, os.path.join(squad_dir, "non_null_predictions.json"),
-                  "--na-prob-file", os.path.join(squad_dir, "null_odds.json"),
-                  "--na-prob-thresh", str(NULL_THRESHOLDS["electra"]), "--out-file",
+                  "--na_prob_file", os.path.join(squad_dir, "null_odds.json"),
+                  "--na_prob_thresh", str(NULL_THRESHOLDS["electra"]), "--out_file",
                   g_eval_path])
         with open(_require(g_eval_path, "squad-eval's output")) as f:
             g_eval = json.load(f)
@@ -519,7 +492,7 @@ def _run_stages(args, demo, summary, builtin_corpus, builtin_squad):
                              f"command's {squad_eval['exact']:.3f}")
 
     with demo.stage("qa-baselines", "all-null and random-span predictions"):
-        baselines = demo_report.qa_baselines(dev_file, seed=s.seed)
+        baselines = qa_baselines(dev_file, seed=s.seed)
         for name, values in baselines.items():
             print(f"{name}: EM {values['exact']:.1f}, F1 {values['f1']:.1f}")
     summary["qa"] = {
@@ -530,7 +503,7 @@ def _run_stages(args, demo, summary, builtin_corpus, builtin_squad):
         "dev_unanswerable": counts["dev"]["unanswerable"], "model": os.path.join(squad_dir,
                                                                                  "model"),
     }
-    demo_report.plot_qa(model_eval, baselines, out("qa_metrics.png"))
+    report.plot_qa(model_eval, baselines, out("qa_metrics.png"))
 
     with demo.stage("answer", "keras-electra answer on a few questions"):
         questions = (_default_answer_questions() if builtin_squad else [])
@@ -558,14 +531,6 @@ def _run_stages(args, demo, summary, builtin_corpus, builtin_squad):
     }
 
 
-def _fine_tune_steps(output):
-    for line in output.splitlines():
-        if line.startswith("SQuAD fine-tuning:") and " steps" in line:
-            words = line.split()
-            return int(words[words.index("steps") - 1]) if "steps" in words else None
-    return None
-
-
 def _finish(demo, summary):
     summary["total_wall_s"] = time.perf_counter() - demo.started
     summary["total_cpu_s"] = _cpu_seconds() - demo.cpu_started
@@ -574,7 +539,7 @@ def _finish(demo, summary):
     start = time.perf_counter()
     os.makedirs(demo.output_dir, exist_ok=True)
     summary["stages"].append(report_stage)
-    demo_report.write_report(summary, demo.path("report.md"))
+    report.write_report(summary, demo.path("report.md"))
     report_stage["wall_s"] = time.perf_counter() - start
     with open(demo.path("summary.json"), "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2, default=str)
@@ -584,8 +549,7 @@ def _print_summary(summary):
     print("\n" + "=" * 72)
     print("keras-electra demo summary")
     print("=" * 72)
-    print(demo_report.text_table(demo_report.STAGE_HEADER,
-                                 demo_report.stage_rows(summary["stages"])))
+    print(report.text_table(report.STAGE_HEADER, report.stage_rows(summary["stages"])))
     pre = summary["pretraining"]
     print(f"\npretraining validation disc AUC: {pre['trained_validation']['val_disc_auc']:.3f} "
           f"(untrained discriminator, same replacements: "
@@ -593,8 +557,7 @@ def _print_summary(summary):
           f"{pre['untrained_validation']['val_disc_auc']:.3f}; chance 0.5)")
     qa = summary["qa"]
     print("\nSQuAD v2.0 dev (official metrics):")
-    print(demo_report.text_table(demo_report.QA_HEADER,
-                                 demo_report.qa_rows(qa["eval"], qa["baselines"])))
+    print(report.text_table(report.QA_HEADER, report.qa_rows(qa["eval"], qa["baselines"])))
     print("\nanswers:")
     for a in summary.get("answers", []):
         print(f"  Q: {a['question']}\n     expected {a['expected'] or '(no answer)'!r}, "

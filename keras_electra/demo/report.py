@@ -1,23 +1,20 @@
-"""What `keras_electra.demo` measures and writes: baselines, plots, the report.
+"""What `keras_electra.demo` writes: `report.md`, the terminal tables and the plots.
 
-Pure Python + numpy + matplotlib (Agg); no Keras. The QA baselines go through the
-official SQuAD v2.0 evaluation (`keras_electra.squad.metrics.evaluate_v2`), like the
-model's predictions.
+Pure Python + matplotlib (Agg); no Keras. The baselines it shows are computed by
+`keras_electra.evaluation`.
 
 Example:
 ```python
-from keras_electra.demo_report import qa_baselines, read_metrics_jsonl
+from keras_electra.demo.report import read_metrics_jsonl
 
-baselines = qa_baselines("demo_output/qa/dev-v2.0.json", seed=0)
-baselines["all_null"]["exact"], baselines["random_span"]["f1"]
 train, validation = read_metrics_jsonl("demo_output/pretrain/logs/demo/metrics.jsonl")
+train[-1]["disc_auc"], validation[-1]["val_disc_auc"]
 ```
 """
 
 import json
 import math
 import os
-import random
 
 # (key in the JSONL, label) of the curves in the two pretraining plots.
 LOSS_CURVES = (("loss", "total loss (gen + 50 x disc)"), ("gen_loss", "generator MLM loss"),
@@ -117,37 +114,6 @@ BASELINE_LABELS = {
     "all_null": "all-null baseline",
     "random_span": "random-span baseline",
 }
-
-
-def random_span(context, rng, max_words=4):
-    """A random span of 1..max_words whitespace words of `context`."""
-    words = context.split()
-    if not words:
-        return ""
-    length = rng.randint(1, min(max_words, len(words)))
-    start = rng.randint(0, len(words) - length)
-    return " ".join(words[start:start + length])
-
-
-def qa_baselines(dev_file, seed=0):
-    """Official SQuAD v2.0 metrics of two trivial predictors on `dev_file`.
-
-    * `all_null`: "no answer" for every question (EM = the unanswerable fraction).
-    * `random_span`: a random 1-4 word span of the context for every question.
-    """
-    from keras_electra.squad.metrics import evaluate_v2
-
-    with open(dev_file, encoding="utf-8") as f:
-        dataset = json.load(f)
-    rng = random.Random(seed)
-    all_null, random_spans = {}, {}
-    for article in dataset["data"]:
-        for paragraph in article["paragraphs"]:
-            for qa in paragraph["qas"]:
-                all_null[qa["id"]] = ""
-                random_spans[qa["id"]] = random_span(paragraph["context"], rng)
-    return {"all_null": dict(evaluate_v2(dataset, all_null)),
-            "random_span": dict(evaluate_v2(dataset, random_spans))}
 
 
 def _fmt(value, digits=1):

@@ -8,13 +8,18 @@ attention-probability dropout rates (BERT's `hidden_dropout_prob` and
 `attention_probs_dropout_prob`); its attention is `ElectraSelfAttention`,
 which takes `keras.ops.dot_product_attention` (the fused path: cuDNN flash
 attention on a GPU under JAX when eligible) whenever no attention dropout is
-applied. `use_jax_prng` switches the JAX PRNG behind dropout and the
+applied (both in `keras_patches`, with the other code that patches Keras and
+keras-hub internals). `use_jax_prng` switches the JAX PRNG behind dropout and the
 pretrainer's noise (opt-in; see its docstring).
 """
 
 import keras
-from keras import ops
 from keras_hub.layers import PositionEmbedding, TransformerEncoder
+
+from keras_electra.models.keras_patches import (
+    set_jax_draw_seed_impl,
+    use_electra_attention,
+)
 
 JAX_PRNG_IMPLS = ("threefry2x32", "rbg", "unsafe_rbg")
 
@@ -127,59 +132,6 @@ class ElectraEmbedding(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="keras_electra")
-class ElectraSelfAttention(keras.layers.MultiHeadAttention):
-    """`MultiHeadAttention` that takes the fused path whenever no dropout is applied.
-
-    Keras' `MultiHeadAttention._compute_attention` calls
-    `keras.ops.dot_product_attention` only when its dropout rate is 0; with a
-    rate > 0 it materializes the scores with einsums even at inference, where
-    the dropout is a no-op. Here the einsum path (Keras' own code) is kept only
-    where it changes the result: attention dropout applied (`training` true and
-    rate > 0), attention scores requested, a causal mask, or inputs not of
-    rank 4. Everything else goes to `keras.ops.dot_product_attention`: on TF and
-    on JAX/CPU an XLA-friendly einsum-softmax-einsum; on JAX/GPU under bf16/fp16,
-    Keras first tries cuDNN's flash-attention kernel and falls back to XLA.
-
-    Masking is exact: a key that is masked out gets probability 0 as with G's
-    additive `-10000 * (1 - mask)` and HF's `finfo.min` (in float32
-    `exp(-10000)` underflows to 0 too); only a query row with no valid key at
-    all (an all-padding example) differs (uniform here, softmax of the raw
-    scores in G), and ELECTRA's losses never read those rows. The padding mask
-    arrives as `(B, 1, S)`; it is broadcast to `(B, 1, T, S)` because cuDNN's
-    fused kernel accepts a mask only with the full query length
-    (`jax._src.cudnn.fused_attention_stablehlo.check_layout`: "Bias must have
-    same seq length as QKV"); with `(B, 1, 1, S)` Keras would log an exception
-    and fall back to XLA on every trace.
-
-    `ElectraTransformerLayer` gives its attention sublayer this class after
-    keras-hub built it (same weights and names, only this method differs).
-    """
-
-    def _compute_attention(self, query, key, value, attention_mask=None, training=None,
-                           return_attention_scores=False, use_causal_mask=False):
-        dropout_applied = self._dropout > 0.0 and bool(training)
-        if (dropout_applied or return_attention_scores or use_causal_mask
-                or len(query.shape) != 4):
-            extra = {"use_causal_mask": True} if use_causal_mask else {}
-            return super()._compute_attention(
-                query, key, value, attention_mask, training, return_attention_scores, **extra)
-        mask = None
-        if attention_mask is not None:
-            mask = ops.cast(attention_mask, "bool")
-            while len(mask.shape) < 4:  # (B, T or 1, S) -> (B, 1, T or 1, S): all heads
-                mask = ops.expand_dims(mask, axis=-3)
-            # (B, 1, 1, S) -> (B, 1, T, S), see the class docstring (cuDNN).
-            every_query = ops.transpose(ops.ones_like(query[:, :, :1, :1], dtype="bool"),
-                                        (0, 2, 1, 3))  # (B, 1, T, 1)
-            mask = ops.logical_and(mask, every_query)
-        output = ops.dot_product_attention(
-            query, key, value, mask=mask, scale=self._inverse_sqrt_key_dim,
-            flash_attention=self._flash_attention,
-        )
-        return output, None
-
-
-@keras.saving.register_keras_serializable(package="keras_electra")
 class ElectraTransformerLayer(TransformerEncoder):
     """keras-hub `TransformerEncoder` (post-LN) with a separate attention dropout.
 
@@ -201,37 +153,13 @@ class ElectraTransformerLayer(TransformerEncoder):
 
     def build(self, inputs_shape):
         super().build(inputs_shape)
-        attention = self._self_attention_layer
-        if type(attention) is keras.layers.MultiHeadAttention:
-            # keras-hub builds a plain MultiHeadAttention; the subclass only
-            # overrides `_compute_attention` (no state of its own), so the built
-            # layer, its weights and their names stay as they are.
-            attention.__class__ = ElectraSelfAttention
-        if attention._dropout != self.attention_dropout:
-            # MultiHeadAttention keeps its rate in `_dropout` (it also picks the
-            # fused dot-product path only when that is 0) and applies it with
-            # `_dropout_layer`; both are set to the attention rate.
-            attention._dropout = self.attention_dropout
-            attention._dropout_layer.rate = self.attention_dropout
-            dropout_layer = attention._dropout_layer
-            if self.attention_dropout > 0 and not hasattr(dropout_layer, "seed_generator"):
-                # keras Dropout creates its SeedGenerator only when built with rate > 0
-                # (here the hidden rate was 0): add it, or training-mode calls fail.
-                tracker = getattr(dropout_layer, "_tracker", None)
-                locked = bool(tracker and tracker.locked)
-                if locked:
-                    tracker.unlock()
-                dropout_layer.seed_generator = keras.random.SeedGenerator(dropout_layer.seed)
-                if locked:
-                    tracker.lock()
+        # private read: keras-hub 0.32 `TransformerEncoder._self_attention_layer`
+        use_electra_attention(self._self_attention_layer, self.attention_dropout)
 
     def get_config(self):
         config = super().get_config()
         config["attention_dropout"] = self.attention_dropout
         return config
-
-
-_ORIGINAL_JAX_DRAW_SEED = None
 
 
 def use_jax_prng(impl="rbg"):
@@ -251,7 +179,8 @@ def use_jax_prng(impl="rbg"):
     quality guarantee; prefer `"rbg"`.
 
     What it does: sets `jax_default_prng_impl` (the pretrainer's masking and
-    Gumbel noise use `jax.random.key`) and wraps Keras' JAX seed function, whose
+    Gumbel noise use `jax.random.key`) and wraps Keras' JAX seed function
+    (`keras_patches.set_jax_draw_seed_impl`), whose
     raw `[seed, counter]` uint32 pairs are threefry-shaped keys, so that they
     become keys of `impl` (`[s0, s1, s0, s1]`: the 4-word key `rbg` itself derives
     from a threefry key). Call it before the train step is traced (before
@@ -265,30 +194,14 @@ def use_jax_prng(impl="rbg"):
     use_jax_prng("rbg")  # then build / fit as usual on KERAS_BACKEND=jax
     ```
     """
-    global _ORIGINAL_JAX_DRAW_SEED
     if keras.backend.backend() != "jax":
         raise ValueError(f"use_jax_prng needs the JAX backend (this is {keras.backend.backend()!r}).")
     if impl not in JAX_PRNG_IMPLS:
         raise ValueError(f"use_jax_prng: impl must be one of {JAX_PRNG_IMPLS}, got {impl!r}.")
     import jax
-    from keras.src.backend.jax import random as keras_jax_random
 
     previous = jax.config.jax_default_prng_impl
-    if _ORIGINAL_JAX_DRAW_SEED is None:
-        _ORIGINAL_JAX_DRAW_SEED = keras_jax_random.jax_draw_seed
+    set_jax_draw_seed_impl(impl)
     jax.config.update("jax_default_prng_impl", impl)
     jax.clear_caches()  # traces cached by jax.jit do not key on the patched function
-    if impl == "threefry2x32":
-        keras_jax_random.jax_draw_seed = _ORIGINAL_JAX_DRAW_SEED
-        return previous
-    original = _ORIGINAL_JAX_DRAW_SEED
-
-    def draw_seed_as_key(seed):
-        seed = original(seed)
-        if jax.dtypes.issubdtype(seed.dtype, jax.dtypes.prng_key):
-            return seed  # already a typed key
-        data = jax.numpy.asarray(seed).astype("uint32")
-        return jax.random.wrap_key_data(jax.numpy.concatenate([data, data]), impl=impl)
-
-    keras_jax_random.jax_draw_seed = draw_seed_as_key
     return previous

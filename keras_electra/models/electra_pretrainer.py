@@ -419,12 +419,14 @@ class ElectraPretrainer(Task):
         t["disc_recall"].update_state(correct, labels * token_weights)
         t["disc_auc"].update_state(labels, ops.sigmoid(disc_logits), sample_weight=token_weights)
         t["replaced_fraction"].update_state(labels, token_weights)
-        if self._loss_tracker is not None:
+        if self._loss_tracker is not None:  # private: keras 3.15 `Trainer._loss_tracker`
             # Per-replica losses are partial sums of the global loss (global
             # denominators), so the replica mean times the replica count is it.
             _, num_replicas = backend_utils.replica_info()
             self._loss_tracker.update_state(outputs["loss"] * num_replicas)
 
+    # Bypasses keras-hub 0.32 `Task.fit` (PipelineModel) without a preprocessor; checked in
+    # tests/models/test_models_keras_patches.py.
     def fit(self, *args, **kwargs):
         # keras-hub's PipelineModel batches in-memory arrays through tf.data or
         # grain even without a preprocessor, which a JAX-only machine lacks;

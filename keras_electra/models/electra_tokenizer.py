@@ -8,6 +8,7 @@ import numpy as np
 from keras_hub.tokenizers import WordPieceTokenizer
 
 from keras_electra.models.electra_backbone import ElectraBackbone
+from keras_electra.models.keras_patches import keras_hub_lowercase_off
 from keras_electra.utils.vocab_file import check_vocabulary, read_vocabulary_file
 
 
@@ -120,18 +121,15 @@ class ElectraTokenizer(WordPieceTokenizer):
         # BERT lower-cases with str.lower; keras-hub's `lowercase` is NFKC casefold
         # ("ß" -> "ss", final "ς" -> "σ"), which breaks ids parity with HF/G. So
         # lower-case here (both the Python and the tf.data path) and let the
-        # parent strip accents and split. (Added by the convert helper.)
+        # parent strip accents and split (`keras_patches.keras_hub_lowercase_off`).
         if not self.lowercase or self.special_tokens_in_strings:
             return super().tokenize(inputs)
         if self._use_tf_workflow():
             inputs = _bert_lower_tf(inputs)
         else:
             inputs = _bert_lower_python(inputs)
-        self.lowercase = False
-        try:
+        with keras_hub_lowercase_off(self):
             return super().tokenize(inputs)
-        finally:
-            self.lowercase = True
 
     def tokenize_with_offsets(self, texts):
         """Token ids with `[start, end)` character offsets into each text.

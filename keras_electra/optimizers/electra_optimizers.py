@@ -196,6 +196,7 @@ class _ElectraOptimizerMixin:
             re.search(pattern, path) for pattern in self._electra_exclude
         )
         # Keras' own exclude_from_weight_decay() still works on top (var list or names).
+        # private: keras 3.15 `Optimizer._use_weight_decay` (tests/models/test_models_keras_patches.py)
         if decay and not keras.optimizers.Optimizer._use_weight_decay(self, variable):
             decay = False
         scale = 1.0
@@ -238,6 +239,8 @@ class _ElectraOptimizerMixin:
         return lr, self._decay_flags[index]
 
     # --- clip the all-reduced gradient under tf.distribute (TF backend only) ---
+    # Private hooks of keras 3.15 `BaseOptimizer` (`_clip_gradients`, `_all_reduce_sum_gradients`,
+    # `_apply_weight_decay`, `_get_variable_index`), checked in tests/models/test_models_keras_patches.py.
     def _clip_gradients(self, grads):
         if self.global_clipnorm and keras.backend.backend() == "tensorflow":
             grads = self._maybe_all_reduce_first(grads)

@@ -33,7 +33,9 @@ Test hooks (environment): `KERAS_ELECTRA_CHECKPOINT_DIR` replaces
 `/opt/ml/checkpoints`; `KERAS_ELECTRA_MWMS_PORT` (default 2222) is the port
 every host listens on; `KERAS_ELECTRA_SM_HOST_PORTS`, a JSON object
 `{"algo-1": "127.0.0.1:23456", ...}`, gives each host its own address (two
-"hosts" on one machine).
+"hosts" on one machine). `TF_CONFIG` and `JAX_*` are built by
+`keras_electra.training.distribute` (`tf_config_from_sagemaker`,
+`jax_env_from_sagemaker`), the runtime setup the drivers use too.
 
 Example (what an instance of a 2-node pretraining job runs):
 
@@ -53,9 +55,9 @@ import os
 import sys
 from dataclasses import dataclass
 
+from keras_electra.training import distribute
+
 DEFAULT_CHECKPOINT_DIR = "/opt/ml/checkpoints"
-DEFAULT_MWMS_PORT = 2222  # same default as keras_electra.training.distribute
-DEFAULT_JAX_PORT = 12345  # jax.distributed coordinator port on the first host
 DEFAULT_INPUT_CONFIG_DIR = "/opt/ml/input/config"
 TASKS = ("pretrain", "squad")
 
@@ -232,80 +234,6 @@ def squad_paths_under_channel(hps, env):
     return joined
 
 
-def _parse_hosts(text, variable):
-    try:
-        hosts = json.loads(text)
-    except ValueError:
-        hosts = [host.strip() for host in text.split(",") if host.strip()]
-    if not isinstance(hosts, list) or not all(isinstance(h, str) for h in hosts):
-        raise ValueError(f"{variable} must be a JSON list of host names, got {text!r}")
-    return hosts
-
-
-def build_tf_config(hosts, current_host, port=DEFAULT_MWMS_PORT, host_ports=None):
-    """TF_CONFIG for MultiWorkerMirroredStrategy, or None for a single host.
-
-    Workers are the hosts sorted by name (the order SageMaker uses for ranks),
-    each at `host:port`, or at the address `host_ports[host]` when given; the
-    task index is the current host's position in that order.
-
-    Example:
-
-    >>> build_tf_config(["algo-2", "algo-1"], "algo-1", 12345)
-    {'cluster': {'worker': ['algo-1:12345', 'algo-2:12345']}, 'task': {'type': 'worker', 'index': 0}}
-    """
-    hosts = sorted(set(hosts))
-    if current_host not in hosts:
-        raise ValueError(
-            f"current host {current_host!r} is not among the job's hosts {hosts}; "
-            "check SM_CURRENT_HOST and SM_HOSTS"
-        )
-    if len(hosts) < 2:
-        return None
-    host_ports = host_ports or {}
-    missing = [host for host in hosts if host_ports and host not in host_ports]
-    if missing:
-        raise ValueError(f"no address for hosts {missing} in the host:port map {host_ports}")
-    workers = [host_ports.get(host, f"{host}:{int(port)}") for host in hosts]
-    return {
-        "cluster": {"worker": workers},
-        "task": {"type": "worker", "index": hosts.index(current_host)},
-    }
-
-
-def tf_config_from_env(env):
-    """`build_tf_config` from `SM_HOSTS`/`SM_CURRENT_HOST` (+ the test hooks); None if no hosts."""
-    if not env.get("SM_HOSTS") or not env.get("SM_CURRENT_HOST"):
-        return None
-    hosts = _parse_hosts(env["SM_HOSTS"], "SM_HOSTS")
-    host_ports = None
-    if env.get("KERAS_ELECTRA_SM_HOST_PORTS"):
-        host_ports = json.loads(env["KERAS_ELECTRA_SM_HOST_PORTS"])
-        if not isinstance(host_ports, dict):
-            raise ValueError("KERAS_ELECTRA_SM_HOST_PORTS must be a JSON object host -> 'addr:port'")
-    port = int(env.get("KERAS_ELECTRA_MWMS_PORT", DEFAULT_MWMS_PORT))
-    return build_tf_config(hosts, env["SM_CURRENT_HOST"], port, host_ports)
-
-
-def jax_env_from_env(env):
-    """`JAX_COORDINATOR_ADDRESS/NUM_PROCESSES/PROCESS_ID` for `jax.distributed`, or None.
-
-    From the same sorted host list as `tf_config_from_env` (so host `i` is process `i` on
-    either engine); the coordinator is process 0's host on `KERAS_ELECTRA_JAX_PORT` (default
-    12345), or its entry in `KERAS_ELECTRA_SM_HOST_PORTS`.
-
-    >>> jax_env_from_env({"SM_HOSTS": '["algo-2", "algo-1"]', "SM_CURRENT_HOST": "algo-2"})
-    {'JAX_COORDINATOR_ADDRESS': 'algo-1:12345', 'JAX_NUM_PROCESSES': '2', 'JAX_PROCESS_ID': '1'}
-    """
-    port = int(env.get("KERAS_ELECTRA_JAX_PORT", DEFAULT_JAX_PORT))
-    cluster = tf_config_from_env({**env, "KERAS_ELECTRA_MWMS_PORT": str(port)})
-    if cluster is None:
-        return None
-    workers = cluster["cluster"]["worker"]
-    return {"JAX_COORDINATOR_ADDRESS": workers[0], "JAX_NUM_PROCESSES": str(len(workers)),
-            "JAX_PROCESS_ID": str(cluster["task"]["index"])}
-
-
 @dataclass
 class EntryPointPlan:
     """What the entry point will do: the CLI argv and the TF_CONFIG or JAX_* to export."""
@@ -346,9 +274,10 @@ def plan_from_environment(env):
     hps = read_hyperparameters(env)
     argv = build_cli_argv(hps, env)
     if env.get("KERAS_BACKEND", "tensorflow") == "jax":
-        jax_env = None if env.get("JAX_COORDINATOR_ADDRESS") else jax_env_from_env(env)
+        jax_env = (None if env.get("JAX_COORDINATOR_ADDRESS")
+                   else distribute.jax_env_from_sagemaker(env))
         return EntryPointPlan(argv=argv, jax_env=jax_env)
-    tf_config = None if env.get("TF_CONFIG") else tf_config_from_env(env)
+    tf_config = None if env.get("TF_CONFIG") else distribute.tf_config_from_sagemaker(env)
     return EntryPointPlan(argv=argv, tf_config=tf_config)
 
 

@@ -139,7 +139,7 @@ def check_null_odds(na_probs, source="na_probs"):
             f"({len(bad)} of {len(na_probs)} values are NaN, Inf or not numbers). Every value "
             "must be a finite number (the model's no-answer score; NaN/Inf usually mean the "
             "model diverged): re-create the file from a model with a finite loss, or evaluate "
-            "without --na-prob-file."
+            "without --na_prob_file."
         )
 
 

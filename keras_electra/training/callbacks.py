@@ -180,6 +180,7 @@ def accumulation_steps(model):
 
 def micro_steps(model):
     """Fit batches the optimizer has taken (its raw `_iterations` counter); reads the device."""
+    # private read: keras 3.15 `Optimizer._iterations` (tests/models/test_models_keras_patches.py)
     return to_int(_inner_optimizer(model)._iterations)
 
 
@@ -199,6 +200,7 @@ def current_learning_rate(model):
 
 def loss_value(model):
     """The mean training loss since the last metric reset, as a float (reads the device)."""
+    # private read: keras 3.15 `Trainer._loss_tracker` (tests/training/test_training_keras_patches.py)
     tracker = getattr(model, "_loss_tracker", None)
     if tracker is not None:
         return _scalar(tracker.result())
@@ -551,21 +553,6 @@ class CheckpointCallback(PeriodicCallback):
         if step and step != self.last_saved:
             self.save_fn(step)
             self.last_saved = step
-
-
-class BatchCounter(PeriodicCallback):
-    """Counts global batches consumed (the data position), without reading the device.
-
-    `consumed` is current whenever another callback's periodic work runs (this one comes
-    before them in the driver's list).
-    """
-
-    def __init__(self, initial=0):
-        super().__init__(0, initial_batches=initial)
-
-    @property
-    def consumed(self):
-        return self.position
 
 
 class StopAfterSteps(PeriodicCallback):

@@ -467,6 +467,7 @@ def load_checkpoint(model, path):
             f"{path}: cannot load {WEIGHTS_FILE} into this model ({error}). Was the "
             "checkpoint written with a different --model_size, vocabulary or optimizer?"
         ) from error
+    # the text keras 3.15 `saving_lib` warns with (tests/training/test_training_keras_patches.py)
     skipped = [str(w.message) for w in caught if "Skipping variable loading" in str(w.message)]
     if skipped:
         # Keras only warns when a layer/optimizer's variable count differs; a resume

@@ -27,6 +27,7 @@ import math
 import os
 from dataclasses import dataclass, field, fields
 
+from keras_electra.utils.cli_options import options_from_args, str2bool
 from keras_electra.utils.errors import UserError, read_text_file
 
 MODEL_SIZES = ("tiny", "small", "small_plus", "base", "large")
@@ -89,7 +90,7 @@ class PretrainConfig:
     per_gpu_batch_size: int = field(default=32, metadata=_meta(
         "Sequences per replica (GPU) per micro-step; global batch = this x replicas."))
     max_seq_length: int = field(default=512, metadata=_meta(
-        "Sequence length S of the shards (alias --max_seq_len)."))
+        "Sequence length S of the shards (alias --max_seq_len).", aliases=("--max_seq_len",)))
     learning_rate: float = field(default=0.00176, metadata=_meta("Peak learning rate."))
     end_learning_rate: float = field(default=3e-5, metadata=_meta(
         "Final learning rate of the polynomial decay."))
@@ -171,16 +172,19 @@ class PretrainConfig:
     @classmethod
     def from_dict(cls, values):
         known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known - {"max_seq_len"})
+        aliases = {alias.lstrip("-"): f.name for f in fields(cls)
+                   for alias in f.metadata.get("aliases", ())}
+        unknown = sorted(set(values) - known - set(aliases))
         if unknown:
             raise ConfigError(
                 f"unknown pretraining option(s) {unknown}; known: {sorted(known)}")
         values = dict(values)
-        if "max_seq_len" in values:
-            values.setdefault("max_seq_length", values.pop("max_seq_len"))
+        for alias, name in aliases.items():
+            if alias in values:
+                values.setdefault(name, values.pop(alias))
         types = {f.name: f.type for f in fields(cls)}
         for key, value in values.items():
-            values[key] = _coerce_option(key, value, types.get(key))
+            values[key] = coerce_option(key, value, types.get(key))
         return cls(**values)
 
     def to_dict(self):
@@ -218,13 +222,6 @@ class PretrainConfig:
         if self.schedule != "auto":
             return self.schedule
         return "aws" if self.optimizer == "adamw" else "google"
-
-    def resume_critical(self):
-        """Settings that must not change across a resume (data position and weights)."""
-        return {k: getattr(self, k) for k in (
-            "model_type", "model_size", "max_seq_length", "per_gpu_batch_size",
-            "gradient_accumulation_steps", "seed", "optimizer", "precision", "train_dir",
-            "shuffle_buffer", "data_readers", "jax_prng")}
 
     def _steps_per_execution_problems(self):
         """Frequencies that would fall inside an execution of --steps_per_execution batches.
@@ -348,20 +345,24 @@ def shard_files(directory):
                   if os.path.isfile(p) and not os.path.basename(p).startswith("."))
 
 
-def _coerce_option(key, value, kind):
-    """A config-file value as the option's type, or a ConfigError naming the option.
+def coerce_option(key, value, kind):
+    """`value` of option `key` as `kind` (int, float, bool; other kinds pass through), or a
+    ConfigError naming the option: the one conversion of option values.
 
-    JSON/YAML files and SageMaker hyperparameters often carry numbers as strings ("10");
-    those are converted; anything else of the wrong type is refused (never evaluated).
+    Config files, SageMaker hyperparameters and `pretrain(**overrides)` often carry numbers
+    and booleans as strings ("10", "2e-3", "true"); those are converted (booleans with the
+    words the command line's `str2bool` accepts); anything else of the wrong type is refused
+    (never evaluated).
     """
     kind = {"int": int, "float": float, "bool": bool}.get(kind, kind)
     if value is None or kind not in (int, float, bool):
         return value
     if kind is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-            return value.strip().lower() == "true"
+        if isinstance(value, (bool, str)):
+            try:
+                return str2bool(value)
+            except argparse.ArgumentTypeError:
+                pass
     elif isinstance(value, bool):
         pass  # true/false for a number: refused below
     elif kind is int and isinstance(value, int):
@@ -399,47 +400,9 @@ def load_config_file(path):
     return values
 
 
-def str2bool(value):
-    if isinstance(value, bool):
-        return value
-    lowered = str(value).strip().lower()
-    if lowered in ("true", "1", "yes", "y", "on"):
-        return True
-    if lowered in ("false", "0", "no", "n", "off", "none", ""):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true/false, got {value!r}")
-
-
-def _field_type(f):
-    return {"int": int, "float": float, "bool": bool, "str": str}.get(
-        f.type if isinstance(f.type, str) else f.type.__name__, str)
-
-
-def add_arguments(parser):
-    """Add one flag per `PretrainConfig` field (defaults are SUPPRESSed so a file can fill them)."""
-    for f in fields(PretrainConfig):
-        kind = _field_type(f)
-        names = [f"--{f.name}"]
-        if f.name == "max_seq_length":
-            names.append("--max_seq_len")
-        help_text = f.metadata.get("help", "")
-        if f.default is not None and f.name != "config":
-            help_text += f" (default: {f.default})"
-        kwargs = dict(dest=f.name, default=argparse.SUPPRESS, help=help_text)
-        if kind is bool:
-            kwargs.update(type=str2bool, nargs="?", const=True, metavar="true|false")
-        else:
-            kwargs.update(type=kind)
-            if "choices" in f.metadata:
-                kwargs["choices"] = f.metadata["choices"]
-        parser.add_argument(*names, **kwargs)
-    return parser
-
-
 def config_from_args(args):
     """`argparse.Namespace` (with SUPPRESSed defaults) -> PretrainConfig: file < flags."""
-    given = {k: v for k, v in vars(args).items()
-             if k in {f.name for f in fields(PretrainConfig)}}
+    given = options_from_args(args, PretrainConfig)
     values = {}
     if given.get("config"):
         values.update(load_config_file(given["config"]))

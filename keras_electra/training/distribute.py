@@ -1,11 +1,18 @@
-"""Choosing the distribution strategy, and the isolated Keras fixes MWMS needs.
+"""Runtime setup, one home: the strategy (TF) or distribution (JAX), TF_CONFIG, watchdogs.
 
-`create_strategy()` picks, in order:
+`set_up_runtime()` is what every driver calls first (pretraining, SQuAD fine-tuning; the
+SageMaker entry point builds `TF_CONFIG` / `JAX_*` from the host list with
+`tf_config_from_sagemaker` / `jax_env_from_sagemaker` and the CLI then gets here). It returns
+a `Runtime`: the strategy (None on JAX), replicas, processes, this process's index (0 is the
+chief) and `scope()` to build models in.
+
+On TensorFlow, `create_strategy()` picks, in order:
 
 1. `TF_CONFIG` in the environment (or SageMaker's `SM_HOSTS` + `SM_CURRENT_HOST`
    with more than one host, from which `TF_CONFIG` is built) ->
    `tf.distribute.MultiWorkerMirroredStrategy` (MWMS), after
-   `apply_keras_mwms_fixes()`;
+   `keras_patches.apply_keras_mwms_fixes()` (Keras 3.15 `fit()` does not run under MWMS
+   at all) and under a `StartupWatchdog` (a worker that never starts);
 2. more than one visible GPU -> `tf.distribute.MirroredStrategy`;
 3. otherwise the default strategy (one device).
 
@@ -14,66 +21,125 @@ MirroredStrategy over N logical CPUs in one process: the same replica ids and
 batch split as N one-replica MWMS workers, so a multi-worker run can be
 compared with a single process step by step.
 
-On the JAX backend use `setup_jax_data_parallel()` instead: it connects the
+On the JAX backend `setup_jax_data_parallel()` connects the
 processes (`JAX_COORDINATOR_ADDRESS`, `JAX_NUM_PROCESSES`, `JAX_PROCESS_ID`; the
 SageMaker entry point sets them from the host list) through `keras.distribution.initialize(...)` and installs
 `keras.distribution.DataParallel(auto_shard_dataset=False)` over all devices;
 each process feeds its own rows of every global batch (see
 `keras_electra.data.pretraining_dataset`). Checkpointing and logging then use
 `process_index() == 0` as the chief.
-
-Keras 3.15 `fit()` does not run under MWMS at all; see `apply_keras_mwms_fixes`.
 """
 
+import contextlib
+import dataclasses
 import json
 import logging
 import os
 
+from keras_electra.training.config import ConfigError
+
 logger = logging.getLogger(__name__)
 
-# SageMaker: port the MWMS gRPC servers listen on when TF_CONFIG is built from SM_HOSTS.
-DEFAULT_MWMS_PORT = int(os.environ.get("KERAS_ELECTRA_MWMS_PORT", "2222"))
+# The port every host's MWMS gRPC server listens on when TF_CONFIG is built from SageMaker's
+# host list; `KERAS_ELECTRA_MWMS_PORT` overrides it.
+DEFAULT_MWMS_PORT = 2222
+# The jax.distributed coordinator port on the first host; `KERAS_ELECTRA_JAX_PORT` overrides.
+DEFAULT_JAX_PORT = 12345
 
 # How long MWMS may take to form (every worker in TF_CONFIG connected) before this process
 # gives up with a clear message instead of hanging (a worker that never started).
 CLUSTER_TIMEOUT_ENV = "KERAS_ELECTRA_CLUSTER_TIMEOUT_S"
 DEFAULT_CLUSTER_TIMEOUT_S = 600.0
 
-_APPLIED = set()
-# The versions the two patches were written and verified against.
-PATCHED_KERAS_VERSIONS = ("3.15.",)
 
+def build_tf_config(hosts, current_host, port=DEFAULT_MWMS_PORT, host_ports=None):
+    """TF_CONFIG for MultiWorkerMirroredStrategy, or None for a single host.
 
-def tf_config_from_sagemaker(environ=None, port=DEFAULT_MWMS_PORT):
-    """Build a `TF_CONFIG` dict from SageMaker's `SM_HOSTS`/`SM_CURRENT_HOST`.
-
-    Returns None when the variables are absent or there is a single host.
-    Hosts are sorted (SageMaker's `SM_CURRENT_HOST_RANK` order), so every
-    worker derives the same cluster and its own index.
+    Workers are the hosts sorted by name (the order SageMaker uses for ranks),
+    each at `host:port`, or at the address `host_ports[host]` when given; the
+    task index is the current host's position in that order.
 
     Example:
-    ```python
-    env = {"SM_HOSTS": '["algo-2", "algo-1"]', "SM_CURRENT_HOST": "algo-2"}
-    tf_config_from_sagemaker(env)["task"]  # {'type': 'worker', 'index': 1}
-    ```
+
+    >>> build_tf_config(["algo-2", "algo-1"], "algo-1", 12345)
+    {'cluster': {'worker': ['algo-1:12345', 'algo-2:12345']}, 'task': {'type': 'worker', 'index': 0}}
     """
-    environ = os.environ if environ is None else environ
-    hosts = environ.get("SM_HOSTS")
-    current = environ.get("SM_CURRENT_HOST")
-    if not hosts or not current:
-        return None
-    try:
-        hosts = sorted(json.loads(hosts))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"SM_HOSTS={environ.get('SM_HOSTS')!r} is not a JSON list") from error
+    hosts = sorted(set(hosts))
+    if current_host not in hosts:
+        raise ValueError(
+            f"SM_CURRENT_HOST={current_host!r} is not among the job's hosts {hosts}; "
+            "check SM_CURRENT_HOST and SM_HOSTS"
+        )
     if len(hosts) < 2:
         return None
-    if current not in hosts:
-        raise ValueError(f"SM_CURRENT_HOST={current!r} is not one of SM_HOSTS={hosts}")
+    host_ports = host_ports or {}
+    missing = [host for host in hosts if host_ports and host not in host_ports]
+    if missing:
+        raise ValueError(f"no address for hosts {missing} in the host:port map {host_ports}")
+    workers = [host_ports.get(host, f"{host}:{int(port)}") for host in hosts]
     return {
-        "cluster": {"worker": [f"{host}:{port}" for host in hosts]},
-        "task": {"type": "worker", "index": hosts.index(current)},
+        "cluster": {"worker": workers},
+        "task": {"type": "worker", "index": hosts.index(current_host)},
     }
+
+
+def _parse_hosts(text, variable):
+    try:
+        hosts = json.loads(text)
+    except ValueError:
+        hosts = [host.strip() for host in text.split(",") if host.strip()]
+    if not isinstance(hosts, list) or not all(isinstance(h, str) for h in hosts):
+        raise ValueError(f"{variable} must be a JSON list of host names, got {text!r}")
+    return hosts
+
+
+def tf_config_from_sagemaker(environ=None, port=None):
+    """`build_tf_config` from SageMaker's `SM_HOSTS`/`SM_CURRENT_HOST`; None without them.
+
+    `SM_HOSTS` is a JSON list (or comma-separated names). The port is `port`, else
+    `KERAS_ELECTRA_MWMS_PORT`, else `DEFAULT_MWMS_PORT`; test hook:
+    `KERAS_ELECTRA_SM_HOST_PORTS`, a JSON object `{"algo-1": "127.0.0.1:23456", ...}`, gives
+    each host its own address (two "hosts" on one machine). Hosts are sorted
+    (SageMaker's `SM_CURRENT_HOST_RANK` order), so every worker derives the same cluster and
+    its own index.
+
+    Example:
+
+    >>> env = {"SM_HOSTS": '["algo-2", "algo-1"]', "SM_CURRENT_HOST": "algo-2"}
+    >>> tf_config_from_sagemaker(env)["task"]
+    {'type': 'worker', 'index': 1}
+    """
+    environ = os.environ if environ is None else environ
+    if not environ.get("SM_HOSTS") or not environ.get("SM_CURRENT_HOST"):
+        return None
+    hosts = _parse_hosts(environ["SM_HOSTS"], "SM_HOSTS")
+    host_ports = None
+    if environ.get("KERAS_ELECTRA_SM_HOST_PORTS"):
+        host_ports = json.loads(environ["KERAS_ELECTRA_SM_HOST_PORTS"])
+        if not isinstance(host_ports, dict):
+            raise ValueError("KERAS_ELECTRA_SM_HOST_PORTS must be a JSON object host -> 'addr:port'")
+    if port is None:
+        port = int(environ.get("KERAS_ELECTRA_MWMS_PORT", DEFAULT_MWMS_PORT))
+    return build_tf_config(hosts, environ["SM_CURRENT_HOST"], port, host_ports)
+
+
+def jax_env_from_sagemaker(environ):
+    """`JAX_COORDINATOR_ADDRESS/NUM_PROCESSES/PROCESS_ID` for `jax.distributed`, or None.
+
+    From the same sorted host list as `tf_config_from_sagemaker` (so host `i` is process `i`
+    on either engine); the coordinator is process 0's host on `KERAS_ELECTRA_JAX_PORT`
+    (default `DEFAULT_JAX_PORT`), or its entry in `KERAS_ELECTRA_SM_HOST_PORTS`.
+
+    >>> jax_env_from_sagemaker({"SM_HOSTS": '["algo-2", "algo-1"]', "SM_CURRENT_HOST": "algo-2"})
+    {'JAX_COORDINATOR_ADDRESS': 'algo-1:12345', 'JAX_NUM_PROCESSES': '2', 'JAX_PROCESS_ID': '1'}
+    """
+    port = int(environ.get("KERAS_ELECTRA_JAX_PORT", DEFAULT_JAX_PORT))
+    cluster = tf_config_from_sagemaker(environ, port=port)
+    if cluster is None:
+        return None
+    workers = cluster["cluster"]["worker"]
+    return {"JAX_COORDINATOR_ADDRESS": workers[0], "JAX_NUM_PROCESSES": str(len(workers)),
+            "JAX_PROCESS_ID": str(cluster["task"]["index"])}
 
 
 def cluster_spec(environ=None):
@@ -103,98 +169,6 @@ def worker_info(environ=None):
     if task.get("type") == "worker" and config["cluster"].get("chief"):
         index += 1
     return len(workers), index
-
-
-KERAS_MWMS_FIXES = ("symbolic_build", "reduce_per_replica")
-
-
-def apply_keras_mwms_fixes(fixes=KERAS_MWMS_FIXES):
-    """Patch Keras 3.15's TensorFlow trainer so `fit()` runs under MWMS.
-
-    Upstream: keras-team/keras#20585 ("Does Keras 3 work with
-    MultiWorkerMirroredStrategy?"), keras-team/keras#20329 (MWMS with dict
-    inputs), tensorflow/tensorflow#72388 (scalar reduce with axis=0). Both are
-    multi-worker-only code paths, so `MirroredStrategy` never hits them.
-
-    1. `"symbolic_build"`: `TensorFlowTrainer._maybe_symbolic_build` calls
-       `strategy.reduce("MEAN", batch, axis=None)` on the first (PerReplica)
-       batch -> "Attempt to convert a value (PerReplica...) to a Tensor". The
-       patch builds from the first local replica's batch instead.
-    2. `"reduce_per_replica"`: `reduce_per_replica(..., "auto")` reduces scalar
-       logs with `strategy.reduce("MEAN", v, axis=0)` -> "Invalid reduction
-       dimension 0 for input with 0 dimensions". The patch uses `axis=None`
-       under MWMS, for every tensor (also the plain local tensors that a
-       one-replica worker returns; filtering on PerReplica, as the workaround in
-       stack_notes.md does, silently logs worker-local metrics).
-
-    Idempotent. Applied only on Keras 3.15.x (the patched code was read and
-    tested there); on another version it logs a warning and does nothing, and
-    `tests/training/test_mwms_fixes.py` tells whether the patches are still
-    needed and still work. `create_strategy()` calls this only when it creates
-    an MWMS strategy.
-
-    Args:
-        fixes: which patches to install (both by default; tests pass one to
-            show that each is needed).
-
-    Returns:
-        True if the patches are (now) installed.
-    """
-    import keras
-
-    if not keras.__version__.startswith(PATCHED_KERAS_VERSIONS):
-        logger.warning(
-            "keras %s: the MWMS fixes were written for keras %s and are not applied; "
-            "run tests/training/test_mwms_fixes.py to see whether fit() works under MWMS.",
-            keras.__version__, "/".join(v + "x" for v in PATCHED_KERAS_VERSIONS),
-        )
-        return False
-    unknown = set(fixes) - set(KERAS_MWMS_FIXES)
-    if unknown:
-        raise ValueError(f"unknown MWMS fixes {sorted(unknown)}; known: {KERAS_MWMS_FIXES}")
-    import tensorflow as tf
-    from keras import tree
-    from keras.src.backend.tensorflow import trainer as tf_trainer
-
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        if self._distribute_strategy is None:
-            return
-        if iterator is not None:
-            for _, _, it in iterator:
-                data_batch = tree.map_structure(
-                    lambda v: self.distribute_strategy.experimental_local_results(v)[0]
-                    if isinstance(v, tf.distribute.DistributedValues) else v,
-                    next(it),
-                )
-                break
-        with self.distribute_strategy.scope():
-            self._symbolic_build(data_batch=data_batch)
-
-    if "symbolic_build" in fixes and "symbolic_build" not in _APPLIED:
-        tf_trainer.TensorFlowTrainer._maybe_symbolic_build = _maybe_symbolic_build
-        _APPLIED.add("symbolic_build")
-
-    if "reduce_per_replica" in fixes and "reduce_per_replica" not in _APPLIED:
-        original_reduce = tf_trainer.reduce_per_replica
-
-        def reduce_per_replica(values, strategy, reduction):
-            if (tf_trainer._collective_all_reduce_multi_worker(strategy)
-                    and reduction in ("auto", "mean")):
-                # Reduce *every* tensor: with one replica per worker, strategy.run
-                # returns plain local tensors, not PerReplica values, and skipping
-                # them would log worker-local metrics instead of the global mean.
-                return tree.map_structure(
-                    lambda v: strategy.reduce("MEAN", v, axis=None)
-                    if isinstance(v, (tf.distribute.DistributedValues, tf.Tensor)) else v,
-                    values,
-                )
-            return original_reduce(values, strategy, reduction)
-
-        tf_trainer.reduce_per_replica = reduce_per_replica
-        _APPLIED.add("reduce_per_replica")
-    logger.info("Keras MWMS fixes installed: %s (keras-team/keras#20585, #20329).",
-                sorted(_APPLIED))
-    return True
 
 
 def arm_fault_timer(seconds, what):
@@ -302,6 +276,8 @@ def create_strategy(kind="auto", communication="auto"):
                 logger.info("TF_CONFIG built from SM_HOSTS: %s", os.environ["TF_CONFIG"])
         if kind == "mwms" or cluster_spec():
             cluster_spec()  # validate before TF parses it
+            from keras_electra.training.keras_patches import apply_keras_mwms_fixes
+
             apply_keras_mwms_fixes()
             implementation = {
                 "auto": tf.distribute.experimental.CommunicationImplementation.AUTO,
@@ -333,6 +309,7 @@ def is_multi_worker(strategy):
     import tensorflow as tf
 
     return (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+            # private read: TF 2.21 `CollectiveAllReduceExtended._in_multi_worker_mode`
             and strategy.extended._in_multi_worker_mode())
 
 
@@ -440,8 +417,64 @@ def process_layout(strategy=None):
     return 1, 0
 
 
-def jax_process_info():
-    """`(num_processes, process_index, is_chief)` on JAX."""
-    import jax
+@dataclasses.dataclass(frozen=True)
+class Runtime:
+    """Where this process trains: see `set_up_runtime`."""
 
-    return jax.process_count(), jax.process_index(), jax.process_index() == 0
+    strategy: object  # the tf.distribute.Strategy on TensorFlow; None on JAX
+    num_replicas: int  # devices that split each global batch, over all processes
+    num_processes: int  # MWMS workers or JAX processes
+    process_index: int  # this process; 0 is the chief
+
+    @property
+    def is_chief(self):
+        return self.process_index == 0
+
+    def scope(self):
+        """The strategy's scope (TF), else a no-op context: build models inside it."""
+        return strategy_scope(self.strategy)
+
+
+def strategy_scope(strategy):
+    """`strategy.scope()`, or a no-op context for None (JAX)."""
+    return strategy.scope() if strategy is not None else contextlib.nullcontext()
+
+
+def set_up_runtime(auto_shard_dataset=False, jax_prng="threefry2x32"):
+    """Strategy (TF) or `DataParallel` distribution (JAX) for this process -> `Runtime`.
+
+    Call first, before any TensorFlow op or JAX computation (MWMS and logical devices must
+    exist before). TensorFlow: `create_strategy()` (MWMS workers are the processes). JAX:
+    `setup_jax_data_parallel(auto_shard_dataset=...)` over every device of every process
+    (False: the input pipeline yields this process's rows, as pretraining's does; True: it
+    yields global batches and Keras cuts them, as fine-tuning's does), then `jax_prng`
+    (`use_jax_prng`) when it is not JAX's default.
+
+    Raises:
+        ConfigError: an unsupported backend, a bad JAX cluster environment, or `jax_prng`
+            other than the default on TensorFlow.
+    """
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        if jax_prng != "threefry2x32":
+            raise ConfigError(f"--jax_prng {jax_prng} needs the JAX backend "
+                              "(KERAS_BACKEND=jax); drop it on TensorFlow.")
+        strategy = create_strategy()
+        num_processes, index = process_layout(strategy)
+        return Runtime(strategy, strategy.num_replicas_in_sync, num_processes, index)
+    if backend == "jax":
+        try:
+            distribution = setup_jax_data_parallel(auto_shard_dataset=auto_shard_dataset)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+        num_processes, index = process_layout()
+        if jax_prng != "threefry2x32":
+            from keras_electra.models.electra_layers import use_jax_prng
+
+            use_jax_prng(jax_prng)
+            logger.info("JAX PRNG: %s", jax_prng)
+        replicas = len(distribution.device_mesh.devices.flatten()) if distribution else 1
+        return Runtime(None, replicas, num_processes, index)
+    raise ConfigError(f"keras backend {backend!r}: use tensorflow or jax.")

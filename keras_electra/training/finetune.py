@@ -27,21 +27,21 @@ result["eval"]["exact"], result["eval"]["best_f1"]
 ```
 """
 
+import dataclasses
 import json
 import logging
 import math
 import os
 import time
 
-import numpy as np
-
 from keras_electra.convert import hf
-from keras_electra.utils.output_dirs import staged_output_dir
+from keras_electra.squad.answering import predict_features
+from keras_electra.training import distribute
+from keras_electra.training.squad_config import HEADS, SquadConfig
+from keras_electra.utils.output_dirs import staged_output_dir, write_file_atomically
 from keras_electra.utils.preset_dirs import HF, QA_TASK, preset_kind
 
 logger = logging.getLogger(__name__)
-
-HEADS = ("electra", "simple")
 
 
 def _task_from_preset(path):
@@ -168,36 +168,6 @@ def load_question_answerer(preset, vocab_file=None, head="simple", max_seq_lengt
                      "`keras-electra squad` (it saves OUTPUT_DIR/model)")
 
 
-def predict_features(task, features, batch_size=32, verbose="auto"):
-    """Runs the model over `SquadFeatures`; returns a dict of numpy arrays."""
-    outputs = task.predict(features.inputs(), batch_size=batch_size, verbose=verbose)
-    return {k: np.asarray(v) for k, v in outputs.items()}
-
-
-def answer_question(task, question, context, null_threshold=None):
-    """Answer one question: `{"answer", "score", "null_odds", "char_start", "char_end"}`.
-
-    `answer` is "" when the null decision says "no answer".
-    """
-    from keras_electra.squad.postprocess import postprocess_predictions
-    from keras_electra.squad.reader import SquadExample
-
-    if not question.strip() or not context.strip():
-        raise ValueError("both --question and --context must be non-empty")
-    example = SquadExample("question", question, context, [], False)
-    features = task.preprocessor.featurize([example], progress=False)
-    outputs = predict_features(task, features, batch_size=16, verbose=0)
-    result = postprocess_predictions(features, outputs, head=task.head,
-                                     null_threshold=null_threshold)
-    nbest = result.nbest["question"]
-    best = nbest[0] if nbest else {"text": "", "score": float("nan"), "char_start": -1,
-                                   "char_end": -1}
-    return {"answer": result.predictions["question"], "best_span": best["text"],
-            "score": best["score"], "null_odds": result.null_odds["question"],
-            "null_threshold": result.threshold, "char_start": best["char_start"],
-            "char_end": best["char_end"]}
-
-
 def _train_dataset(features, global_batch, seed):
     import tensorflow as tf
 
@@ -211,24 +181,6 @@ def _train_dataset(features, global_batch, seed):
     return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
-def _set_up_distribution():
-    import keras
-
-    from keras_electra.training import distribute
-
-    if keras.backend.backend() == "tensorflow":
-        strategy = distribute.create_strategy()
-        _, _, is_chief = distribute.strategy_worker_info(strategy)
-        return strategy, strategy.num_replicas_in_sync, is_chief
-    if keras.backend.backend() == "jax":
-        # the SQuAD pipeline yields global batches: Keras gives each process its rows
-        distribution = distribute.setup_jax_data_parallel(auto_shard_dataset=True)
-        _, _, is_chief = distribute.jax_process_info()
-        replicas = len(distribution.device_mesh.devices.flatten()) if distribution else 1
-        return None, replicas, is_chief
-    raise ValueError(f"keras backend {keras.backend.backend()!r}: use tensorflow or jax")
-
-
 def _restrict_dataset(dataset, qids):
     return [{"title": article.get("title", ""), "paragraphs": [
         {"qas": [qa for qa in paragraph.get("qas", [])
@@ -237,135 +189,154 @@ def _restrict_dataset(dataset, qids):
         for article in dataset if isinstance(article, dict)]
 
 
-class _NullScope:
-    def __enter__(self):
-        return self
+def _read_inputs(config):
+    """Validate the options and read (validate) both SQuAD files before any expensive work:
+    a malformed dev file must not cost a model build and a fine-tuning run to be noticed."""
+    from keras_electra.squad.reader import read_squad
 
-    def __exit__(self, *exc):
-        return False
+    config.validate()
+    train = dev = None
+    if config.train_file:
+        train = read_squad(config.train_file, squad_version=config.squad_version,
+                           lenient=config.lenient, is_training=True)
+    if config.predict_file:
+        dev = read_squad(config.predict_file, squad_version=config.squad_version,
+                         lenient=config.lenient)
+    return train, dev
 
 
-def run_squad(output_dir, train_file=None, predict_file=None, squad_version=None,
-              load_from="scratch", checkpoint_path=None, preset="electra_small",
-              vocab_file=None, head="electra", per_gpu_batch_size=32, predict_batch_size=None,
-              learning_rate=1e-4, warmup_steps=None, warmup_proportion=0.1, total_steps=None,
-              epochs=2.0, max_seq_length=384, doc_stride=128, max_query_length=64,
-              layerwise_lr_decay=0.8, weight_decay=0.01, optimizer="adamw", dropout=None,
-              null_threshold=None, lenient=False, seed=0, verbose="auto", save_model=True):
-    """Fine-tune on SQuAD (`train_file`), then predict and evaluate (`predict_file`).
+def _build_task(config, strategy):
+    with distribute.strategy_scope(strategy):
+        return build_question_answerer(
+            preset=config.preset, load_from=config.load_from,
+            checkpoint_path=config.checkpoint_path, head=config.head,
+            vocab_file=config.vocab_file, max_seq_length=config.max_seq_length,
+            doc_stride=config.doc_stride, max_query_length=config.max_query_length,
+            dropout=config.dropout)
 
-    Either file may be omitted (train only / predict only). Returns a dict:
-    `{"eval": official metrics or None, "paths": written files, "total_steps",
-    "num_train_features", "train_seconds", "model": the task}`.
-    """
-    import keras
 
+def _fine_tune(task, train, config, strategy, replicas, is_chief, verbose):
+    """Featurize `train`, compile with `create_optimizer` and fit; returns the run's figures."""
     from keras_electra.optimizers import (
         create_optimizer,
         format_lr_table,
         layerwise_lr_multipliers,
     )
+    from keras_electra.training.callbacks import StopAfterSteps
+
+    if train.skipped:
+        logger.warning("skipped %d malformed training questions: %s",
+                       sum(train.skipped.values()), dict(train.skipped))
+    features = task.preprocessor.featurize(train.examples, is_training=True)
+    global_batch = config.per_gpu_batch_size * replicas
+    steps_per_epoch = max(1, len(features) // global_batch)
+    total_steps = config.total_steps
+    if total_steps is None:
+        total_steps = max(1, int(len(features) // global_batch * config.epochs))
+    warmup_steps = config.warmup_steps
+    if warmup_steps is None:
+        warmup_steps = int(total_steps * config.warmup_proportion)  # G warmup_proportion 0.1
+    multipliers = layerwise_lr_multipliers(task, config.layerwise_lr_decay)
+    logger.debug("layer-wise learning rates:\n%s",
+                 format_lr_table(multipliers, config.learning_rate))
+    with distribute.strategy_scope(strategy):
+        task.compile(optimizer=create_optimizer(
+            config.learning_rate, total_steps=total_steps, warmup_steps=warmup_steps,
+            weight_decay=config.weight_decay, optimizer=config.optimizer,
+            lr_multipliers=multipliers))
+    if is_chief:
+        print(f"SQuAD fine-tuning: {len(train.examples)} questions -> {len(features)} "
+              f"features, global batch {global_batch}, {total_steps} steps "
+              f"(warmup {warmup_steps}), lr {config.learning_rate}, layer-wise decay "
+              f"{config.layerwise_lr_decay}, head {config.head}", flush=True)
+    dataset = _train_dataset(features, global_batch, config.seed)
+    steps_per_epoch = min(steps_per_epoch, total_steps)
+    start = time.time()
+    task.fit(dataset, epochs=math.ceil(total_steps / steps_per_epoch),
+             steps_per_epoch=steps_per_epoch, callbacks=[StopAfterSteps(total_steps)],
+             shuffle=False,  # the dataset is shuffled (seeded) in _train_dataset
+             verbose=verbose if is_chief else 0)
+    return {"train_seconds": time.time() - start, "total_steps": total_steps,
+            "warmup_steps": warmup_steps, "global_batch": global_batch,
+            "num_train_questions": len(train.examples), "num_train_features": len(features)}
+
+
+def _save_task(task, output_dir):
+    """`output_dir/model`, written aside and swapped in whole: a failed save keeps an earlier
+    model intact (the checkpoint it was loaded from may be this very dir: it is read already)."""
+    model_dir = os.path.join(output_dir, "model")
+    with staged_output_dir(model_dir, flag="--output_dir model") as staging:
+        task.save_to_preset(staging)
+    return model_dir
+
+
+def _predict_and_evaluate(task, dev, config, is_chief, verbose):
+    """Predictions for `dev` and their official evaluation; the chief writes both files."""
     from keras_electra.squad.metrics import evaluate_v1, evaluate_v2
     from keras_electra.squad.postprocess import postprocess_predictions, write_predictions
-    from keras_electra.squad.reader import read_squad
 
-    if not train_file and not predict_file:
-        raise ValueError("give --train_file and/or --predict_file")
-    if not train_file and load_from == "scratch":
-        raise ValueError("predicting with a randomly initialised model is meaningless; use "
-                         "--load_from checkpoint --checkpoint_path FINE_TUNED_PRESET")
-    # Read (validate) both SQuAD files before any expensive work: a malformed dev file must
-    # not cost a model build and a fine-tuning run before it is noticed.
-    train = dev = None
-    if train_file:
-        train = read_squad(train_file, squad_version=squad_version, lenient=lenient,
-                           is_training=True)
-    if predict_file:
-        dev = read_squad(predict_file, squad_version=squad_version, lenient=lenient)
-    keras.utils.set_random_seed(seed)
-    os.makedirs(output_dir, exist_ok=True)
-    strategy, replicas, is_chief = _set_up_distribution()
+    features = task.preprocessor.featurize(dev.examples, is_training=False)
+    outputs = predict_features(task, features,
+                               batch_size=config.predict_batch_size or config.per_gpu_batch_size,
+                               verbose=verbose if is_chief else 0)
+    predictions = postprocess_predictions(features, outputs, head=config.head,
+                                          null_threshold=config.null_threshold)
+    dataset = dev.dataset
+    if dev.skipped:  # --lenient: score only the questions that were read
+        dataset = _restrict_dataset(dataset, {e.qas_id for e in dev.examples})
+    paths = {}
+    if is_chief:  # before scoring: a diverged model's outputs are kept for inspection
+        paths.update(write_predictions(predictions, config.output_dir))
+    if dev.version == "squadv1":
+        evaluation = evaluate_v1(dataset, predictions.non_null_predictions)
+    else:  # refuses non-finite null odds (a diverged model), naming the question
+        evaluation = evaluate_v2(dataset, predictions.non_null_predictions,
+                                 na_probs=predictions.null_odds,
+                                 na_prob_thresh=predictions.threshold)
+    evaluation = dict(evaluation)
+    if is_chief:
+        paths["eval"] = os.path.join(config.output_dir, "eval.json")
+        with open(paths["eval"], "w", encoding="utf-8") as f:
+            json.dump(evaluation, f, indent=2)
+        print(json.dumps(evaluation, indent=2), flush=True)
+    return predictions, evaluation, paths
 
-    def scope():
-        return strategy.scope() if strategy is not None else _NullScope()
 
-    with scope():
-        task = build_question_answerer(preset=preset, load_from=load_from,
-                                       checkpoint_path=checkpoint_path, head=head,
-                                       vocab_file=vocab_file, max_seq_length=max_seq_length,
-                                       doc_stride=doc_stride, max_query_length=max_query_length,
-                                       dropout=dropout)
-    preprocessor = task.preprocessor
+def run_squad(config=None, /, *, verbose="auto", save_model=True, **options):
+    """Fine-tune on SQuAD (`train_file`), then predict and evaluate (`predict_file`).
+
+    `config` is a `SquadConfig`; its fields can also be given as keywords (over `config`'s),
+    with `output_dir` first: `run_squad("out", train_file=..., predict_file=...)`. Either file
+    may be omitted (train only / predict only). Returns a dict: `{"eval": official metrics or
+    None, "paths": written files, "total_steps", "warmup_steps", "global_batch",
+    "num_train_questions", "num_train_features", "train_seconds", "model": the task}` (and
+    `"predictions"` when predicting). Training writes those figures to `output_dir/train.json`.
+    """
+    import keras
+
+    if isinstance(config, SquadConfig):
+        config = dataclasses.replace(config, **options)
+    else:
+        config = SquadConfig(**options) if config is None else SquadConfig(config, **options)
+    train, dev = _read_inputs(config)
+    keras.utils.set_random_seed(config.seed)
+    os.makedirs(config.output_dir, exist_ok=True)
+    # the SQuAD pipeline yields global batches: Keras gives each process its rows
+    runtime = distribute.set_up_runtime(auto_shard_dataset=True)
+    strategy, replicas, is_chief = runtime.strategy, runtime.num_replicas, runtime.is_chief
+    task = _build_task(config, strategy)
     result = {"eval": None, "paths": {}, "total_steps": 0, "num_train_features": 0,
               "train_seconds": 0.0, "model": task}
-
-    if train_file:
-        if train.skipped:
-            logger.warning("skipped %d malformed training questions: %s",
-                           sum(train.skipped.values()), dict(train.skipped))
-        features = preprocessor.featurize(train.examples, is_training=True)
-        global_batch = per_gpu_batch_size * replicas
-        steps_per_epoch = max(1, len(features) // global_batch)
-        if total_steps is None:
-            total_steps = max(1, int(len(features) // global_batch * epochs))
-        if warmup_steps is None:
-            warmup_steps = int(total_steps * warmup_proportion)  # G warmup_proportion 0.1
-        multipliers = layerwise_lr_multipliers(task, layerwise_lr_decay)
-        logger.debug("layer-wise learning rates:\n%s", format_lr_table(multipliers, learning_rate))
-        with scope():
-            opt = create_optimizer(learning_rate, total_steps=total_steps,
-                                   warmup_steps=warmup_steps, weight_decay=weight_decay,
-                                   optimizer=optimizer, lr_multipliers=multipliers)
-            task.compile(optimizer=opt)
-        if is_chief:
-            print(f"SQuAD fine-tuning: {len(train.examples)} questions -> {len(features)} "
-                  f"features, global batch {global_batch}, {total_steps} steps "
-                  f"(warmup {warmup_steps}), lr {learning_rate}, layer-wise decay "
-                  f"{layerwise_lr_decay}, head {head}", flush=True)
-        dataset = _train_dataset(features, global_batch, seed)
-        steps_per_epoch = min(steps_per_epoch, total_steps)
-        n_epochs = math.ceil(total_steps / steps_per_epoch)
-        start = time.time()
-        from keras_electra.training.callbacks import StopAfterSteps
-
-        callbacks = [StopAfterSteps(total_steps)]
-        task.fit(dataset, epochs=n_epochs, steps_per_epoch=steps_per_epoch,
-                 callbacks=callbacks, verbose=verbose if is_chief else 0)
-        result["train_seconds"] = time.time() - start
-        result["total_steps"] = total_steps
-        result["num_train_features"] = len(features)
+    if train is not None:
+        figures = _fine_tune(task, train, config, strategy, replicas, is_chief, verbose)
+        result.update(figures)
+        if is_chief:  # the run's figures for scripts (the demo), not only printed
+            result["paths"]["train"] = os.path.join(config.output_dir, "train.json")
+            write_file_atomically(result["paths"]["train"], json.dumps(figures, indent=2) + "\n")
         if save_model and is_chief:
-            model_dir = os.path.join(output_dir, "model")
-            # written aside, swapped in whole: a failed save keeps an earlier model intact
-            # (the checkpoint it was loaded from may be this very dir: it is read already)
-            with staged_output_dir(model_dir, flag="--output_dir model") as staging:
-                task.save_to_preset(staging)
-            result["paths"]["model"] = model_dir
-
-    if predict_file:
-        features = preprocessor.featurize(dev.examples, is_training=False)
-        outputs = predict_features(task, features,
-                                   batch_size=predict_batch_size or per_gpu_batch_size,
-                                   verbose=verbose if is_chief else 0)
-        predictions = postprocess_predictions(features, outputs, head=head,
-                                              null_threshold=null_threshold)
-        dataset = dev.dataset
-        if dev.skipped:  # --lenient: score only the questions that were read
-            dataset = _restrict_dataset(dataset, {e.qas_id for e in dev.examples})
-        result["predictions"] = predictions
-        if is_chief:  # before scoring: a diverged model's outputs are kept for inspection
-            result["paths"].update(write_predictions(predictions, output_dir))
-        if dev.version == "squadv1":
-            evaluation = evaluate_v1(dataset, predictions.non_null_predictions)
-        else:  # refuses non-finite null odds (a diverged model), naming the question
-            evaluation = evaluate_v2(dataset, predictions.non_null_predictions,
-                                     na_probs=predictions.null_odds,
-                                     na_prob_thresh=predictions.threshold)
-        result["eval"] = dict(evaluation)
-        if is_chief:
-            eval_path = os.path.join(output_dir, "eval.json")
-            with open(eval_path, "w", encoding="utf-8") as f:
-                json.dump(result["eval"], f, indent=2)
-            result["paths"]["eval"] = eval_path
-            print(json.dumps(result["eval"], indent=2), flush=True)
+            result["paths"]["model"] = _save_task(task, config.output_dir)
+    if dev is not None:
+        result["predictions"], result["eval"], paths = _predict_and_evaluate(
+            task, dev, config, is_chief, verbose)
+        result["paths"].update(paths)
     return result

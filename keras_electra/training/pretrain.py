@@ -1,19 +1,16 @@
 """The pretraining driver behind `keras-electra pretrain` (and SageMaker, and notebooks).
 
-One screen of logic, in order: config -> strategy -> resume decision -> model +
-optimizer -> restore -> data (skipping the consumed batches) -> callbacks ->
-`fit` -> final checkpoint + presets.
+`pretrain()` checks the inputs, locks the checkpoint dir and calls `_train()`, which reads
+top to bottom: runtime (`distribute.set_up_runtime`) -> where to start (`resume`) -> model +
+optimizer -> restore -> data (skipping the consumed batches) -> callbacks -> `fit` -> final
+checkpoint + presets.
 
-Resume is step-exact: a checkpoint holds the model weights (including the
-pretrainer's step counter, from which masking and sampling noise derive),
-the dropout random-generator states, the optimizer variables and the number of
-global batches consumed. The training stream is deterministic for a given
-seed (sequential shard reading, seeded shuffle), so skipping the consumed
-batches puts the data exactly where it was. The global batches are built by
-`--data_readers` independent readers (`keras_electra.data.pretraining_dataset`);
-each process (MWMS worker, JAX process) runs only its readers, reads only their
-files and yields its rows of every global batch, so 1 process and N processes
-see the same global batches (see `pretraining_input`).
+Resume is step-exact; `keras_electra.training.resume` states the contract (what a checkpoint
+holds, where a run starts, how the data position follows, the order of the callbacks). The
+global batches are built by `--data_readers` independent readers
+(`keras_electra.data.pretraining_dataset`); each process (MWMS worker, JAX process) runs only
+its readers, reads only their files and yields its rows of every global batch, so 1 process
+and N processes see the same global batches (see `pretraining_input`).
 
 Example:
 ```python
@@ -76,7 +73,10 @@ def find_vocab_file(config):
     return config.vocab_file or preset_dirs.find_vocab_file(config.train_path)
 
 
-def _build_pretrainer(config, tokenizer):
+def build_pretrainer(config, tokenizer):
+    """The `ElectraPretrainer` a `PretrainConfig` describes (preset size, dropout, seed, loss
+    weights, generator size; special-token ids and vocabulary size from `tokenizer` if given),
+    with Keras seeded by `config.seed` first, as `keras-electra pretrain` builds it."""
     import keras
 
     from keras_electra.models.electra_pretrainer import ElectraPretrainer
@@ -103,7 +103,9 @@ def _build_pretrainer(config, tokenizer):
     return ElectraPretrainer.from_preset(f"electra_{config.model_size}", **kwargs)
 
 
-def _make_optimizer(config):
+def make_optimizer(config):
+    """The optimizer (with its warm-up + decay schedule and clipping) a `PretrainConfig`
+    describes, as `keras-electra pretrain` compiles the model with."""
     from keras_electra.optimizers import create_optimizer
 
     return create_optimizer(
@@ -114,40 +116,6 @@ def _make_optimizer(config):
         gradient_accumulation_steps=config.gradient_accumulation_steps,
         schedule=config.resolved_schedule,
     )
-
-
-def _set_up_backend(config):
-    """(strategy or None, num_replicas, num_processes, process_index).
-
-    TensorFlow: the strategy from `distribute.create_strategy()` (MWMS workers are the
-    processes). JAX: `jax.distributed` + `DataParallel` over every device of every process.
-    Process 0 is the chief.
-    """
-    import keras
-
-    from keras_electra.training import distribute
-
-    if keras.backend.backend() == "tensorflow":
-        if config.jax_prng != "threefry2x32":
-            raise ConfigError(f"--jax_prng {config.jax_prng} needs the JAX backend "
-                              "(KERAS_BACKEND=jax); drop it on TensorFlow.")
-        strategy = distribute.create_strategy()
-        num_processes, index = distribute.process_layout(strategy)
-        return strategy, strategy.num_replicas_in_sync, num_processes, index
-    if keras.backend.backend() == "jax":
-        try:
-            distribution = distribute.setup_jax_data_parallel()
-        except ValueError as error:
-            raise ConfigError(str(error)) from None
-        num_processes, index = distribute.process_layout()
-        if config.jax_prng != "threefry2x32":
-            from keras_electra.models.electra_layers import use_jax_prng
-
-            use_jax_prng(config.jax_prng)
-            logger.info("JAX PRNG: %s", config.jax_prng)
-        replicas = len(distribution.device_mesh.devices.flatten()) if distribution else 1
-        return None, replicas, num_processes, index
-    raise ConfigError(f"keras backend {keras.backend.backend()!r}: use tensorflow or jax.")
 
 
 def _warn_precision(config):
@@ -164,40 +132,12 @@ def _warn_precision(config):
                            "benefit; use mixed_bfloat16 or float32 on CPU.")
 
 
-def _resume_source(config, manager, strategy):
-    """(checkpoint path or None, its state or None): checkpoint_dir first, then checkpoint_path."""
-    from keras_electra.training import checkpointing
-
-    visible = manager.visible_checkpoints()
-    step = checkpointing.agree_on_resume_step(strategy, visible.keys())
-    if step is not None:
-        path = visible[step]
-        return path, checkpointing.CheckpointManager.read_state(path)
-    if config.load_from == "checkpoint":
-        path = checkpointing.resolve_checkpoint_path(config.checkpoint_path)
-        return path, checkpointing.CheckpointManager.read_state(path)
-    return None, None
-
-
-def _check_resume_compatible(config, state):
-    saved = state.get("resume_critical") or {}
-    current = config.resume_critical()
-    changed = {k: (saved[k], current[k]) for k in saved if k in current and saved[k] != current[k]}
-    if changed:
-        details = ", ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in changed.items())
-        raise ConfigError(
-            f"cannot resume from {state.get('path', 'the checkpoint')}: {details}. Use the "
-            "original settings, or a new --checkpoint_dir to start another run.")
-
-
 def _check_output_dir(path, flag):
     """Fail now, not at the first write hours later, if `path` cannot become a writable dir.
 
     Creates nothing: the path must be a writable directory, or its nearest existing ancestor
     must be one (so `os.makedirs` will succeed later).
     """
-    from keras_electra.training.config import ConfigError
-
     if "://" in path:  # gs://, s3:// ... are checked by TensorFlow's file system at first use
         return
     probe = os.path.abspath(path)
@@ -212,6 +152,7 @@ def _check_output_dir(path, flag):
     if not os.access(probe, os.W_OK | os.X_OK):
         raise ConfigError(f"{flag} {path}: no permission to write in {probe}; choose a "
                           "writable path (e.g. under $HOME or /opt/ml/output on SageMaker).")
+
 
 
 def pretrain(config=None, callbacks=None, **overrides):
@@ -230,13 +171,21 @@ def pretrain(config=None, callbacks=None, **overrides):
     config = _coerce_config(config, overrides)
     config.validate()
 
-    from keras_electra.training import checkpointing
+    from keras_electra.training import checkpointing, distribute
+
+    # The runtime first: MWMS and logical devices must exist before any TF op runs.
+    runtime = distribute.set_up_runtime(jax_prng=config.jax_prng)
+    vocab_file = find_vocab_file(config)
+    _check_inputs(config, vocab_file, runtime.is_chief)
+    # one run per checkpoint dir (and worker): before anything in it is cleaned up or read
+    with checkpointing.checkpoint_dir_lock(config.checkpoint_root, runtime.process_index):
+        return _train(config, runtime, vocab_file, list(callbacks or []), started)
+
+
+def _check_inputs(config, vocab_file, is_chief):
+    """Shards (prepare manifest, schema, sequence length) and output dirs, before any work."""
     from keras_electra.training import pretraining_input as inputs
 
-    # The strategy first: MWMS and logical devices must exist before any TF op runs.
-    strategy, num_replicas, num_processes, worker_index = _set_up_backend(config)
-    is_chief = worker_index == 0
-    vocab_file = find_vocab_file(config)
     inputs.check_manifest(config.train_path, "--train_dir", vocab_file, config.max_seq_length)
     inputs.check_shards(config.train_path, config.max_seq_length, "--train_dir")
     if config.val_dir:
@@ -246,172 +195,192 @@ def pretrain(config=None, callbacks=None, **overrides):
     if is_chief:
         _check_output_dir(config.log_path, "--log_dir")
         _check_output_dir(config.export_root, "--export_dir")
-    # one run per checkpoint dir (and worker): before anything in it is cleaned up or read
-    with checkpointing.checkpoint_dir_lock(config.checkpoint_root, worker_index):
-        return _train(config, strategy, num_replicas, num_processes, worker_index, vocab_file,
-                      callbacks, started)
 
 
-def _train(config, strategy, num_replicas, num_processes, worker_index, vocab_file, callbacks,
-           started):
+def _train(config, runtime, vocab_file, user_callbacks, started):
     """`pretrain` once the inputs are checked and the checkpoint dir is locked."""
     import keras
 
     from keras_electra.training import callbacks as cb
-    from keras_electra.training import checkpointing
-    from keras_electra.training import pretraining_input as inputs
+    from keras_electra.training import checkpointing, resume
 
-    is_chief = worker_index == 0
     _warn_precision(config)
     keras.config.set_dtype_policy(config.precision)
-    global_batch = config.per_gpu_batch_size * num_replicas
-
-    logger.info("strategy: %s, %d replica(s), process %d of %d", type(strategy).__name__,
-                num_replicas, worker_index, num_processes)
+    logger.info("strategy: %s, %d replica(s), process %d of %d",
+                type(runtime.strategy).__name__, runtime.num_replicas, runtime.process_index,
+                runtime.num_processes)
     manager = checkpointing.CheckpointManager(config.checkpoint_root, config.keep_checkpoints,
-                                              worker_index)
+                                              runtime.process_index)
     manager.cleanup_partial()
-    resume_path, resume_state = _resume_source(config, manager, strategy)
-    config = dataclasses.replace(config, data_readers=inputs.resolve_data_readers(
-        config, num_processes, resume_state))
-    if resume_state is not None:
-        _check_resume_compatible(config, resume_state)
-    val_batches = 0
-    if config.val_dir and config.validation_frequency:
-        val_batches = inputs.validation_batches(config, global_batch, config.data_readers)
-    timestamp = checkpointing.agree_on_int(strategy, int(time.time()))
-    run_name = (config.run_name or (resume_state or {}).get("run_name")
-                or default_run_name(config, num_replicas, timestamp))
+    resume_path, resume_state = resume.find_resume_point(config, manager, runtime.strategy)
+    config = resume.settle_config(config, runtime.num_processes, resume_state)
+    global_batch = config.per_gpu_batch_size * runtime.num_replicas
+    val_batches = _validation_batches(config, global_batch)
+    run_name = _run_name(config, runtime, resume_state)
+    tokenizer = _make_tokenizer(vocab_file)
+    model = _build_model(config, runtime, tokenizer)
+    resumed_from, consumed = resume.restore(model, resume_path, runtime.strategy,
+                                            runtime.process_index, run_name)
+    remaining = resume.remaining_updates(config, resumed_from)
+    train_ds, val_ds = _make_datasets(config, runtime, global_batch, consumed, val_batches)
 
-    tokenizer = None
-    if vocab_file:
-        from keras_electra.models.electra_tokenizer import ElectraTokenizer
-
-        tokenizer = ElectraTokenizer(vocabulary=vocab_file, lowercase=True, strip_accents=True)
-
-    scope = strategy.scope() if strategy is not None else _null_scope()
-    with scope:
-        model = _build_pretrainer(config, tokenizer)
-        model.compile(optimizer=_make_optimizer(config),
-                      steps_per_execution=config.steps_per_execution)
-        checkpointing.build_optimizer_for(model)
-
-    logger.info("model and optimizer built")
-    consumed = 0
-    resumed_from = 0
-    if resume_path is not None:
-        state = checkpointing.load_checkpoint(model, resume_path)
-        consumed = int(state["batches_consumed"])
-        resumed_from = int(state["step"])
-        if cb.to_int(model.optimizer.iterations) != resumed_from:
-            raise checkpointing.CheckpointError(
-                f"{resume_path}: state.json says step {resumed_from} but the optimizer "
-                f"restored {cb.to_int(model.optimizer.iterations)} updates.")
-        logger.info("resumed from %s (step %d, %d batches consumed)", resume_path,
-                    resumed_from, consumed)
-        print(f"keras-electra: worker {worker_index}: resuming {run_name} from step "
-              f"{resumed_from} ({resume_path})", flush=True)
-    checkpointing.verify_workers_agree(strategy, resumed_from,
-                                       checkpointing.weights_checksum(model))
-
-    layout = (global_batch, config.data_readers, num_processes, worker_index)
-    train_ds = inputs.train_dataset(config, strategy, *layout, skip_batches=consumed)
-    val_ds = None
-    if val_batches:
-        val_ds = inputs.validation_dataset(config, strategy, *layout, val_batches)
-
-    log_dir = os.path.join(config.log_path, run_name)
-    sink = cb._Sink(config.log_path, run_name, is_chief=is_chief)
-    counter = cb.BatchCounter(consumed)
-    exports = {"discriminator": None, "generator": None}
-    last_checkpoint = {"path": resume_path, "step": resumed_from if resume_path else None}
-    state_extra = {"run_name": run_name, "resume_critical": config.resume_critical(),
-                   "config": config.to_dict()}
-    config_digest = checkpointing.config_hash(config.resume_critical())
-
-    def save(step):
-        path = manager.save(model, step, counter.consumed, config.seed, config_digest,
-                            extra=state_extra)
-        last_checkpoint.update(path=path, step=step)
-        if is_chief:
-            paths = checkpointing.export_presets(model, config.export_root, run_name, step,
-                                                 max_to_keep=config.keep_checkpoints,
-                                                 tokenizer=tokenizer)
-            exports.update(discriminator=paths[0], generator=paths[1])
-            logger.info("checkpoint %s; presets %s", path, paths)
-
-    stop_step = config.stop_after_steps or config.total_steps
-    remaining_updates = max(0, stop_step - resumed_from)
-    if (remaining_updates * config.gradient_accumulation_steps) % config.steps_per_execution:
-        raise ConfigError(
-            f"resuming at step {resumed_from} with --steps_per_execution "
-            f"{config.steps_per_execution}: the {remaining_updates} remaining update(s) are "
-            "not a whole number of executions; use a --steps_per_execution that divides "
-            f"{remaining_updates * config.gradient_accumulation_steps} (e.g. 1).")
-    # The callbacks count batches on the host and do their work between two executions:
-    # no model read between their frequencies (see callbacks.py).
-    logger_cb = cb.TrainingLogger(
-        sink, config.log_frequency, global_batch * config.max_seq_length, config.total_steps,
-        initial_step=resumed_from, is_chief=is_chief, progress=config.progress)
-    # first: a NaN/Inf loss (or weight) raises before anything else at that step, so it is
-    # never checkpointed; it checks wherever the metrics are reset or a checkpoint is written
-    from math import gcd
-
-    check_every = gcd(config.log_frequency, config.checkpoint_frequency,
-                      config.validation_frequency if val_ds is not None else 0)
-    guard = cb.StopOnNonFiniteLoss(last_checkpoint, check_every, config.checkpoint_frequency)
-    fit_callbacks = [guard, counter, logger_cb]
-    validation_cb = None
-    if val_ds is not None:
-        validation_cb = cb.ValidationCallback(val_ds, val_batches,
-                                              config.validation_frequency, sink, tokenizer,
-                                              is_chief)
-        fit_callbacks.append(validation_cb)  # before checkpointing: eval state is saved
-    fit_callbacks.append(cb.CheckpointCallback(config.checkpoint_frequency, save))
-    watchdog = cb.StepWatchdog(config.step_timeout_s)
-    fit_callbacks += list(callbacks or [])
-    fit_callbacks.append(watchdog)  # last: re-armed after this batch's other callbacks
-
-    logs = {}
-    logger.info("training steps %d..%d (%d batches already consumed)", resumed_from + 1,
-                stop_step, consumed)
-    if remaining_updates:
-        try:
-            history = model.fit(
-                train_ds, epochs=1,
-                steps_per_epoch=remaining_updates * config.gradient_accumulation_steps,
-                verbose=0, shuffle=False, callbacks=fit_callbacks)
-        finally:  # also when fit raises (non-finite loss, Ctrl-C): no timer left behind
-            watchdog.on_train_end()
-        del history  # its epoch-end values can include the last validation's
-        logs = dict(logger_cb.last_logs)
+    sink = cb._Sink(config.log_path, run_name, is_chief=runtime.is_chief)
+    counter = resume.BatchCounter(consumed)
+    saver = _Saver(config, manager, model, run_name, tokenizer, runtime.is_chief, counter,
+                   resume_path, resumed_from)
+    fit_callbacks, logger_cb, validation_cb, watchdog = _make_callbacks(
+        config, runtime, global_batch, sink, counter, saver, val_ds, val_batches, tokenizer,
+        resumed_from, user_callbacks)
+    logs = _fit(model, train_ds, config, fit_callbacks, logger_cb, watchdog, remaining,
+                resumed_from, consumed)
     final_step = cb.to_int(model.optimizer.iterations)
-    if last_checkpoint["step"] != final_step or exports["discriminator"] is None:
-        if last_checkpoint["step"] != final_step:
-            save(final_step)
-        elif is_chief:
-            paths = checkpointing.export_presets(model, config.export_root, run_name,
-                                                 final_step, max_to_keep=config.keep_checkpoints,
-                                                 tokenizer=tokenizer)
-            exports.update(discriminator=paths[0], generator=paths[1])
+    saver.final(final_step)
     sink.close()
-    if is_chief:
+    if runtime.is_chief:
         print(f"keras-electra: {run_name} finished at step {final_step}; checkpoint "
-              f"{last_checkpoint['path']}; discriminator preset {exports['discriminator']}",
-              flush=True)
+              f"{saver.last_checkpoint['path']}; discriminator preset "
+              f"{saver.presets['discriminator']}", flush=True)
     return PretrainResult(
         run_name=run_name, step=final_step, resumed_from_step=resumed_from,
-        checkpoint_path=last_checkpoint["path"],
-        discriminator_preset=exports["discriminator"], generator_preset=exports["generator"],
-        log_dir=log_dir, logs=logs,
+        checkpoint_path=saver.last_checkpoint["path"],
+        discriminator_preset=saver.presets["discriminator"],
+        generator_preset=saver.presets["generator"],
+        log_dir=os.path.join(config.log_path, run_name), logs=logs,
         validation=list(validation_cb.history) if validation_cb else [],
         seconds=time.time() - started,
     )
 
 
-class _null_scope:
-    def __enter__(self):
-        return self
+def _validation_batches(config, global_batch):
+    """Validation batches per validation (0: no validation)."""
+    from keras_electra.training import pretraining_input as inputs
 
-    def __exit__(self, *exc):
-        return False
+    if not (config.val_dir and config.validation_frequency):
+        return 0
+    return inputs.validation_batches(config, global_batch, config.data_readers)
+
+
+def _run_name(config, runtime, resume_state):
+    """--run_name, else the resumed checkpoint's, else `default_run_name` (worker 0's clock)."""
+    from keras_electra.training import checkpointing
+
+    timestamp = checkpointing.agree_on_int(runtime.strategy, int(time.time()))
+    return (config.run_name or (resume_state or {}).get("run_name")
+            or default_run_name(config, runtime.num_replicas, timestamp))
+
+
+def _make_tokenizer(vocab_file):
+    if not vocab_file:
+        return None
+    from keras_electra.models.electra_tokenizer import ElectraTokenizer
+
+    return ElectraTokenizer(vocabulary=vocab_file, lowercase=True, strip_accents=True)
+
+
+def _build_model(config, runtime, tokenizer):
+    """The compiled pretrainer, its optimizer variables created (so a checkpoint can load)."""
+    from keras_electra.training import checkpointing
+
+    with runtime.scope():
+        model = build_pretrainer(config, tokenizer)
+        model.compile(optimizer=make_optimizer(config),
+                      steps_per_execution=config.steps_per_execution)
+        checkpointing.build_optimizer_for(model)
+    logger.info("model and optimizer built")
+    return model
+
+
+def _make_datasets(config, runtime, global_batch, consumed, val_batches):
+    """(training stream `consumed` global batches in, validation batches or None)."""
+    from keras_electra.training import pretraining_input as inputs
+
+    layout = (global_batch, config.data_readers, runtime.num_processes, runtime.process_index)
+    train_ds = inputs.train_dataset(config, runtime.strategy, *layout, skip_batches=consumed)
+    val_ds = None
+    if val_batches:
+        val_ds = inputs.validation_dataset(config, runtime.strategy, *layout, val_batches)
+    return train_ds, val_ds
+
+
+class _Saver:
+    """The run's checkpoints (every worker) and preset exports (the chief); remembers the newest
+    of each (`last_checkpoint` is shared with `StopOnNonFiniteLoss`, which names it)."""
+
+    def __init__(self, config, manager, model, run_name, tokenizer, is_chief, counter,
+                 resume_path, resumed_from):
+        self.config, self.manager, self.model, self.run_name = config, manager, model, run_name
+        self.tokenizer, self.is_chief, self.counter = tokenizer, is_chief, counter
+        self.last_checkpoint = {"path": resume_path,
+                                "step": resumed_from if resume_path else None}
+        self.presets = {"discriminator": None, "generator": None}
+
+    def save(self, step):
+        from keras_electra.training import resume
+
+        path = resume.save(self.manager, self.model, step, self.counter.consumed, self.config,
+                           self.run_name)
+        self.last_checkpoint.update(path=path, step=step)
+        if self.is_chief:
+            logger.info("checkpoint %s; presets %s", path, self.export(step))
+
+    def export(self, step):
+        from keras_electra.training import checkpointing
+
+        paths = checkpointing.export_presets(self.model, self.config.export_root, self.run_name,
+                                             step, max_to_keep=self.config.keep_checkpoints,
+                                             tokenizer=self.tokenizer)
+        self.presets.update(discriminator=paths[0], generator=paths[1])
+        return paths
+
+    def final(self, step):
+        """After `fit`: checkpoint `step` unless it is saved, presets unless exported."""
+        if self.last_checkpoint["step"] != step:
+            self.save(step)
+        elif self.presets["discriminator"] is None and self.is_chief:
+            self.export(step)
+
+
+def _make_callbacks(config, runtime, global_batch, sink, counter, saver, val_ds, val_batches,
+                    tokenizer, resumed_from, user_callbacks):
+    """(the `fit` callbacks in `resume.ordered_callbacks` order, logger, validation or None,
+    watchdog). They count batches on the host and work between two executions: no model read
+    between their frequencies (see callbacks.py)."""
+    from math import gcd
+
+    from keras_electra.training import callbacks as cb
+    from keras_electra.training import resume
+
+    logger_cb = cb.TrainingLogger(
+        sink, config.log_frequency, global_batch * config.max_seq_length, config.total_steps,
+        initial_step=resumed_from, is_chief=runtime.is_chief, progress=config.progress)
+    # the guard checks wherever the metrics are reset or a checkpoint is written
+    check_every = gcd(config.log_frequency, config.checkpoint_frequency,
+                      config.validation_frequency if val_ds is not None else 0)
+    guard = cb.StopOnNonFiniteLoss(saver.last_checkpoint, check_every,
+                                   config.checkpoint_frequency)
+    validation_cb = None
+    if val_ds is not None:
+        validation_cb = cb.ValidationCallback(val_ds, val_batches, config.validation_frequency,
+                                              sink, tokenizer, runtime.is_chief)
+    watchdog = cb.StepWatchdog(config.step_timeout_s)
+    ordered = resume.ordered_callbacks(
+        guard, counter, logger_cb, validation_cb,
+        cb.CheckpointCallback(config.checkpoint_frequency, saver.save), user_callbacks, watchdog)
+    return ordered, logger_cb, validation_cb, watchdog
+
+
+def _fit(model, train_ds, config, fit_callbacks, logger_cb, watchdog, remaining, resumed_from,
+         consumed):
+    """`model.fit` over the `remaining` updates; returns the last logged metrics ({} if none)."""
+    logger.info("training steps %d..%d (%d batches already consumed)", resumed_from + 1,
+                config.stop_after_steps or config.total_steps, consumed)
+    if not remaining:
+        return {}
+    try:
+        history = model.fit(
+            train_ds, epochs=1, steps_per_epoch=remaining * config.gradient_accumulation_steps,
+            verbose=0, shuffle=False, callbacks=fit_callbacks)
+    finally:  # also when fit raises (non-finite loss, Ctrl-C): no timer left behind
+        watchdog.on_train_end()
+    del history  # its epoch-end values can include the last validation's
+    return dict(logger_cb.last_logs)

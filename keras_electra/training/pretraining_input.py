@@ -1,8 +1,8 @@
 """The pretraining driver's input: `data.pretraining_dataset` laid out over processes.
 
 `data/pretraining_dataset.py` is the one pretraining reader; this module only decides, for the
-running job, how many readers there are, which ones this process runs, and how the batches
-reach the engine:
+running job, which readers this process runs (how many there are: `resume.resolve_data_readers`)
+and how the batches reach the engine:
 
 - JAX (one or many processes): a plain `tf.data.Dataset` of this process's local rows of every
   global batch; Keras' `DataParallel(auto_shard_dataset=False)` assembles the global batch.
@@ -19,26 +19,6 @@ readers (`--data_readers`).
 from keras_electra.training.config import ConfigError
 
 
-def resolve_data_readers(config, num_processes, resume_state=None):
-    """`--data_readers`, with 0 meaning: the resumed checkpoint's value, else one per process.
-
-    Raises ConfigError when the value cannot be split over `num_processes`.
-    """
-    readers = int(config.data_readers)
-    if readers == 0:
-        saved = ((resume_state or {}).get("resume_critical") or {}).get("data_readers")
-        readers = int(saved) if saved else int(num_processes)
-    if readers % num_processes:
-        raise ConfigError(
-            f"--data_readers {readers} cannot be split over {num_processes} processes: it must "
-            f"be a multiple of the process count (the resumed run used {readers}; resume on a "
-            f"process count dividing it, or start a new run with --data_readers "
-            f"{num_processes})." if config.data_readers == 0 else
-            f"--data_readers {readers} cannot be split over {num_processes} processes: use a "
-            f"multiple of {num_processes}.")
-    return readers
-
-
 def check_shards(path, sequence_length, flag):
     """Schema and length of every shard's first record; ConfigError naming the file if wrong."""
     from keras_electra.data.pretraining_dataset import check_shards as check
@@ -52,7 +32,7 @@ def check_shards(path, sequence_length, flag):
         raise ConfigError(
             f"{flag}: {list_shard_files(path)[0]}: examples have length {length}, but "
             f"--max_seq_length is {sequence_length}; pass --max_seq_length {length} (or "
-            f"prepare the data with --max-seq-len {sequence_length}).")
+            f"prepare the data with --max_seq_length {sequence_length}).")
     return schema, length
 
 
@@ -80,8 +60,8 @@ def check_manifest(path, flag, vocab_file, sequence_length):
         raise ConfigError(f"{flag}: {manifest_path} is not a readable prepare manifest "
                           f"({error}); re-create the shards with `keras-electra prepare`.") from None
     inputs = " ".join(p for p, _ in config.get("inputs", [])[:3]) or "CORPUS"
-    rebuild = (f"keras-electra prepare --input {inputs} --vocab {vocab_file or 'VOCAB'} "
-               f"--output-dir {folder} --max-seq-len {sequence_length} --overwrite")
+    rebuild = (f"keras-electra prepare --input {inputs} --vocab_file {vocab_file or 'VOCAB'} "
+               f"--output_dir {folder} --max_seq_length {sequence_length} --overwrite")
     if not manifest.get("complete", False):
         raise ConfigError(f"{flag}: {manifest_path} says `prepare` did not finish; its shards may "
                           f"be partial. Run it again: {rebuild}")
@@ -115,7 +95,7 @@ def check_manifest(path, flag, vocab_file, sequence_length):
     saved_length = config.get("max_seq_length")
     if saved_length is not None and int(saved_length) != int(sequence_length):
         raise ConfigError(
-            f"{flag}: the shards were built with --max-seq-len {saved_length} ({manifest_path}) "
+            f"{flag}: the shards were built with --max_seq_length {saved_length} ({manifest_path}) "
             f"but --max_seq_length is {sequence_length}; pass --max_seq_length {saved_length}, "
             f"or rebuild them: {rebuild}")
     return config
@@ -165,7 +145,7 @@ def validation_batches(config, global_batch, num_readers):
         raise ConfigError(
             f"--val_dir {config.val_path}: {count_examples(config.val_path)} example(s) do not "
             f"fill one global batch of {global_batch} rows over {num_readers} reader(s); "
-            "prepare a larger validation split (--val-fraction), lower --per_gpu_batch_size, "
+            "prepare a larger validation split (--val_fraction), lower --per_gpu_batch_size, "
             "or drop --val_dir.")
     return min(int(config.validation_steps), available)
 

@@ -92,3 +92,18 @@ def staged_output_dir(out_dir, sources=(), flag="output directory", marker="conf
         os.replace(out_dir, old)
     os.replace(staging, out_dir)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def write_file_atomically(path, text):
+    """Write `text` (UTF-8) to `path` through a temporary file and a rename: a failure never
+    leaves a half-written `path`, and an earlier `path` survives it."""
+    path = os.path.abspath(os.fspath(path))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    temporary = f"{path}.tmp-{os.getpid()}"
+    try:
+        with open(temporary, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)

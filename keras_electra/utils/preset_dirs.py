@@ -63,6 +63,7 @@ def remote_config(preset):
             ) from e
         with open(path, encoding="utf-8") as f:
             return json.load(f)
+    # private import, keras-hub 0.32 (tests/models/test_models_keras_patches.py)
     from keras_hub.src.utils.preset_utils import load_json
 
     return load_json(preset, "config.json")

@@ -88,7 +88,7 @@ def test_non_utf8_file_error_and_skip(tmp_path, bert_vocab_path):
         prepare_pretraining_data(str(path), bert_vocab_path, tmp_path / "out", **SMALL)
     message = str(error.value)
     assert str(path) in message and f"byte offset {offset}" in message
-    assert "--skip-bad-lines" in message
+    assert "--skip_bad_lines" in message
     stats = prepare_pretraining_data(str(path), bert_vocab_path, tmp_path / "out",
                                      skip_bad_lines=True, overwrite=True, **SMALL)
     assert stats["bad_lines"] == 1 and stats["lines"] == 4

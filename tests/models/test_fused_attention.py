@@ -27,11 +27,8 @@ import numpy as np
 import pytest
 from keras.src.layers.attention import multi_head_attention as keras_mha
 
-from keras_electra.models.electra_layers import (
-    ElectraSelfAttention,
-    ElectraTransformerLayer,
-    gelu_exact,
-)
+from keras_electra.models.electra_layers import ElectraTransformerLayer, gelu_exact
+from keras_electra.models.keras_patches import ElectraSelfAttention
 
 BACKEND = keras.backend.backend()
 HIDDEN, HEADS, FFN, BATCH, LENGTH = 16, 2, 32, 3, 7

@@ -23,7 +23,7 @@ def test_binary_file_is_refused_with_its_offset(tmp_path, bert_vocab_path):
         prepare_pretraining_data(str(path), bert_vocab_path, tmp_path / "out", **SMALL)
     message = str(error.value)
     assert f"{path}: byte offset {len(good)} (line 3): not valid UTF-8" in message
-    assert "--skip-bad-lines" in message
+    assert "--skip_bad_lines" in message
     # the documented way out works on the same output dir (the good document survives)
     stats = prepare_pretraining_data(str(path), bert_vocab_path, tmp_path / "out",
                                      skip_bad_lines=True, overwrite=True, **SMALL)
@@ -76,7 +76,7 @@ def test_nul_bytes_are_refused_as_binary(tmp_path, bert_vocab_path):
         prepare_pretraining_data(str(path), bert_vocab_path, tmp_path / "out", **SMALL)
     message = str(error.value)
     assert f"{path}: byte offset {len(head)} (line 3): NUL byte: this is a binary file" in message
-    assert "--skip-bad-lines" in message
+    assert "--skip_bad_lines" in message
     stats = prepare_pretraining_data(str(path), bert_vocab_path, tmp_path / "out",
                                      skip_bad_lines=True, overwrite=True, **SMALL)
     assert stats["bad_lines"] == 1 and stats["examples"] >= 1
@@ -90,7 +90,7 @@ def test_line_over_the_limit_is_refused_without_reading_it_whole(tmp_path):
     lines = iter_text_lines(str(path), max_line_bytes=1_000)
     assert next(lines) == ("first line", 11)
     with pytest.raises(BadInputError, match=r"dump\.txt: byte offset 11 \(line 2\): line longer "
-                                            r"than 1,000 bytes.*--skip-bad-lines"):
+                                            r"than 1,000 bytes.*--skip_bad_lines"):
         next(lines)
     # skipping consumes the long line in bounded chunks and resumes at the next one
     counters = {}

@@ -51,9 +51,9 @@ def test_output_dir_equal_to_the_input_dir_is_refused(tmp_path, book, bert_vocab
     assert _cli("cs", "cs", bert_vocab_path) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
-    assert err.startswith("keras-electra prepare: error: --output-dir cs is the input "
+    assert err.startswith("keras-electra prepare: error: --output_dir cs is the input "
                           "directory cs: prepare would read its own output")
-    assert "Use an --output-dir outside the input directories" in err
+    assert "Use an --output_dir outside the input directories" in err
     assert os.listdir("cs") == ["book.txt"]  # nothing written
     # Data written into cs by a version without this check: --overwrite must not touch it.
     assert _cli("cs", "elsewhere", bert_vocab_path) == 0
@@ -62,7 +62,7 @@ def test_output_dir_equal_to_the_input_dir_is_refused(tmp_path, book, bert_vocab
     before = _tree("cs")
     capsys.readouterr()
     assert _cli("cs", "cs", bert_vocab_path, "--overwrite") == 2
-    assert "--output-dir cs is the input directory cs" in capsys.readouterr().err
+    assert "--output_dir cs is the input directory cs" in capsys.readouterr().err
     assert _tree("cs") == before  # the good train/ and val/ shards are intact
 
 
@@ -87,7 +87,7 @@ def test_output_dir_overlapping_an_input_is_refused(tmp_path, book, bert_vocab_p
         "output_contains_input": (corpus / "*.txt", data, "contains the input file"),
     }[layout]
     before = _tree(tmp_path)
-    with pytest.raises(BadInputError, match=f"^--output-dir {output_dir} {expected}"):
+    with pytest.raises(BadInputError, match=f"^--output_dir {output_dir} {expected}"):
         prepare_pretraining_data(str(inputs), bert_vocab_path, output_dir, **SMALL)
     assert _tree(tmp_path) == before and not (corpus / "out").exists()
 

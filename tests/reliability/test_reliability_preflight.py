@@ -20,7 +20,7 @@ def tripwire(monkeypatch):
     def built(*args, **kwargs):
         raise AssertionError("the model was built: the check did not run first")
 
-    monkeypatch.setattr(pretrain_module, "_build_pretrainer", built)
+    monkeypatch.setattr(pretrain_module, "build_pretrainer", built)
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +83,7 @@ def test_pretrain_resume_with_changed_settings_is_refused(tmp_path, shards, trip
     import json
 
     from keras_electra.training.config import PretrainConfig
+    from keras_electra.training.resume import resume_critical
 
     saved = PretrainConfig.from_dict(dict(train_dir=str(shards / "s16"), **TINY))
     ckpt = tmp_path / "ckpt" / "worker-0" / "ckpt-0000000002"
@@ -90,7 +91,7 @@ def test_pretrain_resume_with_changed_settings_is_refused(tmp_path, shards, trip
     (ckpt / "model.weights.h5").write_bytes(b"")  # never read: the check comes first
     (ckpt / "state.json").write_text(json.dumps({
         "step": 2, "batches_consumed": 2, "seed": saved.seed,
-        "resume_critical": saved.resume_critical(), "run_name": "r"}))
+        "resume_critical": resume_critical(saved), "run_name": "r"}))
     before = {p.name: p.read_bytes() for p in ckpt.iterdir()}
     with pytest.raises(ConfigError, match=r"cannot resume from .*per_gpu_batch_size: "
                                           r"checkpoint 4 vs now 2.*new --checkpoint_dir"):

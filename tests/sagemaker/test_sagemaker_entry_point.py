@@ -11,14 +11,13 @@ from keras_electra import cli
 from keras_electra.sagemaker import entry_point, launch, metrics_format
 from keras_electra.sagemaker.entry_point import (
     build_cli_argv,
-    build_tf_config,
     channel_args,
     hyperparameters_to_argv,
     parse_hyperparameter_value,
     plan_from_environment,
     read_hyperparameters,
-    tf_config_from_env,
 )
+from keras_electra.training.distribute import build_tf_config, tf_config_from_sagemaker
 
 MALICIOUS = "__import__('os').system('touch /tmp/keras_electra_pwned')"
 
@@ -56,14 +55,14 @@ def test_tf_config_from_environment_with_host_port_override():
             {"algo-1": "127.0.0.1:40001", "algo-2": "127.0.0.1:40002"}
         ),
     }
-    assert tf_config_from_env(env) == {
+    assert tf_config_from_sagemaker(env) == {
         "cluster": {"worker": ["127.0.0.1:40001", "127.0.0.1:40002"]},
         "task": {"type": "worker", "index": 1},
     }
     env.pop("KERAS_ELECTRA_SM_HOST_PORTS")
     env["KERAS_ELECTRA_MWMS_PORT"] = "7777"
-    assert tf_config_from_env(env)["cluster"]["worker"] == ["algo-1:7777", "algo-2:7777"]
-    assert tf_config_from_env({}) is None
+    assert tf_config_from_sagemaker(env)["cluster"]["worker"] == ["algo-1:7777", "algo-2:7777"]
+    assert tf_config_from_sagemaker({}) is None
 
 
 def test_existing_tf_config_is_kept():

@@ -9,7 +9,8 @@ import pytest
 def test_tiny_model_beats_all_null_on_its_training_questions(tmp_path, squad_sample_path,
                                                              bert_vocab_path):
     from keras_electra.squad import metrics
-    from keras_electra.training.finetune import answer_question, run_squad
+    from keras_electra.squad.answering import answer_question
+    from keras_electra.training.finetune import run_squad
 
     # The first 8 Rhine paragraphs (115 questions, 39 unanswerable) of the shared sample keep
     # this under ~3 min on a busy 2-core CPU (the whole sample needs ~400 steps).

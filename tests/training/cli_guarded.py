@@ -21,17 +21,17 @@ from keras_electra import cli  # noqa: E402
 
 step_sleep = float(os.environ.get("GUARD_STEP_SLEEP", "0") or 0)
 if step_sleep:
-    from keras_electra.training import callbacks
+    from keras_electra.training import resume
 
     # on_train_batch_begin: Keras calls it on the training thread (a batch-end hook may run
     # on Keras' callback thread on JAX, where a sleep would not slow training)
-    original = callbacks.BatchCounter.on_train_batch_begin
+    original = resume.BatchCounter.on_train_batch_begin
 
     def slow_on_train_batch_begin(self, batch, logs=None):
         original(self, batch, logs)
         time.sleep(step_sleep)
 
-    callbacks.BatchCounter.on_train_batch_begin = slow_on_train_batch_begin
+    resume.BatchCounter.on_train_batch_begin = slow_on_train_batch_begin
 
 kill_in_save_at = int(os.environ.get("GUARD_KILL_IN_SAVE_AT_STEP", "0") or 0)
 if kill_in_save_at:

@@ -30,9 +30,10 @@ from pretrain_shards import write_shards
 
 from keras_electra.training import callbacks as cb
 from keras_electra.training.config import ConfigError, PretrainConfig
+from keras_electra.training.resume import BatchCounter
 
 ASYNC_SAFE = (cb.TrainingLogger, cb.ValidationCallback, cb.CheckpointCallback,
-              cb.BatchCounter, cb.StopOnNonFiniteLoss, cb.StepWatchdog)
+              BatchCounter, cb.StopOnNonFiniteLoss, cb.StepWatchdog)
 
 
 class SpySGD(keras.optimizers.SGD):
@@ -70,7 +71,7 @@ def _pretrain_callbacks(frequency, saves, tmp_path):
     sink = cb._Sink(str(tmp_path / "logs"), "spy")
     logger = cb.TrainingLogger(sink, frequency, 16, 10**6, progress=False,
                                stream=io.StringIO())
-    return [cb.StopOnNonFiniteLoss({}, frequency, frequency), cb.BatchCounter(0), logger,
+    return [cb.StopOnNonFiniteLoss({}, frequency, frequency), BatchCounter(0), logger,
             cb.CheckpointCallback(frequency, saves.append), cb.StepWatchdog(0)], sink
 
 
@@ -124,7 +125,7 @@ def test_counters_equal_the_optimizer_step(steps_per_execution, accumulation):
     x, y = _data(updates * accumulation)
     # a period that falls on execution ends (what the pretraining config demands)
     frequency = next(f for f in (2, 4, 6) if f * accumulation % steps_per_execution == 0)
-    recorder, counter, stop_check = _Recorder(frequency), cb.BatchCounter(0), \
+    recorder, counter, stop_check = _Recorder(frequency), BatchCounter(0), \
         cb.StopOnNonFiniteLoss()
     model.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0,
               callbacks=[recorder, counter, stop_check])
@@ -321,13 +322,14 @@ JAX_SCRIPT = textwrap.dedent("""
     from pretrain_shards import write_shards
     from keras_electra.training import callbacks as cb
     from keras_electra.training.pretrain import pretrain
+    from keras_electra.training.resume import BatchCounter
 
     out = sys.argv[1]
     report = {}
 
     # Keras dispatches the batch ends of the driver's callbacks asynchronously
     sink = cb._Sink(None, "x")
-    listed = [cb.StopOnNonFiniteLoss({}, 10), cb.BatchCounter(0),
+    listed = [cb.StopOnNonFiniteLoss({}, 10), BatchCounter(0),
               cb.TrainingLogger(sink, 10, 16, 10**6, progress=False,
                                 stream=open(os.devnull, "w")),
               cb.CheckpointCallback(10, lambda step: None), cb.StepWatchdog(0)]
@@ -347,7 +349,7 @@ JAX_SCRIPT = textwrap.dedent("""
             return original()
         model.jax_state_sync = counted
         saves = []
-        listed = [cb.StopOnNonFiniteLoss({}, frequency), cb.BatchCounter(0),
+        listed = [cb.StopOnNonFiniteLoss({}, frequency), BatchCounter(0),
                   cb.TrainingLogger(None, frequency, 16, 10**6, progress=False,
                                     stream=open(os.devnull, "w")),
                   cb.CheckpointCallback(frequency, saves.append), cb.StepWatchdog(0)]

@@ -1,5 +1,6 @@
 """Strategy selection and cross-replica clipping."""
 
+import doctest
 import json
 import re
 import subprocess
@@ -23,6 +24,11 @@ def test_tf_config_from_sagemaker_hosts():
         is None
     with pytest.raises(ValueError, match="SM_CURRENT_HOST='zz'"):
         distribute.tf_config_from_sagemaker({"SM_HOSTS": '["a","b"]', "SM_CURRENT_HOST": "zz"})
+
+
+def test_docstring_examples_run():
+    result = doctest.testmod(distribute, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
 
 
 def test_tf_config_wins_and_is_validated():

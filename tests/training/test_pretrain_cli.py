@@ -68,7 +68,7 @@ def test_invalid_combinations_fail_before_any_work(tmp_path, capsys, flags, mess
 
 def test_generator_hidden_size_flag_sizes_the_generator():
     from keras_electra.training.config import config_from_args
-    from keras_electra.training.pretrain import _build_pretrainer
+    from keras_electra.training.pretrain import build_pretrainer
 
     parser = cli.build_parser()
     sized = config_from_args(parser.parse_args(
@@ -77,9 +77,9 @@ def test_generator_hidden_size_flag_sizes_the_generator():
                                                   "--model_size", "tiny"]))
     assert default.generator_hidden_size is None
     # G's rule: Hg = round(H x fraction), FFN 4 Hg, heads max(1, Hg // 64); tiny H is 128
-    generator = _build_pretrainer(sized, None).generator
+    generator = build_pretrainer(sized, None).generator
     assert (generator.hidden_dim, generator.intermediate_dim) == (64, 256)
-    assert _build_pretrainer(default, None).generator.hidden_dim == 32
+    assert build_pretrainer(default, None).generator.hidden_dim == 32
 
 
 def test_missing_shards_and_unknown_size(tmp_path, capsys):

@@ -15,7 +15,7 @@ dropped, so what remains is prose: ~110,000 words.
 
 Example:
 ```python
-from keras_electra.demo_data.corpus import write_pydoc_corpus
+from keras_electra.demo.data.corpus import write_pydoc_corpus
 
 stats = write_pydoc_corpus("demo_output/corpus", num_files=2)
 print(stats["sentences"], stats["files"])

@@ -21,7 +21,7 @@ and values in ways never seen in training.
 
 Example:
 ```python
-from keras_electra.demo_data.qa import generate_squad_v2, write_demo_squad
+from keras_electra.demo.data.qa import generate_squad_v2, write_demo_squad
 
 data = generate_squad_v2(num_paragraphs=10, seed=1)
 qa = data["data"][0]["paragraphs"][0]["qas"][0]
