@@ -25,6 +25,13 @@ Configurations (one process per configuration per repetition, alternating):
                   re-implemented here because transformers 5 no longer ships the squad
                   utilities.
   hf_eager_bf16   hf_eager under torch.autocast(cpu, bfloat16)
+  ours_answer     what `keras-electra answer --input` runs: `squad.answering.answer_questions`
+                  on (question, context) strings (featurize, predict, post-process; simple
+                  head), end to end only
+
+There is no `hf_pipeline` configuration: transformers 5 removed the question-answering
+pipeline (`pipeline("question-answering")` raises "The task question-answering has been
+removed"), so the HF side of a bulk-answering comparison is `hf_eager`, the run_qa.py path.
 
 Weights are random (speed does not depend on them); the vocabulary is BERT uncased.
 
@@ -43,7 +50,7 @@ import time
 import bench_common as common
 
 CONFIGS = ("ours_simple", "ours_simple_xla", "ours_electra", "ours_simple_bf16",
-           "ours_simple_jax", "hf_eager", "hf_eager_bf16")
+           "ours_simple_jax", "hf_eager", "hf_eager_bf16", "ours_answer")
 DEFAULT_CONFIGS = ("ours_simple", "ours_simple_xla", "ours_electra", "ours_simple_bf16",
                    "ours_simple_jax", "hf_eager", "hf_eager_bf16")
 BASELINE = "hf_eager"
@@ -163,6 +170,51 @@ def run_ours(args, config, raw, num_questions):
     }
 
 
+def pairs_of(raw_json):
+    """`(ids, questions, contexts)` of a SQuAD JSON, in file order."""
+    ids, questions, contexts = [], [], []
+    for article in raw_json["data"]:
+        for paragraph in article["paragraphs"]:
+            for qa in paragraph["qas"]:
+                ids.append(qa["id"])
+                questions.append(qa["question"])
+                contexts.append(paragraph["context"])
+    return ids, questions, contexts
+
+
+def run_ours_answer(args, config, raw, num_questions):
+    """`keras-electra answer --input`: strings in, answers out (`answer_questions`)."""
+    os.environ["KERAS_BACKEND"] = "tensorflow"
+    import keras
+
+    from keras_electra import ElectraBackbone, ElectraQuestionAnswerer, ElectraTokenizer
+    from keras_electra.models.electra_question_answerer_preprocessor import (
+        ElectraQuestionAnswererPreprocessor,
+    )
+    from keras_electra.squad.answering import answer_questions
+
+    keras.utils.set_random_seed(0)
+    build_start = time.perf_counter()
+    backbone = ElectraBackbone(**backbone_config(args), dropout=0.0)
+    preprocessor = ElectraQuestionAnswererPreprocessor(
+        ElectraTokenizer(args.vocab), sequence_length=args.max_seq_length,
+        doc_stride=args.doc_stride)
+    task = ElectraQuestionAnswerer(backbone, preprocessor=preprocessor, head="simple")
+    build_s = time.perf_counter() - build_start
+    _, questions, contexts = pairs_of(raw)
+    pairs = list(zip(questions, contexts))
+    warm_start = time.perf_counter()
+    answer_questions(task, pairs[:4], batch_size=args.batch_size)
+    warmup_s = time.perf_counter() - warm_start
+    start = time.perf_counter()
+    answers = answer_questions(task, pairs, batch_size=args.batch_size)
+    e2e_s = time.perf_counter() - start
+    return {"config": config, "features": None, "questions": num_questions,
+            "features_per_s": None, "questions_per_s": num_questions / e2e_s,
+            "end_to_end_s": e2e_s, "warmup_s": warmup_s, "build_s": build_s,
+            "answered": sum(bool(a["answer"]) for a in answers), "head": "simple"}
+
+
 # ----------------------------------------------------------------------- HF
 def hf_prepare(tokenizer, questions, contexts, ids, args):
     """run_qa.py `prepare_validation_features`: overflowing windows, context-only offsets."""
@@ -243,15 +295,7 @@ def run_hf(args, config, raw, num_questions):
     tokenizer = ElectraTokenizerFast(vocab_file=args.vocab, do_lower_case=True)
     build_s = time.perf_counter() - build_start
 
-    def flatten(raw_json):
-        ids, questions, contexts = [], [], []
-        for article in raw_json["data"]:
-            for paragraph in article["paragraphs"]:
-                for qa in paragraph["qas"]:
-                    ids.append(qa["id"])
-                    questions.append(qa["question"])
-                    contexts.append(paragraph["context"])
-        return ids, questions, contexts
+    flatten = pairs_of
 
     def forward(enc):
         keys = ("input_ids", "token_type_ids", "attention_mask")
@@ -297,7 +341,8 @@ def main(argv=None):
     args = parse_args(argv)
     raw, num_questions = load_raw(args)
     if args.worker:
-        runner = run_hf if args.worker.startswith("hf") else run_ours
+        runner = {"ours_answer": run_ours_answer}.get(
+            args.worker, run_hf if args.worker.startswith("hf") else run_ours)
         common.emit_result(runner(args, args.worker, raw, num_questions))
         return 0
     started = time.perf_counter()
@@ -307,8 +352,8 @@ def main(argv=None):
             "--doc-stride", args.doc_stride, "--batch-size", args.batch_size]
     runs = common.run_alternating(
         __file__, args.configs, args.reps, lambda config: base + ["--worker", config],
-        lambda r: (f"{r['features_per_s']:.2f} features/s, {r['questions_per_s']:.2f} "
-                   f"questions/s ({r['features']} features)"),
+        lambda r: (f"{common.fmt(r['features_per_s'], 2)} features/s, "
+                   f"{r['questions_per_s']:.2f} questions/s ({r['features']} features)"),
     )
     summary = {}
     for config, results in runs.items():
@@ -324,6 +369,10 @@ def main(argv=None):
         for key in ("features_per_s", "questions_per_s"):
             ok = s.get(key) and hf.get(key)
             s[f"{key}_ratio_vs_hf_eager"] = (s[key]["median"] / hf[key]["median"]) if ok else None
+    ratio = summary.get("ours_answer", {}).get("questions_per_s_ratio_vs_hf_eager")
+    if ratio:
+        print(f"batched `answer` vs HF (run_qa.py path; transformers 5 has no QA pipeline), "
+              f"end to end: {ratio:.2f}x (goal >= 1.5x)")
     print(f"\nSQuAD inference ({args.model}, seq {args.max_seq_length}, {num_questions} "
           f"questions, batch {args.batch_size}), medians of {args.reps} processes")
     print(f"{'config':17s} {'feat/s min':>10s} {'median':>7s} {'max':>7s} "

@@ -1,30 +1,52 @@
-"""`keras-electra export`: our preset -> an HF transformers directory."""
+"""`keras-electra export`: our preset -> an HF transformers directory, or a fine-tuned QA model
+-> a TensorFlow SavedModel with a raw-string serving signature."""
 
 
 def register(subparsers):
+    from keras_electra.utils.cli_options import add_option
+
     parser = subparsers.add_parser(
         "export",
-        help="export a keras_electra preset to a Hugging Face transformers directory",
+        help="export a preset to a Hugging Face transformers directory, or a fine-tuned QA "
+             "model to a TensorFlow SavedModel for serving",
         description=(
-            "Write config.json + model.safetensors (+ vocab.txt) that transformers' "
+            "--to hf: write config.json + model.safetensors (+ vocab.txt) that transformers' "
             "from_pretrained loads. The class follows the heads stored with the preset "
             "(RTD -> ElectraForPreTraining, MLM -> ElectraForMaskedLM, QA -> "
-            "ElectraForQuestionAnswering, none -> ElectraModel) unless --model-class is given."
+            "ElectraForQuestionAnswering, none -> ElectraModel) unless --model_class is given. "
+            "--to saved_model: PRESET is a fine-tuned QA model (keras-electra squad "
+            "OUTPUT_DIR/model); writes a SavedModel whose serving_default signature takes "
+            "question and context strings and returns per-window logits, token character "
+            "offsets and window ids (tokenization runs in the graph; load tensorflow_text "
+            "first). `saved_model_cli show --dir OUT_DIR --all` lists it."
         ),
     )
-    parser.add_argument("--to", dest="target_format", required=True, choices=["hf"],
+    parser.add_argument("--to", dest="target_format", required=True, choices=["hf", "saved_model"],
                         help="target format")
     parser.add_argument("preset", metavar="PRESET", help="preset dir (or any from_preset source)")
     parser.add_argument("out_dir", metavar="OUT_DIR", help="output directory")
-    parser.add_argument("--model-class", default=None,
-                        choices=["ElectraModel", "ElectraForPreTraining", "ElectraForMaskedLM",
-                                 "ElectraForQuestionAnswering"])
+    add_option(parser, "--null_threshold", type=float, default=None,
+               help="saved_model: the default null threshold stored with the model "
+                    "(default: electra head -2.75, simple head 0.0)")
+    add_option(parser, "--model_class", aliases=["--model-class"], default=None,
+               choices=["ElectraModel", "ElectraForPreTraining", "ElectraForMaskedLM",
+                        "ElectraForQuestionAnswering"])
     # ValueError: a preset of another kind or shape; ImportError: safetensors missing;
     # OSError: h5py cannot read a damaged weights file
     parser.set_defaults(func=run, user_errors=(ValueError, ImportError, OSError))
 
 
 def run(args):
+    if args.target_format == "saved_model":
+        from keras_electra.serving import export_question_answerer
+        from keras_electra.training.finetune import load_question_answerer
+
+        task = load_question_answerer(args.preset)
+        export_question_answerer(task, args.out_dir, null_threshold=args.null_threshold,
+                                 source=args.preset)
+        print(f"wrote {args.out_dir}: SavedModel, signature serving_default(question, context)"
+              f" of a head={task.head} QA model")
+        return 0
     from keras_electra.convert.preset_io import export_preset_to_hf
 
     model_class = export_preset_to_hf(args.preset, args.out_dir, model_class=args.model_class)

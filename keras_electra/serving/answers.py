@@ -53,6 +53,7 @@ def answers_from_outputs(outputs, questions, contexts, null_threshold=None):
         questions, contexts: the strings that were served, in the same order.
         null_threshold: default: the one stored in the SavedModel.
     """
+    from keras_electra.squad.answering import answers_from_predictions
     from keras_electra.squad.postprocess import postprocess_predictions
 
     head = outputs["head"]
@@ -63,14 +64,4 @@ def answers_from_outputs(outputs, questions, contexts, null_threshold=None):
     features, model_outputs = features_from_outputs(outputs, questions, contexts)
     result = postprocess_predictions(features, model_outputs, head=head,
                                      null_threshold=null_threshold)
-    answers = []
-    for example in features.examples:
-        nbest = result.nbest[example.qas_id]
-        best = nbest[0] if nbest else {"text": "", "score": float("nan"), "char_start": -1,
-                                       "char_end": -1}
-        answers.append({"answer": result.predictions[example.qas_id],
-                        "best_span": best["text"], "score": best["score"],
-                        "null_odds": result.null_odds[example.qas_id],
-                        "null_threshold": result.threshold, "char_start": best["char_start"],
-                        "char_end": best["char_end"]})
-    return answers
+    return answers_from_predictions(result, features.examples)

@@ -201,17 +201,19 @@ def build_serving_module(task, null_threshold=None):
     return QuestionAnswererServing()
 
 
-def export_question_answerer(task, out_dir, null_threshold=None):
+def export_question_answerer(task, out_dir, null_threshold=None, source=None):
     """Write `task` (a fine-tuned `ElectraQuestionAnswerer` with its preprocessor) as a
     SavedModel with a raw-string `serving_default` signature (see the module docstring).
 
-    The directory is written aside and swapped in whole. Returns `out_dir`.
+    The directory is written aside and swapped in whole, never onto `source` (the preset the
+    task was loaded from, if any). Returns `out_dir`.
     """
     import tensorflow as tf
 
     from keras_electra.utils.output_dirs import staged_output_dir
 
     module = build_serving_module(task, null_threshold)
-    with staged_output_dir(out_dir, flag="OUT_DIR", marker="saved_model.pb") as staging:
+    with staged_output_dir(out_dir, sources=(source,), flag="OUT_DIR",
+                           marker="saved_model.pb") as staging:
         tf.saved_model.save(module, staging, signatures={"serving_default": module.serve})
     return os.fspath(out_dir)

@@ -51,7 +51,7 @@ def _model(bert_vocab_path, head):
 def test_saved_model_in_a_fresh_process_equals_the_keras_model(head, examples, bert_vocab_path,
                                                                tmp_path):
     from keras_electra.serving import answers_from_outputs, export_question_answerer
-    from keras_electra.training.finetune import answer_question
+    from keras_electra.squad.answering import answer_question
 
     qa = _model(bert_vocab_path, head)
     export_question_answerer(qa, str(tmp_path / "served"))
@@ -94,10 +94,17 @@ def test_saved_model_in_a_fresh_process_equals_the_keras_model(head, examples, b
         assert sum(bool(a["best_span"]) for a in answers) > len(answers) // 2
 
 
-def test_saved_model_cli_lists_the_raw_string_signature(bert_vocab_path, tmp_path):
-    from keras_electra.serving import export_question_answerer
+def test_saved_model_cli_lists_the_raw_string_signature(bert_vocab_path, tmp_path, capsys):
+    """`keras-electra export --to saved_model QA_PRESET OUT_DIR`, then TF's own CLI."""
+    from keras_electra.cli import main
 
-    export_question_answerer(_model(bert_vocab_path, "simple"), str(tmp_path / "served"))
+    _model(bert_vocab_path, "simple").save_to_preset(str(tmp_path / "qa"))
+    assert main(["export", "--to", "saved_model", str(tmp_path / "qa"),
+                 str(tmp_path / "served")]) == 0
+    assert "serving_default(question, context)" in capsys.readouterr().out
+    assert main(["export", "--to", "saved_model", str(tmp_path / "qa"),
+                 str(tmp_path / "qa" / "served")]) == 2  # never inside its source
+    assert "the output directory is inside the input" in capsys.readouterr().err
     cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
     proc = subprocess.run([cli, "show", "--dir", str(tmp_path / "served"), "--tag_set", "serve",
                            "--signature_def", "serving_default"],
