@@ -97,10 +97,18 @@ def mask_tokens(token_ids, padding_mask, position_noise, mask_noise, mask_prob,
     }
 
 
-def gumbel_argmax(logits, uniform, temperature=1.0):
-    """G `sample_from_softmax`: argmax(softmax(logits / T + Gumbel)) = a categorical sample."""
+def gumbel_argmax(logits, uniform, temperature=1.0, disallow=None):
+    """G `sample_from_softmax`: argmax(softmax(logits / T + Gumbel)) = a categorical sample.
+
+    `disallow` (ids `[..., ]` matching `logits[..., 0]`): G's `disallow_correct`, 1000 is
+    subtracted from that id's tempered logit, so the sample (almost surely) differs from it.
+    """
+    tempered = logits / temperature
+    if disallow is not None:
+        tempered = tempered - 1000.0 * ops.one_hot(disallow, ops.shape(logits)[-1],
+                                                   dtype=tempered.dtype)
     gumbel = -ops.log(-ops.log(uniform + 1e-9) + 1e-9)
-    return ops.cast(ops.argmax(logits / temperature + gumbel, axis=-1), "int32")
+    return ops.cast(ops.argmax(tempered + gumbel, axis=-1), "int32")
 
 
 def replace_tokens(masked_ids, positions, masked_lm_ids, sampled_ids):

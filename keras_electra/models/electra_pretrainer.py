@@ -81,6 +81,12 @@ class ElectraPretrainer(Task):
       15% unchanged, never a random token; position 0 never written.
     * Fake tokens: Gumbel-max sampling at `temperature` over the full
       vocabulary, stop-gradient; label = sampled != original.
+
+    G's objective switches (defaults = G's ELECTRA): `generator_layers`
+    (generator depth as a fraction of the discriminator's), `disallow_correct`
+    (the original token's logit -1000 before sampling), `untied_generator_embeddings`
+    (the generator gets its own embedding block), `uniform_generator` (fakes drawn
+    uniformly: the generator's logits are zeroed).
     * Loss = `gen_weight` * MLM cross-entropy (mean over masked slots) +
       `disc_weight` * sigmoid cross-entropy (mean over real tokens). Both
       means are over the *global* batch, so the loss and gradients are the
@@ -101,6 +107,13 @@ class ElectraPretrainer(Task):
             generator (sizes only; its embedding block is the discriminator's).
             Default: G's generator with `generator_hidden_size` of H.
         generator_hidden_size: float. Used when `generator_config` is None.
+        generator_layers: float. Generator depth as a fraction of the
+            discriminator's (G `generator_layers`); used when `generator_config`
+            is None.
+        disallow_correct: bool. G's switch: never sample the original token.
+        untied_generator_embeddings: bool. G's switch: the generator has its own
+            embedding block (and its MLM head its own tied word embeddings).
+        uniform_generator: bool. G's switch: fakes uniform over the vocabulary.
         preprocessor: optional `ElectraPretrainerPreprocessor` for raw text.
         mask_prob: float. 0.15 (0.25 for large).
         gen_weight, disc_weight: floats. Loss weights, G 1.0 and 50.0.
@@ -132,7 +145,9 @@ class ElectraPretrainer(Task):
     def __init__(self, backbone, generator_config=None, generator_hidden_size=0.25,
                  preprocessor=None, mask_prob=0.15, gen_weight=1.0, disc_weight=50.0,
                  temperature=1.0, seed=0, xla=True, cls_token_id=None, sep_token_id=None,
-                 mask_token_id=None, pad_token_id=None, **kwargs):
+                 mask_token_id=None, pad_token_id=None, generator_layers=1.0,
+                 disallow_correct=False, untied_generator_embeddings=False,
+                 uniform_generator=False, **kwargs):
         if not isinstance(backbone, ElectraBackbone):
             raise TypeError(
                 "ElectraPretrainer: `backbone` must be a keras_electra ElectraBackbone "
@@ -141,7 +156,8 @@ class ElectraPretrainer(Task):
         if not 0.0 < mask_prob < 1.0:
             raise ValueError(f"ElectraPretrainer: mask_prob must be in (0, 1); got {mask_prob}.")
         if generator_config is None:
-            generator_config = generator_config_from(backbone, generator_hidden_size)
+            generator_config = generator_config_from(backbone, generator_hidden_size,
+                                                     generator_layers)
         generator_config = _clean_generator_config(generator_config, backbone)
         tokenizer = getattr(preprocessor, "tokenizer", None)
         special = {
@@ -160,11 +176,11 @@ class ElectraPretrainer(Task):
         self.backbone = backbone
         self.preprocessor = preprocessor
         self.generator = ElectraBackbone(
-            **generator_config, embeddings=backbone.embeddings, dtype=backbone.dtype_policy,
-            name="generator",
+            **generator_config, dtype=backbone.dtype_policy, name="generator",
+            embeddings=None if untied_generator_embeddings else backbone.embeddings,
         )
         self.generator_head = MaskedLMHead(
-            token_embedding=backbone.token_embedding,
+            token_embedding=self.generator.token_embedding,
             intermediate_activation=gelu_exact,
             layer_norm_epsilon=backbone.layer_norm_epsilon,
             kernel_initializer=electra_kernel_initializer(backbone.initializer_range),
@@ -180,6 +196,10 @@ class ElectraPretrainer(Task):
         # === Config ===
         self.generator_config = generator_config
         self.generator_hidden_size = generator_hidden_size
+        self.generator_layers = float(generator_layers)
+        self.disallow_correct = bool(disallow_correct)
+        self.untied_generator_embeddings = bool(untied_generator_embeddings)
+        self.uniform_generator = bool(uniform_generator)
         self.mask_prob = float(mask_prob)
         self.gen_weight = float(gen_weight)
         self.disc_weight = float(disc_weight)
@@ -342,8 +362,14 @@ class ElectraPretrainer(Task):
         gen_logits = ops.cast(
             self.generator_head(generator_output, mask_positions=masked["positions"]), "float32"
         )
+        if self.uniform_generator:
+            # G `uniform_generator`: zero logits, so fakes are uniform over the vocabulary and
+            # the MLM loss is the constant log V (times 0 keeps the generator's gradients
+            # defined, all zero, instead of absent)
+            gen_logits = gen_logits * 0.0
         sampled_ids = masking.gumbel_argmax(
-            ops.stop_gradient(gen_logits), noise["gumbel_noise"], self.temperature
+            ops.stop_gradient(gen_logits), noise["gumbel_noise"], self.temperature,
+            disallow=masked["masked_lm_ids"] if self.disallow_correct else None,
         )
         corrupted_ids, labels = masking.replace_tokens(
             masked["masked_ids"], masked["positions"], masked["masked_lm_ids"], sampled_ids
@@ -454,6 +480,10 @@ class ElectraPretrainer(Task):
         config.update({
             "generator_config": copy.deepcopy(self.generator_config),
             "generator_hidden_size": self.generator_hidden_size,
+            "generator_layers": self.generator_layers,
+            "disallow_correct": self.disallow_correct,
+            "untied_generator_embeddings": self.untied_generator_embeddings,
+            "uniform_generator": self.uniform_generator,
             "mask_prob": self.mask_prob,
             "gen_weight": self.gen_weight,
             "disc_weight": self.disc_weight,
@@ -501,9 +531,11 @@ class ElectraPretrainer(Task):
             # The preset's generator, or G's rule applied to another
             # `generator_hidden_size` (G's paper sweeps it; 1/4 is the default).
             multiplier = kwargs.get("generator_hidden_size", spec["generator_hidden_size"])
+            layers = kwargs.get("generator_layers", spec["generator_layers"])
             # Derived from the discriminator config after overrides, as G does.
-            gen_config = generator_config(disc_config, multiplier, spec["generator_layers"])
+            gen_config = generator_config(disc_config, multiplier, layers)
         kwargs.setdefault("generator_hidden_size", spec["generator_hidden_size"])
+        kwargs.setdefault("generator_layers", spec["generator_layers"])
         backbone = ElectraBackbone(**disc_config)
         kwargs.setdefault("mask_prob", spec["pretraining"]["mask_prob"])
         return cls(backbone, generator_config=gen_config, **kwargs)

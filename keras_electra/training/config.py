@@ -135,6 +135,17 @@ class PretrainConfig:
     generator_hidden_size: float = field(default=None, metadata=_meta(
         "Generator hidden size as a fraction of the discriminator's (G's flag; default: the "
         "preset's, 0.25; 1.0 for small_plus, 1/3 for base)."))
+    generator_layers: float = field(default=None, metadata=_meta(
+        "Generator depth as a fraction of the discriminator's (G's flag; default: the "
+        "preset's, 1.0)."))
+    disallow_correct: bool = field(default=False, metadata=_meta(
+        "G's switch: never sample the original token as a fake (its logit -1000)."))
+    untied_generator_embeddings: bool = field(default=False, metadata=_meta(
+        "G's switch: the generator gets its own embedding block (default: shared with the "
+        "discriminator)."))
+    uniform_generator: bool = field(default=False, metadata=_meta(
+        "G's switch: fakes drawn uniformly from the vocabulary (the generator's logits are "
+        "zeroed; an ablation)."))
     gen_weight: float = field(default=1.0, metadata=_meta("Generator loss weight (G 1.0)."))
     disc_weight: float = field(default=50.0, metadata=_meta("Discriminator loss weight (G 50)."))
     shuffle_buffer: int = field(default=10000, metadata=_meta(
@@ -295,6 +306,10 @@ class PretrainConfig:
             need(0 <= getattr(self, name) < 1, f"--{name} must be in [0, 1).")
         if self.mask_prob is not None:
             need(0 < self.mask_prob < 1, "--mask_prob must be in (0, 1).")
+        if self.generator_layers is not None:
+            need(0 < self.generator_layers <= 1,
+                 f"--generator_layers {self.generator_layers}: must be in (0, 1] (a fraction "
+                 "of the discriminator's layers).")
         if self.generator_hidden_size is not None:
             need(0 < self.generator_hidden_size <= 1,
                  f"--generator_hidden_size {self.generator_hidden_size}: must be in (0, 1] "

@@ -93,6 +93,10 @@ def build_pretrainer(config, tokenizer):
         kwargs["mask_prob"] = config.mask_prob
     if config.generator_hidden_size is not None:
         kwargs["generator_hidden_size"] = config.generator_hidden_size
+    if config.generator_layers is not None:
+        kwargs["generator_layers"] = config.generator_layers
+    for switch in ("disallow_correct", "untied_generator_embeddings", "uniform_generator"):
+        kwargs[switch] = bool(getattr(config, switch))
     if tokenizer is not None:
         # No preprocessor on the model: Task.fit would map it over our id batches.
         # The tokenizer is saved next to the exported presets instead.

@@ -58,7 +58,10 @@ logger = logging.getLogger(__name__)
 # batches consumed mean) and what the weights and optimizer state are.
 RESUME_CRITICAL = ("model_type", "model_size", "max_seq_length", "per_gpu_batch_size",
                    "gradient_accumulation_steps", "seed", "optimizer", "precision", "train_dir",
-                   "shuffle_buffer", "data_readers", "jax_prng")
+                   "shuffle_buffer", "data_readers", "jax_prng",
+                   # the objective: a resumed run must optimise what it started with
+                   "mask_prob", "generator_hidden_size", "generator_layers", "disallow_correct",
+                   "untied_generator_embeddings", "uniform_generator")
 
 
 def resume_critical(config):
