@@ -8,6 +8,7 @@ from keras_hub.models import Backbone
 from keras_electra.models.electra_layers import (
     ElectraEmbedding,
     ElectraTransformerLayer,
+    GdesEmbedding,
     electra_kernel_initializer,
     gelu_exact,
 )
@@ -64,7 +65,7 @@ class ElectraBackbone(Backbone):
                  embedding_dim, intermediate_dim, dropout=0.1,
                  attention_dropout=None, max_sequence_length=512, num_segments=2,
                  layer_norm_epsilon=1e-12, initializer_range=0.02,
-                 embeddings=None, dtype=None, **kwargs):
+                 embeddings=None, token_residual=False, dtype=None, **kwargs):
         if hidden_dim % num_heads:
             raise ValueError(
                 f"ElectraBackbone: hidden_dim={hidden_dim} is not divisible by "
@@ -90,8 +91,12 @@ class ElectraBackbone(Backbone):
                     f"(vocabulary_size, embedding_dim, max_sequence_length, num_segments)={got}, "
                     f"but this backbone was configured with {expected}."
                 )
+        if token_residual and not isinstance(embeddings, GdesEmbedding):
+            # GDES: this backbone sees `embeddings` (possibly shared) through a residual
+            embeddings = GdesEmbedding(embeddings, dtype=dtype, name="gdes_embeddings")
         self.embeddings = embeddings
         self.token_embedding = embeddings.token_embedding
+        self._fold_on_save = True
         self.embeddings_project = None
         if embedding_dim != hidden_dim:
             # G: `embeddings_project` uses tf.layers.dense's default glorot-uniform init.
@@ -139,6 +144,7 @@ class ElectraBackbone(Backbone):
         self.num_segments = num_segments
         self.layer_norm_epsilon = layer_norm_epsilon
         self.initializer_range = initializer_range
+        self.token_residual = isinstance(embeddings, GdesEmbedding)
 
     def get_config(self):
         config = super().get_config()
@@ -156,7 +162,49 @@ class ElectraBackbone(Backbone):
             "layer_norm_epsilon": self.layer_norm_epsilon,
             "initializer_range": self.initializer_range,
         })
+        if self.token_residual:  # only GDES discriminators carry it: other configs unchanged
+            config["token_residual"] = True
         return config
+
+    # === GDES (a discriminator on a shared embedding block) ===
+    def folded(self):
+        """A plain `ElectraBackbone` that computes what this one does.
+
+        For the discriminator of a GDES pretrainer (`GdesEmbedding`) that is a copy whose word
+        table is the folded `base + residual`; for any other backbone, `self`. Built outside
+        any `keras.distribution` from host copies, so a chief can export alone.
+        """
+        if not isinstance(self.embeddings, GdesEmbedding):
+            return self
+        current = keras.distribution.distribution()
+        keras.distribution.set_distribution(None)
+        try:
+            config = self.get_config()
+            config.pop("token_residual")
+            plain = ElectraBackbone.from_config(config)
+            host = keras.ops.convert_to_numpy
+            base, target = self.embeddings.base, plain.embeddings
+            target.token_embedding.embeddings.assign(host(self.embeddings.folded_table()))
+            pairs = [(base.position_embedding, target.position_embedding),
+                     (base.segment_embedding, target.segment_embedding),
+                     (base.layer_norm, target.layer_norm),
+                     *zip(self.transformer_layers, plain.transformer_layers)]
+            if self.embeddings_project is not None:
+                pairs.append((self.embeddings_project, plain.embeddings_project))
+            for source, destination in pairs:
+                for a, b in zip(source.weights, destination.weights):
+                    b.assign(host(a.value))
+        finally:
+            keras.distribution.set_distribution(current)
+        return plain
+
+    def save_to_preset(self, preset_dir, **kwargs):
+        """keras-hub's `save_to_preset`; a GDES discriminator is saved folded (a plain
+        backbone: keras-hub, HF export and fine-tuning load it as any other), except inside
+        `ElectraPretrainer.save_to_preset`, which keeps the pretrainer's exact state."""
+        if isinstance(self.embeddings, GdesEmbedding) and self._fold_on_save:
+            return self.folded().save_to_preset(preset_dir, **kwargs)
+        return super().save_to_preset(preset_dir, **kwargs)
 
     # === Preset loading ===
     @classmethod

@@ -131,6 +131,54 @@ class ElectraEmbedding(keras.layers.Layer):
         return config
 
 
+class GdesEmbedding(keras.layers.Layer):
+    """Gradient-disentangled embedding sharing (DeBERTa-v3, He et al. 2021, arXiv 2111.09543).
+
+    The discriminator's view of a shared `ElectraEmbedding` block `base` (the generator's):
+    its word vectors are `stop_gradient(base table) + residual`, the residual a table of its
+    own initialised to zero; position and token-type embeddings and the LayerNorm are `base`'s
+    (shared, as in G). So the RTD loss never reaches the shared word table (only the
+    generator's MLM loss updates it) and moves only the residual. `folded_table()` is the
+    discriminator's effective word table (`base + residual`), what an exported discriminator
+    carries.
+
+    Args:
+        base: the shared `ElectraEmbedding`.
+    """
+
+    def __init__(self, base, **kwargs):
+        super().__init__(**kwargs)
+        self.base = base
+        for name in ("vocabulary_size", "embedding_dim", "max_sequence_length", "num_segments",
+                     "dropout", "layer_norm_epsilon", "initializer_range"):
+            setattr(self, name, getattr(base, name))
+        self.token_embedding = base.token_embedding
+        self.residual = keras.layers.Embedding(
+            base.vocabulary_size, base.embedding_dim, embeddings_initializer="zeros",
+            dtype=self.dtype_policy, name="token_embedding_residual",
+        )
+
+    def build(self, token_ids_shape, segment_ids_shape=None):
+        if not self.base.built:
+            self.base.build(token_ids_shape, segment_ids_shape)
+        self.residual.build(token_ids_shape)
+        self.built = True
+
+    def call(self, token_ids, segment_ids, training=None):
+        base = self.base
+        x = keras.ops.stop_gradient(base.token_embedding(token_ids)) + self.residual(token_ids)
+        x = x + base.position_embedding(x) + base.segment_embedding(segment_ids)
+        x = base.layer_norm(x)
+        return base.dropout_layer(x, training=training)
+
+    def folded_table(self):
+        """The effective word table, `base + residual` (a tensor)."""
+        return keras.ops.add(self.base.token_embedding.embeddings, self.residual.embeddings)
+
+    def compute_output_shape(self, token_ids_shape, segment_ids_shape=None):
+        return tuple(token_ids_shape) + (self.embedding_dim,)
+
+
 @keras.saving.register_keras_serializable(package="keras_electra")
 class ElectraTransformerLayer(TransformerEncoder):
     """keras-hub `TransformerEncoder` (post-LN) with a separate attention dropout.

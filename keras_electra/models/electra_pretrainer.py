@@ -114,6 +114,11 @@ class ElectraPretrainer(Task):
         untied_generator_embeddings: bool. G's switch: the generator has its own
             embedding block (and its MLM head its own tied word embeddings).
         uniform_generator: bool. G's switch: fakes uniform over the vocabulary.
+        gdes: bool. Gradient-disentangled embedding sharing (DeBERTa-v3): only the
+            MLM loss updates the shared word table; the RTD loss updates the
+            discriminator's residual table (`models.electra_layers.GdesEmbedding`).
+            `export_discriminator` / `discriminator.save_to_preset` write the folded
+            table, a plain `ElectraBackbone`.
         preprocessor: optional `ElectraPretrainerPreprocessor` for raw text.
         mask_prob: float. 0.15 (0.25 for large).
         gen_weight, disc_weight: floats. Loss weights, G 1.0 and 50.0.
@@ -147,7 +152,7 @@ class ElectraPretrainer(Task):
                  temperature=1.0, seed=0, xla=True, cls_token_id=None, sep_token_id=None,
                  mask_token_id=None, pad_token_id=None, generator_layers=1.0,
                  disallow_correct=False, untied_generator_embeddings=False,
-                 uniform_generator=False, **kwargs):
+                 uniform_generator=False, gdes=False, **kwargs):
         if not isinstance(backbone, ElectraBackbone):
             raise TypeError(
                 "ElectraPretrainer: `backbone` must be a keras_electra ElectraBackbone "
@@ -159,6 +164,13 @@ class ElectraPretrainer(Task):
             generator_config = generator_config_from(backbone, generator_hidden_size,
                                                      generator_layers)
         generator_config = _clean_generator_config(generator_config, backbone)
+        if gdes and untied_generator_embeddings:
+            raise ValueError("ElectraPretrainer: gdes shares the generator's embedding block "
+                             "with the discriminator; it cannot be combined with "
+                             "untied_generator_embeddings=True.")
+        shared_embeddings = backbone.embeddings
+        if gdes:
+            backbone, shared_embeddings = _gdes_discriminator(backbone)
         tokenizer = getattr(preprocessor, "tokenizer", None)
         special = {
             "cls": cls_token_id, "sep": sep_token_id, "mask": mask_token_id, "pad": pad_token_id,
@@ -177,7 +189,7 @@ class ElectraPretrainer(Task):
         self.preprocessor = preprocessor
         self.generator = ElectraBackbone(
             **generator_config, dtype=backbone.dtype_policy, name="generator",
-            embeddings=None if untied_generator_embeddings else backbone.embeddings,
+            embeddings=None if untied_generator_embeddings else shared_embeddings,
         )
         self.generator_head = MaskedLMHead(
             token_embedding=self.generator.token_embedding,
@@ -200,6 +212,7 @@ class ElectraPretrainer(Task):
         self.disallow_correct = bool(disallow_correct)
         self.untied_generator_embeddings = bool(untied_generator_embeddings)
         self.uniform_generator = bool(uniform_generator)
+        self.gdes = bool(gdes)
         self.mask_prob = float(mask_prob)
         self.gen_weight = float(gen_weight)
         self.disc_weight = float(disc_weight)
@@ -247,7 +260,8 @@ class ElectraPretrainer(Task):
         return getattr(self.preprocessor, "tokenizer", None)
 
     def export_discriminator(self, preset_dir):
-        """Save the discriminator (+ tokenizer when known) as a keras-hub preset."""
+        """Save the discriminator (+ tokenizer when known) as a keras-hub preset (a GDES
+        discriminator folded: a plain `ElectraBackbone`)."""
         self.backbone.save_to_preset(preset_dir)
         if self.tokenizer is not None:
             self.tokenizer.save_to_preset(preset_dir)
@@ -269,6 +283,15 @@ class ElectraPretrainer(Task):
         standalone.save_to_preset(preset_dir)
         if self.tokenizer is not None:
             self.tokenizer.save_to_preset(preset_dir)
+
+    def save_to_preset(self, preset_dir, max_shard_size=10):
+        """keras-hub's `Task.save_to_preset`; a GDES discriminator is saved as it is (shared
+        table + residual), so the pretrainer loads back exactly."""
+        self.backbone._fold_on_save = False
+        try:
+            return super().save_to_preset(preset_dir, max_shard_size=max_shard_size)
+        finally:
+            self.backbone._fold_on_save = True
 
     def compile(self, optimizer="auto", loss=None, metrics=None, **kwargs):
         """Compile with G's optimizer defaults unless told otherwise.
@@ -484,6 +507,7 @@ class ElectraPretrainer(Task):
             "disallow_correct": self.disallow_correct,
             "untied_generator_embeddings": self.untied_generator_embeddings,
             "uniform_generator": self.uniform_generator,
+            "gdes": self.gdes,
             "mask_prob": self.mask_prob,
             "gen_weight": self.gen_weight,
             "disc_weight": self.disc_weight,
@@ -541,13 +565,38 @@ class ElectraPretrainer(Task):
         return cls(backbone, generator_config=gen_config, **kwargs)
 
 
+def _gdes_discriminator(backbone):
+    """(the GDES discriminator, the shared embedding block) for `backbone`.
+
+    A plain `backbone` is rebuilt with `token_residual=True` on its own embedding block (which
+    the generator then shares) and keeps its encoder weights, so a given discriminator keeps
+    what it has learned; the residual starts at zero (GDES). A GDES backbone (a saved
+    pretrainer being loaded) is used as it is.
+    """
+    if backbone.token_residual:
+        return backbone, backbone.embeddings.base
+    shared = backbone.embeddings
+    discriminator = ElectraBackbone(
+        **_backbone_args(backbone), embeddings=shared, token_residual=True,
+        dtype=backbone.dtype_policy, name=backbone.name,
+    )
+    pairs = list(zip(backbone.transformer_layers, discriminator.transformer_layers))
+    if backbone.embeddings_project is not None:
+        pairs.append((backbone.embeddings_project, discriminator.embeddings_project))
+    for source, destination in pairs:
+        for a, b in zip(source.weights, destination.weights):
+            b.assign(a.value)
+    return discriminator, shared
+
+
 def generator_config_from(backbone, generator_hidden_size=0.25, generator_layers=1.0):
     return generator_config(_backbone_args(backbone), generator_hidden_size, generator_layers)
 
 
 def _backbone_args(backbone):
     config = backbone.get_config()
-    return {k: v for k, v in config.items() if k not in ("name", "trainable", "dtype")}
+    return {k: v for k, v in config.items()
+            if k not in ("name", "trainable", "dtype", "token_residual")}
 
 
 def _clean_generator_config(config, backbone):

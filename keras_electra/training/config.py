@@ -143,6 +143,10 @@ class PretrainConfig:
     untied_generator_embeddings: bool = field(default=False, metadata=_meta(
         "G's switch: the generator gets its own embedding block (default: shared with the "
         "discriminator)."))
+    gdes: bool = field(default=False, metadata=_meta(
+        "Gradient-disentangled embedding sharing (DeBERTa-v3): the MLM loss alone updates the "
+        "shared word table, the RTD loss a residual table of the discriminator's; exported "
+        "discriminators are folded (plain presets). Excludes --untied_generator_embeddings."))
     uniform_generator: bool = field(default=False, metadata=_meta(
         "G's switch: fakes drawn uniformly from the vocabulary (the generator's logits are "
         "zeroed; an ablation)."))
@@ -306,6 +310,9 @@ class PretrainConfig:
             need(0 <= getattr(self, name) < 1, f"--{name} must be in [0, 1).")
         if self.mask_prob is not None:
             need(0 < self.mask_prob < 1, "--mask_prob must be in (0, 1).")
+        need(not (self.gdes and self.untied_generator_embeddings),
+             "--gdes shares the generator's embeddings with the discriminator; drop "
+             "--untied_generator_embeddings.")
         if self.generator_layers is not None:
             need(0 < self.generator_layers <= 1,
                  f"--generator_layers {self.generator_layers}: must be in (0, 1] (a fraction "

@@ -95,7 +95,8 @@ def build_pretrainer(config, tokenizer):
         kwargs["generator_hidden_size"] = config.generator_hidden_size
     if config.generator_layers is not None:
         kwargs["generator_layers"] = config.generator_layers
-    for switch in ("disallow_correct", "untied_generator_embeddings", "uniform_generator"):
+    for switch in ("disallow_correct", "untied_generator_embeddings", "uniform_generator",
+                   "gdes"):
         kwargs[switch] = bool(getattr(config, switch))
     if tokenizer is not None:
         # No preprocessor on the model: Task.fit would map it over our id batches.

@@ -114,3 +114,51 @@ def test_uniform_generator_loss_is_log_v_and_fakes_cover_the_vocabulary():
     weights = ops.convert_to_numpy(out["masked_lm_weights"]) > 0
     sampled = ops.convert_to_numpy(out["sampled_ids"])[weights]
     assert np.mean(sampled < 104) > 0.8  # 104 of 110 ids are not words: uniform, not learned
+
+
+def test_gdes_gradients_are_disentangled_and_the_export_is_folded(tmp_path):
+    """GDES (DeBERTa-v3): the RTD loss has exactly zero gradient on the shared word table and
+    moves only the residual; the MLM loss never reaches the residual; the exported
+    discriminator is a plain ElectraBackbone whose table is shared + residual and that
+    computes what the GDES discriminator computes."""
+    import tensorflow as tf
+
+    model = pretrainer(gdes=True)
+    shared = model.generator.token_embedding.embeddings
+    residual = model.backbone.embeddings.residual.embeddings
+    assert model.generator.embeddings is model.backbone.embeddings.base
+    assert float(tf.reduce_max(tf.abs(residual))) == 0.0  # zero-initialised
+    rng = np.random.default_rng(4)
+    x = batch(rng)
+    with tf.GradientTape(persistent=True) as tape:
+        out = model(x, training=True)
+    disc_shared, disc_residual = tape.gradient(out["disc_loss"], [shared, residual])
+    gen_shared, gen_residual = tape.gradient(out["gen_loss"], [shared, residual])
+    dense = tf.convert_to_tensor
+    assert disc_shared is None or float(tf.reduce_max(tf.abs(dense(disc_shared)))) == 0.0
+    assert float(tf.reduce_max(tf.abs(dense(disc_residual)))) > 0
+    assert gen_residual is None or float(tf.reduce_max(tf.abs(dense(gen_residual)))) == 0.0
+    assert float(tf.reduce_max(tf.abs(dense(gen_shared)))) > 0
+
+    residual.assign(rng.normal(size=residual.shape).astype("float32") * 0.1)
+    model.export_discriminator(str(tmp_path / "disc"))
+    exported = ElectraBackbone.from_preset(str(tmp_path / "disc"))
+    assert type(exported.embeddings).__name__ == "ElectraEmbedding"  # plain: HF export works
+    assert not exported.token_residual and "token_residual" not in exported.get_config()
+    np.testing.assert_allclose(exported.token_embedding.embeddings.numpy(),
+                               shared.numpy() + residual.numpy(), rtol=0, atol=1e-7)
+    inputs = {k: v[:4] for k, v in batch(rng).items()}
+    np.testing.assert_allclose(exported(inputs)["sequence_output"].numpy(),
+                               model.backbone(inputs)["sequence_output"].numpy(),
+                               rtol=1e-5, atol=1e-5)
+    from keras_electra.convert.preset_io import export_preset_to_hf
+
+    assert export_preset_to_hf(str(tmp_path / "disc"), str(tmp_path / "hf")) == "ElectraModel"
+    # the pretrainer itself round-trips with its residual
+    model.save_to_preset(str(tmp_path / "p"))
+    again = ElectraPretrainer.from_preset(str(tmp_path / "p"))
+    assert again.gdes
+    np.testing.assert_array_equal(again.backbone.embeddings.residual.embeddings.numpy(),
+                                  residual.numpy())
+    with pytest.raises(ValueError, match="cannot be combined with untied"):
+        pretrainer(gdes=True, untied_generator_embeddings=True)

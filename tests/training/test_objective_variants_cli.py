@@ -64,6 +64,29 @@ def test_uniform_generator_through_the_cli(data, tmp_path):
         assert record["gen_loss"] == pytest.approx(math.log(VOCAB_SIZE), rel=1e-4)
 
 
+def test_gdes_through_the_cli_exports_a_plain_discriminator(data, tmp_path, capsys):
+    from keras_electra import ElectraBackbone
+
+    assert cli.main(_argv(data, tmp_path, 2, "--gdes", "true")) == 0
+    exported = ElectraBackbone.from_preset(
+        str(tmp_path / "ckpt" / "presets" / "v-step2-discriminator"))
+    assert not exported.token_residual  # folded: shared table + residual
+    capsys.readouterr()
+    assert cli.main(_argv(data, tmp_path, 2, "--gdes", "true",
+                          "--untied_generator_embeddings", "true")) == 2
+    assert "--gdes shares the generator's embeddings" in capsys.readouterr().err
+
+
+@pytest.mark.jax
+@pytest.mark.slow
+def test_gdes_on_the_jax_backend(data, tmp_path):
+    argv = ["tests/training/cli_guarded.py", *_argv(data, tmp_path, 2, "--gdes", "true")]
+    env = procs.base_env(KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
+    proc = procs.start(argv, env, str(tmp_path / "jax.log"))
+    assert procs.wait_all([proc], timeout=600) == [0], procs.tail(tmp_path / "jax.log")
+    assert os.path.isdir(tmp_path / "ckpt" / "presets" / "v-step2-discriminator")
+
+
 @pytest.mark.jax
 @pytest.mark.slow
 def test_switches_on_the_jax_backend(data, tmp_path):
