@@ -15,9 +15,14 @@ objective: an independent implementation on the same data should follow the same
 
 Each side runs in its own process with one thread, the two in parallel.
 
+`--impl variants --variants electra,gdes,...` instead trains the keras side once per objective
+variant (`VARIANTS`: G's ELECTRA, GDES, G's disallow_correct / uniform_generator switches),
+in parallel, same data and steps, and prints their curves side by side.
+
 Example:
     python benchmarks/learning_curve.py --steps 1000            # both sides, ~20 min on 2 cores
     python benchmarks/learning_curve.py --impl hf --steps 200 --eval-every 100
+    python benchmarks/learning_curve.py --impl variants --variants electra,gdes --steps 1000
 """
 
 import argparse
@@ -105,6 +110,11 @@ def _batch(d, i):
     return {k: v[j * BATCH_SIZE:(j + 1) * BATCH_SIZE] for k, v in d.items()}
 
 
+# objective variants of the keras side: ElectraPretrainer arguments
+VARIANTS = {"electra": {}, "gdes": {"gdes": True}, "disallow_correct": {"disallow_correct": True},
+            "uniform_generator": {"uniform_generator": True}}
+
+
 def run_keras(args, emit):
     import tensorflow as tf
 
@@ -115,7 +125,9 @@ def run_keras(args, emit):
     from keras_electra import ElectraPretrainer
 
     train, held_out = _load(args.cache)
-    model = ElectraPretrainer.from_preset("electra_tiny", seed=1, xla=not args.no_xla)
+    keras.utils.set_random_seed(1)  # every variant starts from the same weights
+    model = ElectraPretrainer.from_preset("electra_tiny", seed=1, xla=not args.no_xla,
+                                          **VARIANTS[args.variant])
 
     class Warmup(keras.optimizers.schedules.LearningRateSchedule):
         def __call__(self, step):
@@ -215,7 +227,11 @@ def run_hf(args, emit):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--impl", choices=("both", "keras", "hf"), default="both")
+    parser.add_argument("--impl", choices=("both", "keras", "hf", "variants"), default="both")
+    parser.add_argument("--variant", choices=sorted(VARIANTS), default="electra",
+                        help="keras side: the objective variant")
+    parser.add_argument("--variants", default="electra,gdes",
+                        help="--impl variants: comma-separated variants to compare")
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--eval-every", type=int, default=100)
     parser.add_argument("--lr", type=float, default=2e-3)
@@ -227,8 +243,37 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def compare_variants(args):
+    """Train the keras side once per variant, in parallel; print and store the curves."""
+    make_data(args.cache)
+    names = args.variants.split(",")
+    base = [sys.executable, __file__, "--impl", "keras", "--steps", str(args.steps),
+            "--eval-every", str(args.eval_every), "--lr", str(args.lr), "--warmup",
+            str(args.warmup), "--cache", args.cache] + (["--no-xla"] if args.no_xla else [])
+    procs = {name: subprocess.Popen(base + ["--variant", name], stdout=subprocess.PIPE,
+                                    text=True) for name in names}
+    curves = {}
+    for name, proc in procs.items():
+        out, _ = proc.communicate()
+        if proc.returncode:
+            raise SystemExit(f"variant {name} failed (exit {proc.returncode})")
+        curves[name] = [json.loads(line[5:]) for line in out.splitlines()
+                        if line.startswith("JSON ")]
+    print("\nstep  " + "  ".join(f"{n} AUC / gen_acc".rjust(26) for n in names))
+    for rows in zip(*(curves[n] for n in names)):
+        print(f"{rows[0]['step']:>5} " + "  ".join(
+            f"{r['disc_auc']:.3f} / {r['gen_accuracy']:.3f}".rjust(26) for r in rows))
+    out_path = HERE / "results" / f"learning_curve_variants_{args.tag}.json"
+    out_path.parent.mkdir(exist_ok=True)
+    payload = {"args": vars(args), "load_average": os.getloadavg(), "curves": curves}
+    out_path.write_text(json.dumps(payload, indent=1))
+    print(f"wrote {out_path}")
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.impl == "variants":
+        return compare_variants(args)
     if args.impl == "both":
         make_data(args.cache)
         base = [sys.executable, __file__, "--steps", str(args.steps), "--eval-every",
@@ -257,7 +302,7 @@ def main(argv=None):
     start = time.perf_counter()
 
     def emit(step, metrics):
-        record = {"impl": args.impl, "step": step, "seconds": time.perf_counter() - start,
+        record = {"impl": args.impl, "variant": args.variant, "step": step, "seconds": time.perf_counter() - start,
                   **{k: float(v) for k, v in metrics.items()}}
         print(f"{args.impl} step {step}: AUC {record['disc_auc']:.3f}, gen acc "
               f"{record['gen_accuracy']:.3f}", file=sys.stderr, flush=True)

@@ -275,6 +275,23 @@ def test_learning_curve_both_sides_write_their_curves(tmp_path, corpus_dir, bert
     assert data["ev_token_ids"].shape == (320, 64)
 
 
+@pytest.mark.slow
+def test_learning_curve_variants_write_one_curve_each(tmp_path, corpus_dir, bert_vocab_path):
+    run_script("learning_curve.py", "--impl", "variants", "--variants", "electra,gdes",
+               "--steps", 2, "--eval-every", 2, "--tag", "pytest", "--cache",
+               tmp_path / "data.npz")
+    path = BENCH / "results" / "learning_curve_variants_pytest.json"
+    try:
+        curves = json.loads(path.read_text())["curves"]
+    finally:
+        path.unlink(missing_ok=True)
+    for name in ("electra", "gdes"):
+        assert [r["step"] for r in curves[name]] == [0, 2]
+        assert {r["variant"] for r in curves[name]} == {name}
+    # same initial weights and data: identical before training (GDES' residual starts at 0)
+    assert curves["electra"][0]["disc_auc"] == pytest.approx(curves["gdes"][0]["disc_auc"])
+
+
 def test_learning_curve_auc_is_the_pairwise_auc():
     from electra_numpy_reference import auc
     from learning_curve import exact_auc

@@ -168,9 +168,8 @@ class ElectraPretrainer(Task):
             raise ValueError("ElectraPretrainer: gdes shares the generator's embedding block "
                              "with the discriminator; it cannot be combined with "
                              "untied_generator_embeddings=True.")
-        shared_embeddings = backbone.embeddings
-        if gdes:
-            backbone, shared_embeddings = _gdes_discriminator(backbone)
+        shared_embeddings = (backbone.embeddings.base if backbone.token_residual
+                             else backbone.embeddings)
         tokenizer = getattr(preprocessor, "tokenizer", None)
         special = {
             "cls": cls_token_id, "sep": sep_token_id, "mask": mask_token_id, "pad": pad_token_id,
@@ -247,6 +246,10 @@ class ElectraPretrainer(Task):
             (None, None, self.generator.hidden_dim), (None, None)
         )
         self.discriminator_head.build((None, None, backbone.hidden_dim))
+        if gdes:
+            # last, so that every other layer draws the same initial weights as without GDES
+            # (same seed, same start: a fair comparison); the rebuilt encoder copies them
+            self.backbone, _ = _gdes_discriminator(self.backbone)
         self.built = True
 
     # ------------------------------------------------------------------ api

@@ -162,3 +162,22 @@ def test_gdes_gradients_are_disentangled_and_the_export_is_folded(tmp_path):
                                   residual.numpy())
     with pytest.raises(ValueError, match="cannot be combined with untied"):
         pretrainer(gdes=True, untied_generator_embeddings=True)
+
+
+def test_gdes_starts_from_the_same_function_as_electra():
+    """Same seed, same weights: before training GDES computes exactly what ELECTRA does (the
+    residual is zero), so a learning-curve comparison starts from one point."""
+    plain, gdes = pretrainer(), pretrainer(gdes=True)
+    for part in ("generator", "generator_head", "discriminator_head"):
+        for w, v in zip(getattr(plain, part).weights, getattr(gdes, part).weights, strict=True):
+            np.testing.assert_array_equal(w.numpy(), v.numpy(), err_msg=f"{part} {w.path}")
+    pairs = list(zip(plain.backbone.transformer_layers, gdes.backbone.transformer_layers,
+                     strict=True))
+    pairs.append((plain.backbone.embeddings_project, gdes.backbone.embeddings_project))
+    for a, b in pairs:
+        for w, v in zip(a.weights, b.weights, strict=True):
+            np.testing.assert_array_equal(w.numpy(), v.numpy(), err_msg=w.path)
+    x = batch(np.random.default_rng(5))
+    a, b = plain(x, training=False), gdes(x, training=False)
+    np.testing.assert_allclose(ops.convert_to_numpy(b["disc_logits"]),
+                               ops.convert_to_numpy(a["disc_logits"]), rtol=1e-6, atol=1e-6)
