@@ -2,6 +2,7 @@
 
 
 def register(subparsers):
+    from keras_electra.commands._corpus_options import add_corpus_options
     from keras_electra.utils.cli_options import add_option
 
     parser = subparsers.add_parser(
@@ -14,19 +15,10 @@ def register(subparsers):
             "--input 'corpus/*.txt' --vocab_size 30522 --output vocab.txt"
         ),
     )
-    parser.add_argument("--input", required=True, action="append",
-                        help="glob of UTF-8 text files (.gz too); repeat or comma-separate")
+    add_corpus_options(parser)
     add_option(parser, "--vocab_size", aliases=["--vocab-size"], type=int, default=30522,
                help="tokens (default 30522)")
     parser.add_argument("--output", required=True, help="vocab.txt to write")
-    parser.add_argument("--lowercase", action="store_true", default=True,
-                        help="lower-case and strip accents (uncased, default)")
-    add_option(parser, "--no_lowercase", aliases=["--no-lowercase"], dest="lowercase",
-               action="store_false", help="keep case and accents (cased)")
-    add_option(parser, "--skip_bad_lines", aliases=["--skip-bad-lines"], action="store_true",
-               help="skip lines that are not UTF-8 instead of failing")
-    add_option(parser, "--no_progress", aliases=["--no-progress"], action="store_true",
-               help="no progress bar")
     # a ValueError here is a bad argument or input (sizes, special tokens), not a bug
     parser.set_defaults(func=run, user_errors=(ValueError,))
 

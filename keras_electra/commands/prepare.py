@@ -4,6 +4,7 @@ import json
 
 
 def register(subparsers):
+    from keras_electra.commands._corpus_options import add_corpus_options
     from keras_electra.utils.cli_options import add_option
 
     parser = subparsers.add_parser(
@@ -16,8 +17,7 @@ def register(subparsers):
             "--output_dir pretrain_data --max_seq_length 128"
         ),
     )
-    parser.add_argument("--input", required=True, action="append",
-                        help="glob of UTF-8 text files (.gz too); repeat or comma-separate")
+    add_corpus_options(parser)
     add_option(parser, "--vocab_file", aliases=["--vocab"], required=True,
                help="vocab.txt (with [PAD] [UNK] [CLS] [SEP] [MASK])")
     add_option(parser, "--output_dir", aliases=["--output-dir"], required=True,
@@ -37,14 +37,6 @@ def register(subparsers):
     parser.add_argument("--overwrite", action="store_true",
                         help="replace output of another configuration in --output_dir (the "
                         "old output is kept until the new one is complete)")
-    add_option(parser, "--skip_bad_lines", aliases=["--skip-bad-lines"], action="store_true",
-               help="skip (and count) lines that are not UTF-8 instead of failing")
-    parser.add_argument("--lowercase", action="store_true", default=True,
-                        help="lower-case and strip accents (uncased, default)")
-    add_option(parser, "--no_lowercase", aliases=["--no-lowercase"], dest="lowercase",
-               action="store_false", help="keep case and accents (cased)")
-    add_option(parser, "--no_progress", aliases=["--no-progress"], action="store_true",
-               help="no progress bars")
     # a ValueError here is a bad argument or input (sizes, fractions, vocab), not a bug
     parser.set_defaults(func=run, user_errors=(ValueError,))
 
