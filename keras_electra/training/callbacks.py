@@ -184,11 +184,6 @@ def micro_steps(model):
     return to_int(_inner_optimizer(model)._iterations)
 
 
-def is_update_boundary(model):
-    """True right after an optimizer update (not between accumulation micro-steps)."""
-    return micro_steps(model) % accumulation_steps(model) == 0
-
-
 def current_learning_rate(model):
     """The lr the *next* update will use, from the unwrapped schedule at `iterations`."""
     inner = _inner_optimizer(model)
