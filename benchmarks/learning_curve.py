@@ -139,11 +139,26 @@ def run_keras(args, emit):
     ds = tf.data.Dataset.from_tensor_slices({k: v[:n] for k, v in train.items()})
     ds = ds.repeat().batch(BATCH_SIZE)
     held_out_ds = tf.data.Dataset.from_tensor_slices(held_out).batch(BATCH_SIZE)
+    from keras_electra.evaluation.rtd_cues import (
+        context_free_baseline,
+        cue_free_auc,
+        rtd_outputs,
+    )
+
+    held_out_batches = [_batch(held_out, i) for i in range(len(held_out["token_ids"])
+                                                          // BATCH_SIZE)]
+    fit_batches = [_batch(train, i) for i in range(len(held_out_batches))]
     done = 0
     while True:
         r = model.evaluate(held_out_ds, verbose=0, return_dict=True)
+        model.reset_metrics()
+        # the same replacements for both: the model's own fakes on held-out passages; the
+        # context-free baseline learns token identities from training passages
+        outputs = rtd_outputs(model, held_out_batches)
         emit(done, {"disc_auc": r["disc_auc"], "gen_accuracy": r["gen_accuracy"],
-                    "disc_loss": r["disc_loss"]})
+                    "disc_loss": r["disc_loss"], "cue_free_auc": cue_free_auc(outputs),
+                    "context_free_auc": context_free_baseline(
+                        rtd_outputs(model, fit_batches), outputs)})
         if done >= args.steps:
             return
         todo = min(args.eval_every, args.steps - done)
@@ -259,10 +274,12 @@ def compare_variants(args):
             raise SystemExit(f"variant {name} failed (exit {proc.returncode})")
         curves[name] = [json.loads(line[5:]) for line in out.splitlines()
                         if line.startswith("JSON ")]
-    print("\nstep  " + "  ".join(f"{n} AUC / gen_acc".rjust(26) for n in names))
+    print("\nper variant: disc AUC / cue-free AUC / context-free baseline AUC / gen accuracy")
+    print("step  " + "  ".join(n.rjust(27) for n in names))
     for rows in zip(*(curves[n] for n in names)):
         print(f"{rows[0]['step']:>5} " + "  ".join(
-            f"{r['disc_auc']:.3f} / {r['gen_accuracy']:.3f}".rjust(26) for r in rows))
+            f"{r['disc_auc']:.3f}/{r['cue_free_auc']:.3f}/{r['context_free_auc']:.3f}/"
+            f"{r['gen_accuracy']:.3f}".rjust(27) for r in rows))
     out_path = HERE / "results" / f"learning_curve_variants_{args.tag}.json"
     out_path.parent.mkdir(exist_ok=True)
     payload = {"args": vars(args), "load_average": os.getloadavg(), "curves": curves}
@@ -304,7 +321,7 @@ def main(argv=None):
     def emit(step, metrics):
         record = {"impl": args.impl, "variant": args.variant, "step": step, "seconds": time.perf_counter() - start,
                   **{k: float(v) for k, v in metrics.items()}}
-        print(f"{args.impl} step {step}: AUC {record['disc_auc']:.3f}, gen acc "
+        print(f"{args.impl} {args.variant} step {step}: AUC {record['disc_auc']:.3f}, gen acc "
               f"{record['gen_accuracy']:.3f}", file=sys.stderr, flush=True)
         print("JSON " + json.dumps(record), flush=True)
 
