@@ -168,6 +168,8 @@ class ElectraPretrainer(Task):
             raise ValueError("ElectraPretrainer: gdes shares the generator's embedding block "
                              "with the discriminator; it cannot be combined with "
                              "untied_generator_embeddings=True.")
+        if gdes:
+            backbone = _gdes_discriminator(backbone)
         shared_embeddings = (backbone.embeddings.base if backbone.token_residual
                              else backbone.embeddings)
         tokenizer = getattr(preprocessor, "tokenizer", None)
@@ -246,10 +248,6 @@ class ElectraPretrainer(Task):
             (None, None, self.generator.hidden_dim), (None, None)
         )
         self.discriminator_head.build((None, None, backbone.hidden_dim))
-        if gdes:
-            # last, so that every other layer draws the same initial weights as without GDES
-            # (same seed, same start: a fair comparison); the rebuilt encoder copies them
-            self.backbone, _ = _gdes_discriminator(self.backbone)
         self.built = True
 
     # ------------------------------------------------------------------ api
@@ -569,27 +567,37 @@ class ElectraPretrainer(Task):
 
 
 def _gdes_discriminator(backbone):
-    """(the GDES discriminator, the shared embedding block) for `backbone`.
+    """The GDES discriminator for `backbone`.
 
     A plain `backbone` is rebuilt with `token_residual=True` on its own embedding block (which
     the generator then shares) and keeps its encoder weights, so a given discriminator keeps
-    what it has learned; the residual starts at zero (GDES). A GDES backbone (a saved
-    pretrainer being loaded) is used as it is.
+    what it has learned; the residual starts at zero (GDES). The rebuild restores Python's and
+    numpy's random states afterwards (Keras draws initializer seeds from them), so every
+    layer built after it gets the same initial weights as without GDES: same seed, same
+    start. A GDES backbone (a saved pretrainer being loaded) is returned as it is.
     """
+    import random
+
+    import numpy as np
+
     if backbone.token_residual:
-        return backbone, backbone.embeddings.base
-    shared = backbone.embeddings
-    discriminator = ElectraBackbone(
-        **_backbone_args(backbone), embeddings=shared, token_residual=True,
-        dtype=backbone.dtype_policy, name=backbone.name,
-    )
+        return backbone
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    try:
+        discriminator = ElectraBackbone(
+            **_backbone_args(backbone), embeddings=backbone.embeddings, token_residual=True,
+            dtype=backbone.dtype_policy, name=backbone.name,
+        )
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
     pairs = list(zip(backbone.transformer_layers, discriminator.transformer_layers))
     if backbone.embeddings_project is not None:
         pairs.append((backbone.embeddings_project, discriminator.embeddings_project))
     for source, destination in pairs:
         for a, b in zip(source.weights, destination.weights):
             b.assign(a.value)
-    return discriminator, shared
+    return discriminator
 
 
 def generator_config_from(backbone, generator_hidden_size=0.25, generator_layers=1.0):

@@ -109,14 +109,20 @@ def test_kill_during_a_checkpoint_write_and_ctrl_c_resume_bit_identically(shards
     not, dir not renamed), and SIGINT (Ctrl-C) mid-run: rerunning the same command gives
     weights, optimizer state and RNG state bit-identical to an uninterrupted run."""
     ref, killed, interrupted = tmp_path / "ref", tmp_path / "killed", tmp_path / "interrupted"
-    env = procs.base_env(GUARD_STEP_SLEEP="0.2")
-    reference = procs.start(_argv(shards, ref, "r", 8), env, str(tmp_path / "ref.log"))
+    reference = procs.start(_argv(shards, ref, "r", 8), procs.base_env(),
+                            str(tmp_path / "ref.log"))
     victim = procs.start(_argv(shards, killed, "r", 8),
                          procs.base_env(GUARD_KILL_IN_SAVE_AT_STEP="6"),
                          str(tmp_path / "killed1.log"))
-    ctrl_c = procs.start(_argv(shards, interrupted, "r", 8), env,
+    # slow steps (1 s each) so that Ctrl-C lands mid-run, whatever the machine's load
+    ctrl_c = procs.start(_argv(shards, interrupted, "r", 8),
+                         procs.base_env(GUARD_STEP_SLEEP="1.0"),
                          str(tmp_path / "interrupted1.log"))
     try:
+        _wait_for_checkpoint(interrupted, 0, 6, [ctrl_c])
+        ctrl_c.send_signal(signal.SIGINT)
+        assert ctrl_c.wait(120) == 130, procs.tail(tmp_path / "interrupted1.log")
+        assert "keras-electra: interrupted" in procs.read(tmp_path / "interrupted1.log")
         assert victim.wait(500) == -signal.SIGKILL, procs.tail(tmp_path / "killed1.log")
         worker_dir = killed / "ckpt" / "worker-0"
         names = sorted(os.listdir(worker_dir))
@@ -124,10 +130,6 @@ def test_kill_during_a_checkpoint_write_and_ctrl_c_resume_bit_identically(shards
         (partial,) = [n for n in names if n.startswith(".tmp-ckpt-0000000006-")]
         assert (worker_dir / partial / "model.weights.h5").is_file()
         assert not (worker_dir / partial / "state.json").exists()
-        _wait_for_checkpoint(interrupted, 0, 6, [ctrl_c])
-        ctrl_c.send_signal(signal.SIGINT)
-        assert ctrl_c.wait(120) == 130, procs.tail(tmp_path / "interrupted1.log")
-        assert "keras-electra: interrupted" in procs.read(tmp_path / "interrupted1.log")
         reruns = [procs.start(_argv(shards, killed, "r", 8), procs.base_env(),
                               str(tmp_path / "killed2.log")),
                   procs.start(_argv(shards, interrupted, "r", 8), procs.base_env(),
