@@ -59,3 +59,25 @@ def _clear_keras_session():
         keras.config.set_dtype_policy("float32")
     except Exception:
         pass
+
+
+def tiny_question_answerer(vocab_path, head="simple", doc_stride=24, seed=0):
+    """A random 1-layer `ElectraQuestionAnswerer` (hidden 16, seq 64, questions <= 16 tokens)
+    with its preprocessor on `vocab_path`: SQuAD contexts need several windows."""
+    import keras
+
+    from keras_electra import ElectraBackbone, ElectraQuestionAnswerer, ElectraTokenizer
+    from keras_electra.models.electra_question_answerer_preprocessor import (
+        ElectraQuestionAnswererPreprocessor,
+    )
+
+    keras.utils.set_random_seed(seed)
+    tokenizer = ElectraTokenizer(str(vocab_path))
+    backbone = ElectraBackbone(vocabulary_size=tokenizer.vocabulary_size(), num_layers=1,
+                               num_heads=2, hidden_dim=16, embedding_dim=8, intermediate_dim=32,
+                               max_sequence_length=64)
+    preprocessor = ElectraQuestionAnswererPreprocessor(tokenizer, sequence_length=64,
+                                                       max_query_length=16,
+                                                       doc_stride=doc_stride)
+    extra = {"head_hidden_dim": 8} if head == "electra" else {}
+    return ElectraQuestionAnswerer(backbone, preprocessor=preprocessor, head=head, **extra)

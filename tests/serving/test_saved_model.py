@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import tiny_question_answerer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WINDOW_KEYS = ("token_ids", "segment_ids", "padding_mask", "token_char_start",
@@ -27,23 +28,8 @@ def examples(squad_sample_path):
 
 
 def _model(bert_vocab_path, head):
-    import keras
-
-    from keras_electra import ElectraBackbone, ElectraQuestionAnswerer, ElectraTokenizer
-    from keras_electra.models.electra_question_answerer_preprocessor import (
-        ElectraQuestionAnswererPreprocessor,
-    )
-
-    keras.utils.set_random_seed(1)
-    tokenizer = ElectraTokenizer(str(bert_vocab_path))
-    backbone = ElectraBackbone(vocabulary_size=tokenizer.vocabulary_size(), num_layers=1,
-                               num_heads=2, hidden_dim=16, embedding_dim=8,
-                               intermediate_dim=32, max_sequence_length=64)
     # 64 tokens, stride 24: every SQuAD context needs several windows
-    preprocessor = ElectraQuestionAnswererPreprocessor(tokenizer, sequence_length=64,
-                                                       max_query_length=16, doc_stride=24)
-    extra = {"head_hidden_dim": 8} if head == "electra" else {}
-    return ElectraQuestionAnswerer(backbone, preprocessor=preprocessor, head=head, **extra)
+    return tiny_question_answerer(bert_vocab_path, head, doc_stride=24, seed=1)
 
 
 @pytest.mark.slow

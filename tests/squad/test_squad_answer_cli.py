@@ -5,26 +5,12 @@ import subprocess
 import sys
 
 import pytest
+from conftest import tiny_question_answerer
 
 
 @pytest.mark.parametrize("head", ["electra"])
 def test_answer_cli_returns_span_of_context(head, tmp_path, bert_vocab_path):
-    import keras
-
-    from keras_electra import ElectraBackbone, ElectraQuestionAnswerer, ElectraTokenizer
-    from keras_electra.models.electra_question_answerer_preprocessor import (
-        ElectraQuestionAnswererPreprocessor,
-    )
-
-    keras.utils.set_random_seed(0)
-    tokenizer = ElectraTokenizer(str(bert_vocab_path))
-    backbone = ElectraBackbone(vocabulary_size=tokenizer.vocabulary_size(), num_layers=1,
-                               num_heads=2, hidden_dim=16, embedding_dim=8, intermediate_dim=32,
-                               max_sequence_length=64)
-    preprocessor = ElectraQuestionAnswererPreprocessor(tokenizer, sequence_length=64,
-                                                       max_query_length=16, doc_stride=16)
-    qa = ElectraQuestionAnswerer(backbone, preprocessor=preprocessor, head=head,
-                                 head_hidden_dim=8)
+    qa = tiny_question_answerer(bert_vocab_path, head, doc_stride=16)
     qa.save_to_preset(str(tmp_path / "qa"))
     # long enough for several 64-token windows; accents to exercise char offsets
     context = ("The Rhine rises in the Swiss canton of Graubünden in the southeastern Swiss "
@@ -48,24 +34,11 @@ def test_answer_cli_batched_input_equals_one_question_at_a_time(tmp_path, bert_v
                                                                 squad_sample_path, capsys):
     """`answer --input q.jsonl --output a.jsonl` (batched) gives, line for line, what the
     one-question form gives; a malformed line is one error line naming the file and line."""
-    import keras
-
-    from keras_electra import ElectraBackbone, ElectraQuestionAnswerer, ElectraTokenizer
     from keras_electra.cli import main
-    from keras_electra.models.electra_question_answerer_preprocessor import (
-        ElectraQuestionAnswererPreprocessor,
-    )
     from keras_electra.squad.answering import answer_question
     from keras_electra.squad.reader import read_squad
 
-    keras.utils.set_random_seed(0)
-    tokenizer = ElectraTokenizer(str(bert_vocab_path))
-    backbone = ElectraBackbone(vocabulary_size=tokenizer.vocabulary_size(), num_layers=1,
-                               num_heads=2, hidden_dim=16, embedding_dim=8, intermediate_dim=32,
-                               max_sequence_length=64)
-    preprocessor = ElectraQuestionAnswererPreprocessor(tokenizer, sequence_length=64,
-                                                       max_query_length=16, doc_stride=24)
-    qa = ElectraQuestionAnswerer(backbone, preprocessor=preprocessor, head="simple")
+    qa = tiny_question_answerer(bert_vocab_path, "simple", doc_stride=24)
     qa.save_to_preset(str(tmp_path / "qa"))
     examples = read_squad(str(squad_sample_path)).examples[:12]
     questions = tmp_path / "questions.jsonl"
