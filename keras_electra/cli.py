@@ -56,6 +56,12 @@ def main(argv=None):
         parser.print_help()
         return 2
     user_errors = (UserError, *getattr(args, "user_errors", ()))
+    if getattr(args, "needs_tensorflow", True):
+        # every other command reads or writes through TensorFlow (tf.data, tensorflow-text,
+        # SavedModel): import it now, without its known-harmless C++ start-up lines
+        from keras_electra.utils.tf_startup import import_tensorflow_quietly
+
+        import_tensorflow_quietly()
     try:
         result = args.func(args)
     except KeyboardInterrupt:

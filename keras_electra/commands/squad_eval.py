@@ -27,7 +27,7 @@ def register(subparsers):
     add_option(parser, "--out_file", "-o", aliases=["--out-file"], default=None,
                help="write the JSON here too")
     # ValueError: non-finite null odds (`check_null_odds`)
-    parser.set_defaults(func=run, user_errors=(ValueError,))
+    parser.set_defaults(func=run, user_errors=(ValueError,), needs_tensorflow=False)
 
 
 def squad_eval(data_file, pred_file, na_prob_file=None, na_prob_thresh=1.0):

@@ -13,6 +13,7 @@ import contextlib
 import glob
 import io
 import json
+import logging
 import os
 import platform
 import resource
@@ -29,13 +30,32 @@ from keras_electra.squad.postprocess import NULL_THRESHOLDS
 
 # Outputs of one run (removed at the start of the next one in the same --output-dir).
 OUTPUT_NAMES = ("corpus", "vocab.txt", "shards", "pretrain", "hf_discriminator", "qa", "squad",
+                "squad_random_init", "answer_questions.jsonl", "answers.jsonl",
                 "report.md", "summary.json", "pretrain_loss.png", "pretrain_accuracy.png",
                 "qa_metrics.png")
 RUN_NAME = "demo"
-# Trained val disc AUC must beat the untrained model's by this much (and the untrained
-# discriminator's on the same replacements at all).
-AUC_MARGIN = 0.05
+# Contextual detection: the cue-free AUC must beat the context-free baseline by this much
+# (about two standard errors of an AUC over the demo's ~30k cue-free validation positions).
+CONTEXT_MARGIN = 0.01
 F1_MARGIN = 10.0    # QA F1 must beat the best baseline's by this many points
+# Pretraining helped: the pretrained model's F1 must beat the random-init one's by this much.
+PRETRAINING_F1_MARGIN = 1.0
+
+
+class InProcessRetracingFilter(logging.Filter):
+    """Drops TensorFlow's "N out of the last M calls to <function ...> triggered tf.function
+    retracing" warning, in the in-process demo only.
+
+    Known harmless there: TensorFlow counts traces per Python code object across the whole
+    process, and the demo runs a dozen commands (three pretrainer evaluations, two
+    fine-tunings, ...) in one process, each new model tracing its own train or predict
+    function once, as it does run alone. Run alone (the keras-electra CLI, or the demo with
+    --subprocess) the same commands print no such warning, so a real retracing problem in
+    one command still shows there (and in tests/test_demo.py's CLI checks).
+    """
+
+    def filter(self, record):
+        return "triggered tf.function retracing" not in record.getMessage()
 
 
 class StageError(RuntimeError):
@@ -126,7 +146,17 @@ class Demo:
 
 
 STAGE_NAMES = ("corpus", "build-vocab", "prepare", "pretrain", "export", "rtd-baseline",
-               "qa-data", "squad", "squad-eval", "qa-baselines", "answer", "report")
+               "qa-data", "squad", "squad-eval", "squad-random-init", "qa-baselines", "answer",
+               "report")
+
+
+def pretrain_option_flags(settings):
+    """`keras-electra pretrain` flags of `DemoSettings.pretrain_options` (objective settings
+    such as the generator's size, picked by benchmarks/demo_sweep.py)."""
+    flags = []
+    for key, value in settings.pretrain_options.items():
+        flags += [f"--{key}", str(value).lower() if isinstance(value, bool) else str(value)]
+    return flags
 
 
 def _validation_frequency(steps):
@@ -179,8 +209,10 @@ def checkpoint_rtd_baselines(checkpoint_dir, val_dir, validation_batches):
             val_dir, config.per_gpu_batch_size, config.max_seq_length, shuffle=False,
             repeat=False, num_readers=config.data_readers or 1, num_batches=validation_batches)
 
+    # steps= the batch count: on a dataset of unknown cardinality, `evaluate` without it
+    # reads to the end and Keras warns "Your input ran out of data"
     results = rtd_baselines(build, lambda model: checkpointing.load_checkpoint(model, path),
-                            dataset)
+                            dataset, steps=validation_batches)
     keras.backend.clear_session()
     return results
 
@@ -297,6 +329,8 @@ def run_pipeline(args, settings):
                "data": {}, "builtin_data": builtin_corpus and builtin_squad,
                "quick": bool(args.quick)}
     reset_output_dir(demo.output_dir, OUTPUT_NAMES)
+    if not args.subprocess:
+        logging.getLogger("tensorflow").addFilter(InProcessRetracingFilter())
     print(f"keras-electra demo -> {demo.output_dir} (pretraining {s.pretrain_steps} steps; "
           f"{'quick smoke-test sizes' if args.quick else 'full demo sizes'})", flush=True)
     try:
@@ -312,20 +346,14 @@ def run_pipeline(args, settings):
         print(f"demo: partial report: {out('report.md')}", file=sys.stderr)
         return 130 if isinstance(error, KeyboardInterrupt) else 1
 
-    learned = summary["learned"]
-    if all(learned.values()):
-        summary["status"] = "ok"
-        summary["verdict"] = ("The model learned: pretraining disc AUC and QA F1 are above "
-                              "the baselines computed in this run.")
-        code = 0
-    else:
-        failed = ", ".join(k for k, v in learned.items() if not v)
-        summary["status"] = "ran, but did NOT beat the baselines"
-        summary["verdict"] = (f"Not above the baselines: {failed} (margins: AUC +{AUC_MARGIN}, "
-                              f"F1 +{F1_MARGIN} points). "
-                              + ("Expected for --quick sizes." if args.quick else
-                                 "Train longer (--steps) or check the data."))
-        code = 3 if summary["builtin_data"] and not args.quick else 0
+    shown = {name: claim["shown"] for name, claim in summary["claims"].items()}
+    summary["status"] = ("all claims shown" if all(shown.values()) else
+                         "ran; NOT shown: " + ", ".join(k for k, v in shown.items() if not v))
+    summary["verdict"] = verdict(summary["claims"], args.quick)
+    # a pipeline that learned nothing at all is a failure of the built-in demo; the research
+    # outcomes (contextual detection, pretraining's value) are reported, not required
+    broken = not (shown[QA_CLAIM] and shown[GENERATOR_CLAIM])
+    code = 3 if broken and summary["builtin_data"] and not args.quick else 0
     _finish(demo, summary)
     _print_summary(summary)
     if code:
@@ -383,20 +411,21 @@ def _run_stages(args, demo, summary, builtin_corpus, builtin_squad):
     pretrain_dir = out("pretrain")
     log_dir = os.path.join(pretrain_dir, "logs")
     frequency = _validation_frequency(s.pretrain_steps)
-    with demo.stage("pretrain", f"electra_tiny, {s.pretrain_steps} steps"):
+    with demo.stage("pretrain", f"electra_{s.model_size}, {s.pretrain_steps} steps"):
         demo.cli([
             "pretrain", "--train_dir", os.path.join(shards, "train"),
             "--val_dir", os.path.join(shards, "val"), "--vocab_file", vocab,
-            "--model_size", "tiny", "--per_gpu_batch_size", str(s.pretrain_batch),
+            "--model_size", s.model_size, "--per_gpu_batch_size", str(s.pretrain_batch),
             "--max_seq_length", str(s.max_seq_len), "--learning_rate", str(s.pretrain_lr),
-            "--warmup_steps", str(max(1, s.pretrain_steps // 10)),
+            "--warmup_steps", str(round(s.pretrain_steps * s.pretrain_warmup)),
             "--total_steps", str(s.pretrain_steps), "--checkpoint_frequency", "0",
             "--validation_frequency", str(frequency),
             "--validation_steps", str(s.validation_batches),
+            "--cue_free_batches", str(s.cue_free_batches),
             "--log_frequency", str(min(s.log_frequency, s.pretrain_steps)),
             "--log_dir", log_dir, "--checkpoint_dir", os.path.join(pretrain_dir, "checkpoints"),
             "--export_dir", os.path.join(pretrain_dir, "presets"), "--run_name", RUN_NAME,
-            "--seed", "42"])
+            "--seed", "42", *pretrain_option_flags(s)])
         preset = os.path.join(pretrain_dir, "presets",
                               f"{RUN_NAME}-step{s.pretrain_steps}-discriminator")
         _require(os.path.join(preset, "config.json"), "the exported discriminator preset")
@@ -427,6 +456,11 @@ def _run_stages(args, demo, summary, builtin_corpus, builtin_squad):
         "trained_validation": rtd["trained"],
         "untrained_discriminator_validation": rtd["untrained_discriminator"],
         "untrained_validation": rtd["untrained_model"],
+        "model_size": s.model_size, "options": dict(s.pretrain_options),
+        # the honest RTD numbers of the run's own validations (keras_electra.evaluation.rtd_cues)
+        "cue_free_curve": [{k: r.get(k) for k in (
+            "step", "val_disc_auc", "val_cue_free_auc", "val_context_free_auc",
+            "val_gen_accuracy")} for r in val_records],
     }
     report.plot_pretraining(train_records, val_records, demo.output_dir)
 
@@ -458,14 +492,16 @@ def _run_stages(args, demo, summary, builtin_corpus, builtin_squad):
         summary["data"]["QA source"] = source
 
     squad_dir = out("squad")
+    # the same fine-tuning budget for the pretrained and the randomly initialized model
+    finetune_flags = [
+        "--train_file", train_file, "--predict_file", dev_file,
+        "--per_gpu_batch_size", str(s.qa_batch), "--learning_rate", str(s.qa_lr),
+        "--epochs", str(s.qa_epochs), "--max_seq_length", str(s.qa_max_seq_len),
+        "--doc_stride", str(s.qa_doc_stride), "--max_query_length", str(s.qa_max_query_len),
+        "--null_threshold", str(s.qa_null_threshold), "--seed", str(s.seed)]
     with demo.stage("squad", "fine-tune ElectraQuestionAnswerer from the discriminator"):
-        demo.cli([
-            "squad", "--train_file", train_file, "--predict_file", dev_file,
-            "--output_dir", squad_dir, "--load_from", "checkpoint", "--checkpoint_path", preset,
-            "--per_gpu_batch_size", str(s.qa_batch), "--learning_rate", str(s.qa_lr),
-            "--epochs", str(s.qa_epochs), "--max_seq_length", str(s.qa_max_seq_len),
-            "--doc_stride", str(s.qa_doc_stride), "--max_query_length", str(s.qa_max_query_len),
-            "--null_threshold", str(s.qa_null_threshold), "--seed", str(s.seed)], capture=True)
+        demo.cli(["squad", "--output_dir", squad_dir, "--load_from", "checkpoint",
+                  "--checkpoint_path", preset, *finetune_flags], capture=True)
         _require(os.path.join(squad_dir, "model"), "the fine-tuned model preset")
         with open(_require(os.path.join(squad_dir, "train.json"), "squad's train.json")) as f:
             steps = json.load(f)["total_steps"]
@@ -491,44 +527,112 @@ def _run_stages(args, demo, summary, builtin_corpus, builtin_squad):
             raise StageError(f"squad-eval EM {model_eval['exact']:.3f} differs from the squad "
                              f"command's {squad_eval['exact']:.3f}")
 
+    random_dir = out("squad_random_init")
+    with demo.stage("squad-random-init", "the same fine-tuning from random initialization"):
+        # same architecture (the pretraining preset with the demo's vocabulary), same data,
+        # steps, learning rate and seed: only the starting weights differ
+        demo.cli(["squad", "--output_dir", random_dir, "--load_from", "scratch",
+                  "--model_size", f"electra_{s.model_size}", "--vocab_file", vocab,
+                  *finetune_flags], capture=True)
+        random_eval_path = os.path.join(random_dir, "eval_official.json")
+        demo.cli(["squad-eval", dev_file,
+                  _require(os.path.join(random_dir, "non_null_predictions.json"), "predictions"),
+                  "--na_prob_file", os.path.join(random_dir, "null_odds.json"),
+                  "--na_prob_thresh", str(s.qa_null_threshold), "--out_file", random_eval_path])
+        with open(_require(random_eval_path, "squad-eval's output")) as f:
+            random_eval = json.load(f)
+
     with demo.stage("qa-baselines", "all-null and random-span predictions"):
         baselines = qa_baselines(dev_file, seed=s.seed)
         for name, values in baselines.items():
             print(f"{name}: EM {values['exact']:.1f}, F1 {values['f1']:.1f}")
     summary["qa"] = {
         "eval": model_eval, "eval_g_threshold": g_eval, "baselines": baselines, "steps": steps,
+        "random_init_eval": random_eval,
         "null_threshold": s.qa_null_threshold,
         "train_questions": counts["train"]["questions"],
         "dev_questions": counts["dev"]["questions"],
         "dev_unanswerable": counts["dev"]["unanswerable"], "model": os.path.join(squad_dir,
                                                                                  "model"),
     }
-    report.plot_qa(model_eval, baselines, out("qa_metrics.png"))
+    report.plot_qa(model_eval, baselines, out("qa_metrics.png"), random_eval)
 
-    with demo.stage("answer", "keras-electra answer on a few questions"):
+    with demo.stage("answer", "keras-electra answer on a few questions (one batched call)"):
         questions = (_default_answer_questions() if builtin_squad else [])
         questions += pick_questions(dev_file, count=2 if builtin_squad else 4)
-        answers = []
-        for item in questions:
-            text = demo.cli(["answer", "--model", os.path.join(squad_dir, "model"),
-                             "--question", item["question"], "--context", item["context"],
-                             "--max_seq_length", str(s.qa_max_seq_len),
-                             "--null_threshold", str(s.qa_null_threshold), "--json"],
-                            capture=True)
-            result = json.loads(text[text.index("{"):])
-            answers.append({**item, "answer": result["answer"], "score": result["score"],
-                            "null_odds": result["null_odds"]})
-        summary["answers"] = answers
+        questions_path, answers_path = out("answer_questions.jsonl"), out("answers.jsonl")
+        with open(questions_path, "w", encoding="utf-8") as f:
+            for i, item in enumerate(questions):
+                f.write(json.dumps({"id": str(i), "question": item["question"],
+                                    "context": item["context"]}) + "\n")
+        demo.cli(["answer", "--model", os.path.join(squad_dir, "model"),
+                  "--input", questions_path, "--output", answers_path,
+                  "--max_seq_length", str(s.qa_max_seq_len),
+                  "--null_threshold", str(s.qa_null_threshold)])
+        with open(_require(answers_path, "the answers file"), encoding="utf-8") as f:
+            results = [json.loads(line) for line in f if line.strip()]
+        if len(results) != len(questions):
+            raise StageError(f"{answers_path}: {len(results)} answers for {len(questions)} "
+                             "questions")
+        summary["answers"] = [{**item, "answer": result["answer"], "score": result["score"],
+                               "null_odds": result["null_odds"]}
+                              for item, result in zip(questions, results)]
 
-    pre = summary["pretraining"]
-    trained_auc = pre["trained_validation"]["val_disc_auc"]
-    best_baseline_f1 = max(b["f1"] for b in baselines.values())
-    summary["learned"] = {
-        "pretraining disc AUC": (
-            trained_auc >= pre["untrained_validation"]["val_disc_auc"] + AUC_MARGIN
-            and trained_auc > pre["untrained_discriminator_validation"]["val_disc_auc"]),
-        "QA F1": model_eval["f1"] >= best_baseline_f1 + F1_MARGIN,
+    summary["claims"] = claims(summary)
+
+
+CONTEXT_CLAIM = "contextual replaced-token detection"
+GENERATOR_CLAIM = "the generator learned masked-token prediction"
+QA_CLAIM = "fine-tuned QA above the trivial baselines"
+PRETRAINING_CLAIM = "pretraining helped fine-tuning"
+
+
+def claims(summary):
+    """What this run's own numbers show: `{claim: {"shown": bool, "evidence": str}}`."""
+    pre, qa = summary["pretraining"], summary["qa"]
+    final = pre["final_validation"]
+    cue_free = final.get("val_cue_free_auc")
+    context_free = final.get("val_context_free_auc")
+    gen, gen0 = (pre["trained_validation"]["val_gen_accuracy"],
+                 pre["untrained_validation"]["val_gen_accuracy"])
+    f1, random_f1 = qa["eval"]["f1"], qa["random_init_eval"]["f1"]
+    best_name, best = max(((name, b["f1"]) for name, b in qa["baselines"].items()),
+                          key=lambda item: item[1])
+    return {
+        CONTEXT_CLAIM: {
+            "shown": cue_free is not None and context_free is not None
+            and cue_free > context_free + CONTEXT_MARGIN,
+            "evidence": f"discriminator AUC on positions without trivial cues "
+                        f"{report.fmt(cue_free, 3)} vs {report.fmt(context_free, 3)} for a "
+                        f"context-free baseline that sees token identity only (needs "
+                        f"+{CONTEXT_MARGIN}; plain AUC {report.fmt(final.get('val_disc_auc'), 3)})"},
+        GENERATOR_CLAIM: {
+            "shown": gen > gen0 + 0.02,
+            "evidence": f"generator MLM accuracy {gen:.3f} vs {gen0:.3f} untrained"},
+        QA_CLAIM: {
+            "shown": f1 >= best + F1_MARGIN,
+            "evidence": f"SQuAD v2.0 dev F1 {f1:.1f} vs {best:.1f} for the "
+                        f"{report.BASELINE_LABELS[best_name]} (needs +{F1_MARGIN:g})"},
+        PRETRAINING_CLAIM: {
+            "shown": f1 > random_f1 + PRETRAINING_F1_MARGIN,
+            "evidence": f"F1 {f1:.1f} fine-tuned from the pretrained discriminator vs "
+                        f"{random_f1:.1f} from random initialization, same budget (needs "
+                        f"+{PRETRAINING_F1_MARGIN:g})"},
     }
+
+
+def verdict(claims_, quick=False):
+    """One paragraph: what the numbers show and, plainly, what they do not."""
+    shown = [f"{name} ({c['evidence']})" for name, c in claims_.items() if c["shown"]]
+    missing = [f"{name} ({c['evidence']})" for name, c in claims_.items() if not c["shown"]]
+    text = ("Shown by this run: " + "; ".join(shown) + "." if shown else
+            "This run shows none of its claims.")
+    if missing:
+        text += " NOT shown: " + "; ".join(missing) + "."
+        text += (" Expected for --quick sizes." if quick else
+                 " The pipeline works end to end; these need more pretraining than the demo's "
+                 "budget (see benchmarks/RESULTS.md, section 6).")
+    return text
 
 
 def _finish(demo, summary):
@@ -551,13 +655,18 @@ def _print_summary(summary):
     print("=" * 72)
     print(report.text_table(report.STAGE_HEADER, report.stage_rows(summary["stages"])))
     pre = summary["pretraining"]
+    final = pre["final_validation"]
     print(f"\npretraining validation disc AUC: {pre['trained_validation']['val_disc_auc']:.3f} "
           f"(untrained discriminator, same replacements: "
           f"{pre['untrained_discriminator_validation']['val_disc_auc']:.3f}; untrained model: "
           f"{pre['untrained_validation']['val_disc_auc']:.3f}; chance 0.5)")
+    print(f"without trivial cues: {report.fmt(final.get('val_cue_free_auc'), 3)} vs "
+          f"{report.fmt(final.get('val_context_free_auc'), 3)} for a context-free baseline "
+          f"(token identity only)")
     qa = summary["qa"]
     print("\nSQuAD v2.0 dev (official metrics):")
-    print(report.text_table(report.QA_HEADER, report.qa_rows(qa["eval"], qa["baselines"])))
+    print(report.text_table(report.QA_HEADER, report.qa_rows(qa["eval"], qa["baselines"],
+                                                             qa.get("random_init_eval"))))
     print("\nanswers:")
     for a in summary.get("answers", []):
         print(f"  Q: {a['question']}\n     expected {a['expected'] or '(no answer)'!r}, "

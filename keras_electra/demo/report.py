@@ -68,6 +68,13 @@ def plot_pretraining(train, validation, output_dir):
                           label="validation", lw=1.2)
             if key == "disc_auc":
                 axis.axhline(0.5, color="grey", ls=":", lw=1, label="chance (0.5)")
+                for honest, label in (("val_cue_free_auc", "validation, no trivial cues"),
+                                      ("val_context_free_auc", "context-free baseline")):
+                    points = [(r["step"], r[honest]) for r in validation
+                              if r.get(honest) is not None]
+                    if points:
+                        axis.plot(*zip(*points), "s-" if "cue" in honest else "x:",
+                                  label=label, lw=1.2)
             axis.set_title(label, fontsize=10)
             axis.set_xlabel("step")
             axis.set_ylabel(ylabel)
@@ -81,8 +88,9 @@ def plot_pretraining(train, validation, output_dir):
     return paths
 
 
-def plot_qa(model_eval, baselines, path):
-    """Bar chart of EM / F1 (and HasAns / NoAns EM) for the model and the baselines."""
+def plot_qa(model_eval, baselines, path, random_init_eval=None):
+    """Bar chart of EM / F1 (and HasAns / NoAns EM) for the model, the same fine-tuning
+    from random initialization and the baselines."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -90,8 +98,10 @@ def plot_qa(model_eval, baselines, path):
 
     keys = [("exact", "EM"), ("f1", "F1"), ("HasAns_exact", "HasAns EM"),
             ("NoAns_exact", "NoAns EM")]
-    rows = [("fine-tuned ELECTRA", model_eval)] + [
-        (BASELINE_LABELS[name], value) for name, value in baselines.items()]
+    rows = [("fine-tuned ELECTRA", model_eval)]
+    if random_init_eval is not None:
+        rows.append((RANDOM_INIT_LABEL, random_init_eval))
+    rows += [(BASELINE_LABELS[name], value) for name, value in baselines.items()]
     fig, axis = plt.subplots(figsize=(7, 3.4))
     width = 0.8 / len(rows)
     for i, (label, values) in enumerate(rows):
@@ -116,7 +126,8 @@ BASELINE_LABELS = {
 }
 
 
-def _fmt(value, digits=1):
+def fmt(value, digits=1):
+    """A table cell: `digits` decimals for floats, "n/a" for None."""
     if value is None:
         return "n/a"
     if isinstance(value, float):
@@ -128,7 +139,7 @@ def _fmt(value, digits=1):
 
 def markdown_table(header, rows, digits=1):
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(c if isinstance(c, str) else _fmt(c, digits) for c in row)
+    lines += ["| " + " | ".join(c if isinstance(c, str) else fmt(c, digits) for c in row)
               + " |" for row in rows]
     return "\n".join(lines)
 
@@ -136,7 +147,7 @@ def markdown_table(header, rows, digits=1):
 def text_table(header, rows, digits=1):
     """A plain fixed-width table for the terminal."""
     cells = [[str(h) for h in header]] + [
-        [c if isinstance(c, str) else _fmt(c, digits) for c in row] for row in rows]
+        [c if isinstance(c, str) else fmt(c, digits) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     out = []
     for n, row in enumerate(cells):
@@ -146,10 +157,15 @@ def text_table(header, rows, digits=1):
     return "\n".join(out)
 
 
-def qa_rows(model_eval, baselines):
+RANDOM_INIT_LABEL = "same fine-tuning from random init"
+
+
+def qa_rows(model_eval, baselines, random_init_eval=None):
     """Rows (name, EM, F1, HasAns EM, NoAns EM, best F1) for the QA tables."""
-    rows = [("fine-tuned ELECTRA (ours)", model_eval)] + [
-        (BASELINE_LABELS[k], v) for k, v in baselines.items()]
+    rows = [("fine-tuned ELECTRA (ours)", model_eval)]
+    if random_init_eval is not None:
+        rows.append((RANDOM_INIT_LABEL, random_init_eval))
+    rows += [(BASELINE_LABELS[k], v) for k, v in baselines.items()]
     return [(name, e.get("exact"), e.get("f1"), e.get("HasAns_exact"), e.get("NoAns_exact"),
              e.get("best_f1")) for name, e in rows]
 
@@ -173,6 +189,13 @@ def write_report(summary, path):
         "",
         f"Status: **{s['status']}**. {s['verdict']}",
         "",
+    ]
+    if s.get("claims"):
+        lines += ["| claim | shown? | evidence (this run) |", "|---|---|---|"]
+        lines += [f"| {name} | {'yes' if c['shown'] else '**no**'} | {c['evidence']} |"
+                  for name, c in s["claims"].items()]
+        lines.append("")
+    lines += [
         f"Run on {s['environment']['cpus']} CPU core(s), Python {s['environment']['python']}, "
         f"TensorFlow {s['environment'].get('tensorflow', '?')}, "
         f"Keras {s['environment'].get('keras', '?')}, backend "
@@ -201,8 +224,9 @@ def write_report(summary, path):
     if pre:
         lines += [
             "", "## Pretraining (replaced-token detection)", "",
-            f"{pre['steps']} steps of `electra_tiny` (global batch {pre['batch_size']}, "
-            f"sequence length {pre['sequence_length']}).",
+            f"{pre['steps']} steps of `electra_{pre.get('model_size', 'tiny')}` (global batch "
+            f"{pre['batch_size']}, sequence length {pre['sequence_length']}"
+            + "".join(f", {k} {v}" for k, v in pre.get("options", {}).items()) + ").",
             "Validation on the same held-out batches (chance AUC = 0.5): the trained model; "
             "the same checkpoint with the discriminator's own weights reset to their random "
             "initialization (same generator, hence the very same replaced tokens); the whole "
@@ -218,7 +242,24 @@ def write_report(summary, path):
                            "gen_loss")], digits=3),
             "",
             f"(The pretrain command's own validation at step {pre['steps']} logged disc_auc "
-            f"{_fmt(pre['final_validation'].get('val_disc_auc'), 3)}.)",
+            f"{fmt(pre['final_validation'].get('val_disc_auc'), 3)}.)",
+            "",
+            "### Did the discriminator learn context?",
+            "",
+            "A discriminator gets an AUC above 0.5 without any contextual skill from cues that "
+            "need no context: [CLS]/[SEP] are never replaced, and two masked slots on one "
+            "position write the floor-average of two sampled ids, a nonsense token. The "
+            "*cue-free AUC* leaves those positions out. The *context-free baseline* scores "
+            "each remaining token by how often that token id was a replacement in training "
+            "batches (token identity only). Only a cue-free AUC above that baseline shows "
+            "contextual detection (`keras_electra.evaluation.rtd_cues`; the pretrain "
+            "command's `--cue_free_batches`).",
+            "",
+            markdown_table(("step", "disc AUC", "cue-free AUC", "context-free baseline",
+                            "generator MLM accuracy"),
+                           [(str(r["step"]), r.get("val_disc_auc"), r.get("val_cue_free_auc"),
+                             r.get("val_context_free_auc"), r.get("val_gen_accuracy"))
+                            for r in pre.get("cue_free_curve", [])], digits=3),
             "",
             "![pretraining losses](pretrain_loss.png)",
             "",
@@ -231,13 +272,18 @@ def write_report(summary, path):
             f"{qa['train_questions']} training questions, {qa['dev_questions']} dev questions "
             f"({qa['dev_unanswerable']} unanswerable); {qa['steps']} fine-tuning steps.",
             "",
-            markdown_table(QA_HEADER, qa_rows(qa["eval"], qa["baselines"])),
+            markdown_table(QA_HEADER, qa_rows(qa["eval"], qa["baselines"],
+                                              qa.get("random_init_eval"))),
+            "",
+            f"\"{RANDOM_INIT_LABEL}\": the same architecture, data, steps, learning rate and "
+            "seed, starting from random weights instead of the pretrained discriminator: "
+            "what pretraining contributed.",
             "",
             f"Null threshold {qa.get('null_threshold', 0.0)}: the model answers unless its "
             "answerability logit says P(no answer) > 0.5. With G's default threshold -2.75 "
             "(calibrated for fully trained models) the same predictions score EM "
-            f"{_fmt(qa.get('eval_g_threshold', {}).get('exact'))}, F1 "
-            f"{_fmt(qa.get('eval_g_threshold', {}).get('f1'))}. best F1 is the official "
+            f"{fmt(qa.get('eval_g_threshold', {}).get('exact'))}, F1 "
+            f"{fmt(qa.get('eval_g_threshold', {}).get('f1'))}. best F1 is the official "
             "metric at the best threshold on this dev set.",
             "",
             "![QA metrics vs baselines](qa_metrics.png)",

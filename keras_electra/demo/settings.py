@@ -20,10 +20,18 @@ class DemoSettings:
     vocab_size: int = 2048          # the text supports ~1,800 learned WordPieces
     max_seq_len: int = 128          # G: ELECTRA-Small pretrains at 128
     val_fraction: float = 0.1
+    # pretraining: picked by benchmarks/demo_sweep.py (RESULTS.md section 6)
+    model_size: str = "tiny"
     pretrain_steps: int = 300
     pretrain_batch: int = 32
     pretrain_lr: float = 2e-3
+    pretrain_warmup: float = 0.1    # fraction of the steps
+    # objective flags of `keras-electra pretrain`, e.g. {"generator_hidden_size": 0.5}
+    pretrain_options: dict = dataclasses.field(default_factory=dict)
     validation_batches: int = 2
+    # host batches (of pretrain_batch rows) for the cue-free AUC; the context-free baseline
+    # is fitted on 4x as many training batches
+    cue_free_batches: int = 8
     log_frequency: int = 10
     qa_train_paragraphs: int = 800  # ~2,800 questions, about 30% unanswerable
     qa_dev_paragraphs: int = 160    # ~560 questions

@@ -22,8 +22,14 @@ from keras_electra.evaluation.rtd_cues import context_free_baseline, cue_free_au
 fit = rtd_outputs(pretrainer, training_batches)     # the replacements the baseline learns
 held_out = rtd_outputs(pretrainer, validation_batches)
 cue_free_auc(held_out), context_free_baseline(fit, held_out)
+
+# or both at once, leaving the pretrainer's evaluation random stream where it was
+# (what `keras-electra pretrain`'s validation reports as val_cue_free_auc / val_context_free_auc)
+cue_free_evaluation(pretrainer, validation_batches, training_batches)
 ```
 """
+
+import contextlib
 
 import numpy as np
 
@@ -111,3 +117,36 @@ def context_free_baseline(fit_outputs, eval_outputs, smoothing=1.0):
     keep = eval_outputs["cue_free"]
     scores = np.array([rates.get(int(i), prior) for i in eval_outputs["corrupted_ids"][keep]])
     return exact_auc(eval_outputs["labels"][keep], scores)
+
+
+@contextlib.contextmanager
+def untouched_eval_stream(model):
+    """Run evaluation forward passes without moving the pretrainer's evaluation random stream
+    (`eval_step`): training, checkpoints and later validations see the same state as
+    without them."""
+    from keras import ops
+
+    start = int(ops.convert_to_numpy(model.eval_step.value))
+    try:
+        yield
+    finally:
+        model.eval_step.assign(start)
+
+
+def cue_free_evaluation(model, eval_batches, fit_batches, smoothing=1.0):
+    """The honest RTD numbers of a pretrainer in one call.
+
+    Returns `{"cue_free_auc", "context_free_auc", "cue_free_positions"}`: the discriminator's
+    AUC over the cue-free positions of `eval_batches`, the context-free baseline's AUC over
+    the same positions (per-token replaced rates fitted on the replacements the current
+    generator makes in `fit_batches`, e.g. training batches) and how many positions that is.
+    The discriminator shows contextual detection only when `cue_free_auc` beats
+    `context_free_auc`. The evaluation random stream is left untouched
+    (`untouched_eval_stream`).
+    """
+    with untouched_eval_stream(model):
+        held_out = rtd_outputs(model, eval_batches)
+        fit = rtd_outputs(model, fit_batches)
+    return {"cue_free_auc": cue_free_auc(held_out),
+            "context_free_auc": context_free_baseline(fit, held_out, smoothing),
+            "cue_free_positions": int(held_out["cue_free"].sum())}

@@ -469,9 +469,11 @@ class ValidationCallback(PeriodicCallback):
     """
 
     def __init__(self, dataset, steps, frequency, sink=None, tokenizer=None, is_chief=True,
-                 stream=None):
+                 stream=None, cue_free=None):
         super().__init__(frequency)
         self.dataset = dataset
+        # callable(model) -> {"cue_free_auc", "context_free_auc", ...} or None
+        self.cue_free = cue_free
         self.steps = int(steps)
         self.sink = sink
         self.tokenizer = tokenizer
@@ -494,6 +496,9 @@ class ValidationCallback(PeriodicCallback):
         # training window must not average them in.
         self.model.reset_metrics()
         values = {f"val_{k}": _scalar(v) for k, v in results.items()}
+        if self.cue_free is not None:
+            # no collective inside: every process computes the same thing on host batches
+            values.update({f"val_{k}": _scalar(v) for k, v in self.cue_free(self.model).items()})
         values = {k: v for k, v in values.items() if v is not None}
         self.history.append((step, values))
         if self.is_chief:

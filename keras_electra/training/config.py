@@ -168,6 +168,12 @@ class PretrainConfig:
         "Validate on val_dir every N updates (0: never)."))
     validation_steps: int = field(default=10, metadata=_meta(
         "Fixed number of validation batches per validation."))
+    cue_free_batches: int = field(default=4, metadata=_meta(
+        "Per validation, also the honest RTD numbers (keras_electra.evaluation.rtd_cues): "
+        "val_cue_free_auc, the disc AUC over positions without trivial cues, on the first N "
+        "validation batches of per_gpu_batch_size rows, and val_context_free_auc, a "
+        "token-identity-only baseline fitted on the first 4N training batches. 0: off. "
+        "Single-process runs only."))
     log_frequency: int = field(default=10, metadata=_meta(
         "Metrics line + JSONL record every N updates (metrics are averaged over them)."))
     run_name: str = field(default=None, metadata=_meta(
@@ -330,6 +336,7 @@ class PretrainConfig:
         need(self.keep_checkpoints >= 1, "--keep_checkpoints must be >= 1.")
         need(self.step_timeout_s >= 0, "--step_timeout_s must be >= 0 (0 disables the watchdog).")
         need(self.validation_steps >= 1, "--validation_steps must be >= 1.")
+        need(self.cue_free_batches >= 0, "--cue_free_batches must be >= 0 (0: off).")
         need(self.data_readers >= 0, "--data_readers must be >= 0 (0: one per process).")
         need(self.jax_prng in JAX_PRNGS,
              f"--jax_prng {self.jax_prng}: expected one of {', '.join(JAX_PRNGS)}.")

@@ -365,13 +365,54 @@ def _make_callbacks(config, runtime, global_batch, sink, counter, saver, val_ds,
                                    config.checkpoint_frequency)
     validation_cb = None
     if val_ds is not None:
-        validation_cb = cb.ValidationCallback(val_ds, val_batches, config.validation_frequency,
-                                              sink, tokenizer, runtime.is_chief)
+        validation_cb = cb.ValidationCallback(
+            val_ds, val_batches, config.validation_frequency, sink, tokenizer, runtime.is_chief,
+            cue_free=_cue_free_evaluator(config, runtime))
     watchdog = cb.StepWatchdog(config.step_timeout_s)
     ordered = resume.ordered_callbacks(
         guard, counter, logger_cb, validation_cb,
         cb.CheckpointCallback(config.checkpoint_frequency, saver.save), user_callbacks, watchdog)
     return ordered, logger_cb, validation_cb, watchdog
+
+
+def _cue_free_evaluator(config, runtime):
+    """callable(model) -> `rtd_cues.cue_free_evaluation` on fixed host batches (read once, on
+    first use), or None when `--cue_free_batches 0` or the run has several processes (the
+    forward passes run outside the distributed step, on this process's devices only)."""
+    if not config.cue_free_batches:
+        return None
+    if runtime.num_processes > 1:
+        logger.info("--cue_free_batches: skipped (%d processes); evaluate a checkpoint with "
+                    "keras_electra.evaluation.rtd_cues instead", runtime.num_processes)
+        return None
+    from keras_electra.data.pretraining_dataset import pretraining_dataset
+    from keras_electra.evaluation.rtd_cues import cue_free_evaluation
+
+    batches = {}
+    # the first count x per_gpu_batch_size rows in file order, read (and run eagerly) in
+    # chunks of up to 32k tokens: a few large forward passes instead of many small ones
+    chunk = max(1, 32768 // (config.per_gpu_batch_size * config.max_seq_length))
+
+    def host_batches(path, count):
+        import numpy as np
+
+        dataset = pretraining_dataset(path, config.per_gpu_batch_size, config.max_seq_length,
+                                      shuffle=False, repeat=False, num_batches=count,
+                                      verify=False)
+        read = list(dataset.as_numpy_iterator())
+        if not read:
+            raise ConfigError(f"--cue_free_batches: {path} holds less than one batch of "
+                              f"{config.per_gpu_batch_size} rows; use --cue_free_batches 0")
+        return [{key: np.concatenate([b[key] for b in read[i:i + chunk]])
+                 for key in read[0]} for i in range(0, len(read), chunk)]
+
+    def evaluate(model):
+        if not batches:
+            batches["eval"] = host_batches(config.val_path, config.cue_free_batches)
+            batches["fit"] = host_batches(config.train_path, 4 * config.cue_free_batches)
+        return cue_free_evaluation(model, batches["eval"], batches["fit"])
+
+    return evaluate
 
 
 def _fit(model, train_ds, config, fit_callbacks, logger_cb, watchdog, remaining, resumed_from,

@@ -175,6 +175,13 @@ def test_aws_readme_flags_scaled_down_on_corpus_shards(tmp_path, capsys, corpus_
     assert sorted(train) == [2, 4, 6] and sorted(val) == [3, 6]
     for key in ("disc_loss", "gen_accuracy", "disc_accuracy", "lr", "tokens_per_s"):
         assert key in train[4]
+    for step in (3, 6):  # the honest RTD numbers (--cue_free_batches, default 4)
+        for key in ("val_cue_free_auc", "val_context_free_auc", "val_cue_free_positions"):
+            assert key in val[step], (key, sorted(val[step]))
+        assert 0.0 <= val[step]["val_cue_free_auc"] <= 1.0
+        assert 0.0 <= val[step]["val_context_free_auc"] <= 1.0
+        # 4 batches of 8 rows x 64 tokens, minus [CLS]/[SEP]/padding/duplicate slots
+        assert 0 < val[step]["val_cue_free_positions"] < 4 * 8 * 62
     assert "ORIGINAL" in out and "DISCRIMINATOR" in out
 
     # TensorBoard: scalars for all metrics + lr + throughput + step time, text example view
