@@ -42,6 +42,8 @@ SETTINGS = {
     "vocab1024": {"vocab_size": 1024},
     "vocab4096": {"vocab_size": 4096},
     "small": {"model_size": "small"},
+    "gen0.5_gdes": {"generator_hidden_size": 0.5, "gdes": "true"},
+    "gen0.5_lr1e-3": {"generator_hidden_size": 0.5, "learning_rate": 1e-3},
 }
 
 

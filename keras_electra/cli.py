@@ -61,6 +61,7 @@ def main(argv=None):
         # SavedModel): import it now, without its known-harmless C++ start-up lines
         from keras_electra.utils.tf_startup import import_tensorflow_quietly
 
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # C++ INFO lines off, warnings on
         import_tensorflow_quietly()
     try:
         result = args.func(args)
