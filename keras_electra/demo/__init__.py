@@ -30,7 +30,7 @@ sentence per line, blank line between documents) and/or `--squad dev-v2.0.json`
 
 Example:
 ```bash
-python -m keras_electra.demo --output-dir demo_output            # ~5 min on 2 cores
+python -m keras_electra.demo --output-dir demo_output            # ~6 min on 2 cores
 python -m keras_electra.demo --output-dir /tmp/d --quick          # ~1-2 min smoke run
 make demo CORPUS='my/*.txt' SQUAD=dev-v2.0.json STEPS=2000
 ```
