@@ -335,3 +335,24 @@ def test_learning_sweep_unigram_generator_run(tmp_path, corpus_dir, bert_vocab_p
     assert 0.001 < collision < 0.1  # sum p^2 of English word pieces
     # the fakes are unigram draws: sampled == original about as often as sum p^2
     assert record["sampled_accuracy"] < 5 * collision
+
+
+@pytest.mark.slow
+def test_demo_sweep_run(tmp_path):
+    """benchmarks/demo_sweep.py (RESULTS.md section 6): the demo's data stages, one pretrain
+    with an override, and a JSON line of the pretrain command's own cue-free validations."""
+    out = tmp_path / "sweep.jsonl"
+    stdout = run_script("demo_sweep.py", "--settings", "gen0.5", "--steps", 5,
+                        "--work_dir", tmp_path / "work", "--out", out)
+    (record,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert json.loads(stdout.strip().splitlines()[-1]) == record
+    assert record["setting"] == "gen0.5" and record["steps"] == 5
+    assert record["overrides"] == {"generator_hidden_size": 0.5}
+    assert record["final"]["step"] == 5 and len(record["curve"]) == 5  # every step
+    final = record["final"]
+    assert 0.0 <= final["val_cue_free_auc"] <= 1.0 and 0.0 <= final["val_context_free_auc"] <= 1
+    assert record["learns_context"] == (final["val_cue_free_auc"]
+                                        > final["val_context_free_auc"] + 0.01)
+    # the override reached the model: electra_tiny's generator at 1/2 of H 128, not 1/4
+    preset = tmp_path / "work" / "runs" / "gen0.5-5" / "presets" / "sweep-step5-generator"
+    assert json.loads((preset / "config.json").read_text())["config"]["hidden_dim"] == 64

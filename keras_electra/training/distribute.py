@@ -463,6 +463,11 @@ def set_up_runtime(auto_shard_dataset=False, jax_prng="threefry2x32"):
                               "(KERAS_BACKEND=jax); drop it on TensorFlow.")
         strategy = create_strategy()
         num_processes, index = process_layout(strategy)
+        # the device configuration is final now: TF's one "oneDNN supports DT_INT64 only on
+        # platforms with AVX-512" line (harmless, see utils.tf_startup) is swallowed here
+        from keras_electra.utils.tf_startup import absorb_onednn_fallback_notice
+
+        absorb_onednn_fallback_notice()
         return Runtime(strategy, strategy.num_replicas_in_sync, num_processes, index)
     if backend == "jax":
         try:

@@ -17,6 +17,9 @@ STARTUP = (
     "your machine, GPU will not be used.\n"
     "E0000 00:00:1796323056.579777   19071 cuda_platform.cc:52] failed call to cuInit: "
     "INTERNAL: CUDA error: Failed call to cuInit: UNKNOWN ERROR (303)\n"
+    "E0000 00:00:1796325739.035183     704 util.cc:131] oneDNN supports DT_INT64 only on "
+    "platforms with AVX-512. Falling back to the default Eigen-based implementation if "
+    "present.\n"
 )
 OTHER = ("E0000 00:00:1796323056.579777   19071 some_kernel.cc:12] a real problem\n"
          "Traceback (most recent call last):\n")
@@ -28,6 +31,7 @@ def test_only_the_known_lines_are_dropped():
     kept = filter_startup_log(STARTUP + OTHER, has_nvidia_driver=True)
     assert "cudart_stub.cc" in kept and "failed call to cuInit" in kept
     assert "oneDNN custom operations" not in kept and "InitializeLog" not in kept
+    assert "DT_INT64" not in kept
     assert kept.endswith(OTHER)
 
 
@@ -49,3 +53,30 @@ def test_a_cli_command_starts_without_them(tmp_path):
         loud = subprocess.run(argv, env=dict(env, KERAS_ELECTRA_TF_STARTUP_LOGS="1"),
                               capture_output=True, text=True, timeout=300)
         assert loud.returncode == 0 and "InitializeLog" in loud.stderr
+
+
+def _has_avx512():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return "avx512f" in f.read()
+    except OSError:
+        return True  # unknown: do not expect the line
+
+
+def test_the_once_per_process_onednn_fallback_line_is_absorbed():
+    """TF prints "oneDNN supports DT_INT64 only on platforms with AVX-512" once per process,
+    at the first such op; after absorb_onednn_fallback_notice() int64 and bool transposes
+    print nothing."""
+    code = ("import sys; from keras_electra.utils import tf_startup as t; "
+            "tf = t.import_tensorflow_quietly(); t.absorb_onednn_fallback_notice(); "
+            "print('ops', file=sys.stderr, flush=True); "
+            "tf.transpose(tf.zeros((1, 2), tf.int64)); tf.transpose(tf.zeros((1, 2), tf.bool))")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="1", PYTHONPATH=str(PROJECT_ROOT))
+    quiet = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                           text=True, timeout=300)
+    assert quiet.returncode == 0, quiet.stderr
+    assert "oneDNN supports" not in quiet.stderr, quiet.stderr
+    if not _has_avx512():  # the line this exists for does occur here
+        loud = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              env=dict(env, KERAS_ELECTRA_TF_STARTUP_LOGS="1"), timeout=300)
+        assert "oneDNN supports DT_INT64 only on platforms with AVX-512" in loud.stderr
