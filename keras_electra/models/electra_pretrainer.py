@@ -147,8 +147,10 @@ class ElectraPretrainer(Task):
             discriminator's logit gets the NCE correction
             `+ stop_gradient(log q(x_i | context)) + log(mask_prob / (1 - mask_prob))`,
             x_i the token of the corrupted input at every position, before the usual
-            sigmoid cross-entropy. Excludes `uniform_generator`, `unigram_generator`, `gdes`
-            (none of them in G's Electric).
+            sigmoid cross-entropy (`disc_logits` and the disc metrics are the corrected
+            logits, as G's). Metrics: `gen_loss` is the cloze loss (all candidates),
+            `gen_accuracy` the cloze model's at the masked positions. Excludes
+            `uniform_generator`, `unigram_generator`, `gdes` (none of them in G's Electric).
         gdes: bool. Gradient-disentangled embedding sharing (DeBERTa-v3): only the
             MLM loss updates the shared word table; the RTD loss updates the
             discriminator's residual table (`models.electra_layers.GdesEmbedding`).
@@ -330,7 +332,10 @@ class ElectraPretrainer(Task):
             self.tokenizer.save_to_preset(preset_dir)
 
     def export_generator(self, preset_dir):
-        """Save the generator backbone (its own copy of the shared embeddings) as a preset."""
+        """Save the generator backbone (its own copy of the shared embeddings) as a preset.
+
+        Electric: this is the cloze model's left-to-right tower (`attention_direction="ltr"`);
+        the right-to-left tower and the cloze head are in the pretrainer's own preset."""
         # Built outside any keras.distribution and filled from host copies: on JAX with several
         # processes only the chief exports, so nothing here may run a cross-process computation
         # (creating distributed variables or assigning from global arrays would wait for peers
