@@ -120,7 +120,7 @@ VARIANTS = {"electra": {}, "gdes": {"gdes": True}, "disallow_correct": {"disallo
 
 def train_token_counts(train, vocabulary_size):
     """Per-id counts of the real tokens of the training passages (what `prepare` writes to
-    token_counts.txt for a corpus)."""
+    token_counts.tsv for a corpus)."""
     ids = train["token_ids"][train["padding_mask"] > 0]
     return np.bincount(ids, minlength=vocabulary_size).tolist()
 

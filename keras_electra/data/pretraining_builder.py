@@ -11,7 +11,7 @@ Pipeline:
    seeded random generators, so the examples do not depend on the number of workers.
 2. A merge pass deals the examples, in unit order, round-robin into `num_shards` train shards
    (`train/pretrain_data.tfrecord-00000-of-000NN`, G's schema) and `num_val_shards` validation
-   shards (`val/...`), then writes `stats.json`, `token_counts.txt` (how often each vocab id
+   shards (`val/...`), then writes `stats.json`, `token_counts.tsv` (how often each vocab id
    occurs in the train examples, one integer per vocab.txt line, summed over the units: the
    unigram generator's distribution) and marks `manifest.json` complete.
 
@@ -60,8 +60,9 @@ FORMAT = "keras_electra.pretraining_data.v1"
 SHARD_PREFIX = "pretrain_data.tfrecord"
 MANIFEST = "manifest.json"
 STATS = "stats.json"
-# the train split's token frequencies, one integer per vocab.txt line (the unigram generator's)
-TOKEN_COUNTS = "token_counts.txt"
+# the train split's token frequencies, one integer per vocab.txt line (the unigram generator's);
+# not `.txt`, which a corpus glob such as `data/**/*.txt` would match
+TOKEN_COUNTS = "token_counts.tsv"
 WORK_DIR = ".work"
 # --overwrite: the new output is built in STAGING_DIR and swapped in; the old one goes to
 # OLD_DIR until the swap is done (SWAP_MARKER in it: every old file has been moved there).
@@ -476,7 +477,7 @@ def _merge(unit_files, shard_dir, num_shards, show_progress, desc):
 
 
 def _write_token_counts(path, unit_stats, vocabulary_size):
-    """`token_counts.txt`: per vocab id (one line each), how often it occurs in the train
+    """`token_counts.tsv`: per vocab id (one line each), how often it occurs in the train
     examples (real tokens, [CLS]/[SEP] included), summed over the units."""
     if any("train_token_counts" not in s for s in unit_stats):  # units of an older version
         print(f"prepare: warning: {TOKEN_COUNTS} not written (work units of an older "
@@ -493,7 +494,7 @@ def _write_token_counts(path, unit_stats, vocabulary_size):
 
 
 def read_token_counts(path):
-    """The counts of a `token_counts.txt` (a list of ints, one per vocab id)."""
+    """The counts of a `token_counts.tsv` (a list of ints, one per vocab id)."""
     with open(path) as f:
         return [int(line) for line in f if line.strip()]
 

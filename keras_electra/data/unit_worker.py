@@ -218,7 +218,7 @@ def process_unit(task):
         "bad_lines": counters["bad_lines"], "seconds": time.time() - started,
         "cpu_seconds": time.process_time() - cpu_started,
         "train": writers["train"].stats, "val": writers["val"].stats,
-        # the train split's token frequencies (prepare sums them into token_counts.txt)
+        # the train split's token frequencies (prepare sums them into token_counts.tsv)
         "train_token_counts": {str(k): v for k, v in sorted(writers["train"].token_counts.items())},
     }
     temporary = f"{prefix}.json.tmp-{os.getpid()}"

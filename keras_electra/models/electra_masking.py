@@ -139,7 +139,7 @@ UNIGRAM_NEVER = -1e9
 def unigram_logits(counts, never_ids):
     """Log-probabilities of the unigram generator (numpy, float32, `[V]`).
 
-    `counts`: per-id frequencies of the training split (`prepare`'s `token_counts.txt`).
+    `counts`: per-id frequencies of the training split (`prepare`'s `token_counts.tsv`).
     Ids in `never_ids` ([CLS], [SEP], [MASK], [PAD]) and ids with count 0 get
     `UNIGRAM_NEVER` (probability 0); the others log(count / total of those counts).
     """

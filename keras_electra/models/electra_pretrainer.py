@@ -118,7 +118,7 @@ class ElectraPretrainer(Task):
             embedding block (and its MLM head its own tied word embeddings).
         uniform_generator: bool. G's switch: fakes uniform over the vocabulary.
         unigram_generator: None, or the training split's token counts (`vocabulary_size`
-            numbers, e.g. `prepare`'s `token_counts.txt`; kept in the config, so a saved
+            numbers, e.g. `prepare`'s `token_counts.tsv`; kept in the config, so a saved
             preset is self-contained). The ELECTRA paper's unigram-generator ablation:
             fakes are drawn (Gumbel-max, at `temperature`) from log(count / total), with
             [CLS], [SEP], [MASK], [PAD] and ids of count 0 at probability 0. Like

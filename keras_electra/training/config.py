@@ -152,7 +152,7 @@ class PretrainConfig:
         "zeroed; an ablation)."))
     unigram_generator: bool = field(default=False, metadata=_meta(
         "The ELECTRA paper's unigram-generator ablation: fakes drawn from the train split's "
-        "token frequencies (token_counts.txt, written by `keras-electra prepare` beside "
+        "token frequencies (token_counts.tsv, written by `keras-electra prepare` beside "
         "train/), [CLS]/[SEP]/[MASK]/[PAD] never; the generator is unused, as with "
         "--uniform_generator. Excludes --uniform_generator and --electric."))
     electric: bool = field(default=False, metadata=_meta(
@@ -377,7 +377,7 @@ class PretrainConfig:
             path = token_counts_path(self.train_path)
             need(os.path.isfile(path),
                  f"--unigram_generator: {path} not found (the train split's token counts); "
-                 "re-run `keras-electra prepare` (it writes token_counts.txt beside train/).")
+                 "re-run `keras-electra prepare` (it writes token_counts.tsv beside train/).")
         if problems:
             raise ConfigError("invalid pretraining configuration:\n  - "
                               + "\n  - ".join(problems))
@@ -385,10 +385,10 @@ class PretrainConfig:
 
 
 def token_counts_path(train_path):
-    """Where `prepare` writes the train split's token counts: `token_counts.txt` beside
+    """Where `prepare` writes the train split's token counts: `token_counts.tsv` beside
     `train/` (a copy inside `train/` is used when that one is absent)."""
-    beside = os.path.join(os.path.dirname(os.path.normpath(train_path)), "token_counts.txt")
-    inside = os.path.join(train_path, "token_counts.txt")
+    beside = os.path.join(os.path.dirname(os.path.normpath(train_path)), "token_counts.tsv")
+    inside = os.path.join(train_path, "token_counts.tsv")
     return inside if not os.path.isfile(beside) and os.path.isfile(inside) else beside
 
 

@@ -1,4 +1,4 @@
-"""`prepare` writes the train split's token frequencies (`token_counts.txt`, the unigram
+"""`prepare` writes the train split's token frequencies (`token_counts.tsv`, the unigram
 generator's distribution): checked against a numpy recount of the decoded train shards, for
 one worker and for two workers sharing a file."""
 
@@ -39,7 +39,7 @@ def test_token_counts_match_a_recount_of_the_train_shards(corpus_dir, bert_vocab
         num_val_shards=1, val_fraction=0.1, seed=0, workers=workers, chunk_bytes=60_000,
         show_progress=False)
     assert stats["work_units"] >= 4  # several units: counts are summed over them
-    counts = np.array(read_token_counts(output / "token_counts.txt"))
+    counts = np.array(read_token_counts(output / "token_counts.tsv"))
     assert len(counts) == vocabulary_size  # one line per vocab.txt line
     np.testing.assert_array_equal(counts, recount(output / "train", vocabulary_size))
     # the train split only: [CLS] once per train example, the val examples not counted

@@ -103,7 +103,7 @@ def test_switches_on_the_jax_backend(data, tmp_path):
 
 @pytest.fixture(scope="module")
 def counted(tmp_path_factory):
-    """Shards with the token_counts.txt prepare writes beside train/ (here: a recount)."""
+    """Shards with the token_counts.tsv prepare writes beside train/ (here: a recount)."""
     import tensorflow as tf
 
     root = tmp_path_factory.mktemp("counted")
@@ -116,7 +116,7 @@ def counted(tmp_path_factory):
         mask = example["input_mask"].int64_list.value
         for token, real in zip(ids, mask):
             counts[token] += real
-    (root / "token_counts.txt").write_text("".join(f"{c}\n" for c in counts))
+    (root / "token_counts.tsv").write_text("".join(f"{c}\n" for c in counts))
     return root
 
 
@@ -124,7 +124,7 @@ def test_unigram_generator_through_the_cli(data, counted, tmp_path, capsys):
     # without prepare's token counts: a one-line error naming the file
     assert cli.main(_argv(data, tmp_path / "missing", 2, "--unigram_generator", "true")) == 2
     err = capsys.readouterr().err
-    assert str(data / "token_counts.txt") in err and "re-run `keras-electra prepare`" in err
+    assert str(data / "token_counts.tsv") in err and "re-run `keras-electra prepare`" in err
     assert cli.main(_argv(counted, tmp_path, 2, "--unigram_generator", "true")) == 0
     state = json.load(open(tmp_path / "ckpt" / "worker-0" / "ckpt-0000000002" / "state.json"))
     assert state["resume_critical"]["unigram_generator"] is True
