@@ -377,7 +377,8 @@ class PretrainConfig:
             path = token_counts_path(self.train_path)
             need(os.path.isfile(path),
                  f"--unigram_generator: {path} not found (the train split's token counts); "
-                 "re-run `keras-electra prepare` (it writes token_counts.tsv beside train/).")
+                 "re-run `keras-electra prepare` (it writes token_counts.tsv beside train/; "
+                 "add --overwrite for data prepared by an older version).")
         if problems:
             raise ConfigError("invalid pretraining configuration:\n  - "
                               + "\n  - ".join(problems))

@@ -105,7 +105,8 @@ def build_pretrainer(config, tokenizer):
         path = token_counts_path(config.train_path)
         if not os.path.isfile(path):
             raise ConfigError(f"--unigram_generator: {path} not found (the train split's token "
-                              "counts); re-run `keras-electra prepare`.")
+                              "counts); re-run `keras-electra prepare` (--overwrite for data "
+                              "prepared by an older version).")
         kwargs["unigram_generator"] = read_token_counts(path)
     if tokenizer is not None:
         # No preprocessor on the model: Task.fit would map it over our id batches.
