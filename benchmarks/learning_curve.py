@@ -16,7 +16,8 @@ objective: an independent implementation on the same data should follow the same
 Each side runs in its own process with one thread, the two in parallel.
 
 `--impl variants --variants electra,gdes,...` instead trains the keras side once per objective
-variant (`VARIANTS`: G's ELECTRA, GDES, G's disallow_correct / uniform_generator switches),
+variant (`VARIANTS`: G's ELECTRA, GDES, G's disallow_correct / uniform_generator switches,
+the unigram generator on the training passages' token counts, Electric),
 in parallel, same data and steps, and prints their curves side by side.
 
 Example:
@@ -110,9 +111,18 @@ def _batch(d, i):
     return {k: v[j * BATCH_SIZE:(j + 1) * BATCH_SIZE] for k, v in d.items()}
 
 
-# objective variants of the keras side: ElectraPretrainer arguments
+# objective variants of the keras side: ElectraPretrainer arguments ("train" for the unigram
+# generator: the token counts of this benchmark's own training passages, `train_token_counts`)
 VARIANTS = {"electra": {}, "gdes": {"gdes": True}, "disallow_correct": {"disallow_correct": True},
-            "uniform_generator": {"uniform_generator": True}}
+            "uniform_generator": {"uniform_generator": True},
+            "unigram_generator": {"unigram_generator": "train"}, "electric": {"electric": True}}
+
+
+def train_token_counts(train, vocabulary_size):
+    """Per-id counts of the real tokens of the training passages (what `prepare` writes to
+    token_counts.tsv for a corpus)."""
+    ids = train["token_ids"][train["padding_mask"] > 0]
+    return np.bincount(ids, minlength=vocabulary_size).tolist()
 
 
 def run_keras(args, emit):
@@ -126,8 +136,14 @@ def run_keras(args, emit):
 
     train, held_out = _load(args.cache)
     keras.utils.set_random_seed(1)  # every variant starts from the same weights
+    variant = dict(VARIANTS[args.variant])
+    if variant.get("unigram_generator") == "train":
+        from keras_electra.models.electra_presets import ARCHITECTURE_PRESETS
+
+        vocabulary_size = ARCHITECTURE_PRESETS["electra_tiny"]["backbone"]["vocabulary_size"]
+        variant["unigram_generator"] = train_token_counts(train, vocabulary_size)
     model = ElectraPretrainer.from_preset("electra_tiny", seed=1, xla=not args.no_xla,
-                                          **VARIANTS[args.variant])
+                                          **variant)
 
     class Warmup(keras.optimizers.schedules.LearningRateSchedule):
         def __call__(self, step):
@@ -148,6 +164,7 @@ def run_keras(args, emit):
     held_out_batches = [_batch(held_out, i) for i in range(len(held_out["token_ids"])
                                                           // BATCH_SIZE)]
     fit_batches = [_batch(train, i) for i in range(len(held_out_batches))]
+    real = np.concatenate([b["padding_mask"].ravel() for b in held_out_batches]) > 0
     done = 0
     while True:
         r = model.evaluate(held_out_ds, verbose=0, return_dict=True)
@@ -156,6 +173,11 @@ def run_keras(args, emit):
         # context-free baseline learns token identities from training passages
         outputs = rtd_outputs(model, held_out_batches)
         emit(done, {"disc_auc": r["disc_auc"], "gen_accuracy": r["gen_accuracy"],
+                    # rank AUC over all real tokens: Keras' AUC (200 thresholds on the
+                    # sigmoid) reads ~0.5 when every probability is tiny (Electric's corrected
+                    # logits start near log q + log(p / (1 - p)), i.e. < -10)
+                    "exact_disc_auc": exact_auc(outputs["labels"][real],
+                                                outputs["scores"][real]),
                     "disc_loss": r["disc_loss"], "cue_free_auc": cue_free_auc(outputs),
                     "context_free_auc": context_free_baseline(
                         rtd_outputs(model, fit_batches), outputs)})

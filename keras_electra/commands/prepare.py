@@ -13,6 +13,9 @@ def register(subparsers):
         description=(
             "Tokenize raw text (one sentence per line, blank line between documents) and pack "
             "it into ELECTRA pretraining examples exactly like google-research/electra. "
+            "Writes train/ and val/ shards, stats.json, manifest.json and token_counts.tsv "
+            "(the train split's token frequencies, one per vocab line: what pretrain "
+            "--unigram_generator samples from). "
             "Example: keras-electra prepare --input 'corpus/*.txt' --vocab_file vocab.txt "
             "--output_dir pretrain_data --max_seq_length 128"
         ),

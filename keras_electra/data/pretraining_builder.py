@@ -11,7 +11,9 @@ Pipeline:
    seeded random generators, so the examples do not depend on the number of workers.
 2. A merge pass deals the examples, in unit order, round-robin into `num_shards` train shards
    (`train/pretrain_data.tfrecord-00000-of-000NN`, G's schema) and `num_val_shards` validation
-   shards (`val/...`), then writes `stats.json` and marks `manifest.json` complete.
+   shards (`val/...`), then writes `stats.json`, `token_counts.tsv` (how often each vocab id
+   occurs in the train examples, one integer per vocab.txt line, summed over the units: the
+   unigram generator's distribution) and marks `manifest.json` complete.
 
 Every file is written under a temporary name and renamed when complete. Re-running with the
 same configuration skips finished units and shards; a different configuration is refused
@@ -58,6 +60,9 @@ FORMAT = "keras_electra.pretraining_data.v1"
 SHARD_PREFIX = "pretrain_data.tfrecord"
 MANIFEST = "manifest.json"
 STATS = "stats.json"
+# the train split's token frequencies, one integer per vocab.txt line (the unigram generator's);
+# not `.txt`, which a corpus glob such as `data/**/*.txt` would match
+TOKEN_COUNTS = "token_counts.tsv"
 WORK_DIR = ".work"
 # --overwrite: the new output is built in STAGING_DIR and swapped in; the old one goes to
 # OLD_DIR until the swap is done (SWAP_MARKER in it: every old file has been moved there).
@@ -85,7 +90,8 @@ def _config_differences(old, new):
 def _output_names(output_dir):
     """Names of prepare's outputs in `output_dir`, `manifest.json` first."""
     names = [n for n in os.listdir(output_dir)
-             if n in ("train", "val", WORK_DIR, MANIFEST, STATS) or n.startswith(SHARD_PREFIX)]
+             if n in ("train", "val", WORK_DIR, MANIFEST, STATS, TOKEN_COUNTS)
+             or n.startswith(SHARD_PREFIX)]
     return sorted(names, key=lambda n: (n != MANIFEST, n))
 
 
@@ -211,7 +217,8 @@ def _check_output_dir(output_dir, config, overwrite):
 # Paths prepare writes under its output dir (and its staging dir): an input glob that matches
 # one of them would read prepare's own output as corpus text.
 _OUTPUT_SAMPLES = (
-    MANIFEST, STATS, f"{MANIFEST}.tmp-1", f"train/{shard_name(0, 1)}", f"val/{shard_name(0, 1)}",
+    MANIFEST, STATS, TOKEN_COUNTS, f"{TOKEN_COUNTS}.tmp-1", f"{MANIFEST}.tmp-1",
+    f"train/{shard_name(0, 1)}", f"val/{shard_name(0, 1)}",
     f"train/{shard_name(0, 1)}.tmp-1", f"{WORK_DIR}/unit-00000.json",
     f"{WORK_DIR}/unit-00000.train.tfrecord", f"{WORK_DIR}/worker-0.json",
     f"{WORK_DIR}/worker-0.log",
@@ -469,6 +476,29 @@ def _merge(unit_files, shard_dir, num_shards, show_progress, desc):
     return [os.path.relpath(p, os.path.dirname(shard_dir)) for p in paths], counts
 
 
+def _write_token_counts(path, unit_stats, vocabulary_size):
+    """`token_counts.tsv`: per vocab id (one line each), how often it occurs in the train
+    examples (real tokens, [CLS]/[SEP] included), summed over the units."""
+    if any("train_token_counts" not in s for s in unit_stats):  # units of an older version
+        print(f"prepare: warning: {TOKEN_COUNTS} not written (work units of an older "
+              "keras-electra); re-run with --overwrite for it")
+        return
+    counts = [0] * vocabulary_size
+    for s in unit_stats:
+        for token_id, count in s["train_token_counts"].items():
+            counts[int(token_id)] += count
+    temporary = f"{path}.tmp-{os.getpid()}"
+    with open(temporary, "w") as f:
+        f.write("".join(f"{c}\n" for c in counts))
+    os.replace(temporary, path)
+
+
+def read_token_counts(path):
+    """The counts of a `token_counts.tsv` (a list of ints, one per vocab id)."""
+    with open(path) as f:
+        return [int(line) for line in f if line.strip()]
+
+
 def _summarize(unit_stats, max_seq_length):
     def total(split, key):
         return sum(s[split][key] for s in unit_stats)
@@ -706,6 +736,7 @@ def prepare_pretraining_data(
         print(f"prepare: warning: {stats['empty_shards']} shard(s) are empty; use fewer "
               "--num_shards for a corpus this small")
     _write_json(os.path.join(build_dir, STATS), stats)
+    _write_token_counts(os.path.join(build_dir, TOKEN_COUNTS), unit_stats, len(vocabulary))
     _write_json(
         os.path.join(build_dir, MANIFEST),
         {"config": config, "complete": True, "train_shards": train_shards,

@@ -8,6 +8,7 @@ and unguarded scripts). Each unit has its own random generators, seeded from
 which worker gets the unit.
 """
 
+import collections
 import hashlib
 import json
 import os
@@ -90,7 +91,7 @@ def init_worker(config, progress_queue=None):
 class _UnitWriter:
     """Packs examples for one split (train or val) and writes them to a TFRecord file."""
 
-    def __init__(self, path, max_length, rng, serializer, unk_id):
+    def __init__(self, path, max_length, rng, serializer, unk_id, cls_id=None, sep_id=None):
         import tensorflow as tf
 
         self.path = path
@@ -100,6 +101,9 @@ class _UnitWriter:
         self._max_length = max_length
         self._serialize = serializer
         self._unk_id = unk_id
+        self._cls_id, self._sep_id = cls_id, sep_id
+        # per-id counts of the real tokens written ([CLS], [SEP] included, padding not)
+        self.token_counts = collections.Counter()
         self.stats = dict(
             documents=0, examples=0, example_tokens=0, positions=0, unk_tokens=0,
             segment_b_examples=0,
@@ -116,6 +120,12 @@ class _UnitWriter:
         stats["positions"] += len(first) + 2 + (len(second) + 1 if second else 0)
         stats["unk_tokens"] += first.count(self._unk_id) + second.count(self._unk_id)
         stats["segment_b_examples"] += bool(second)
+        counts = self.token_counts
+        counts.update(first)
+        counts.update(second)
+        if self._cls_id is not None:
+            counts[self._cls_id] += 1
+            counts[self._sep_id] += 2 if second else 1
         return 1
 
     def close(self):
@@ -149,6 +159,7 @@ def process_unit(task):
         split: _UnitWriter(
             f"{prefix}.{split}.tfrecord", max_length,
             random.Random(unit_seed(seed, file_index, start, split)), serializer, unk_id,
+            config["special_ids"]["[CLS]"], config["special_ids"]["[SEP]"],
         )
         for split in ("train", "val")
     }
@@ -207,6 +218,8 @@ def process_unit(task):
         "bad_lines": counters["bad_lines"], "seconds": time.time() - started,
         "cpu_seconds": time.process_time() - cpu_started,
         "train": writers["train"].stats, "val": writers["val"].stats,
+        # the train split's token frequencies (prepare sums them into token_counts.tsv)
+        "train_token_counts": {str(k): v for k, v in sorted(writers["train"].token_counts.items())},
     }
     temporary = f"{prefix}.json.tmp-{os.getpid()}"
     with open(temporary, "w") as f:

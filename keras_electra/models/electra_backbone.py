@@ -3,6 +3,7 @@
 import os
 
 import keras
+from keras import ops
 from keras_hub.models import Backbone
 
 from keras_electra.models.electra_layers import (
@@ -15,6 +16,34 @@ from keras_electra.models.electra_layers import (
 from keras_electra.models.electra_preset_loaders import get_preset_loader
 from keras_electra.models.electra_presets import ARCHITECTURE_PRESETS, KERAS_HUB_PRESETS
 from keras_electra.utils.preset_dirs import HF, KERAS_HUB, preset_kind
+
+
+@keras.saving.register_keras_serializable(package="keras_electra")
+class DirectionalAttentionMask(keras.layers.Layer):
+    """`[B, S, S]` attention mask of a one-directional tower (G `modeling.BertModel`
+    `ltr` / `rtl`): row i (query) may see column j iff j <= i (`"ltr"`) or j >= i (`"rtl"`).
+    Combined with the padding mask by keras-hub's `TransformerEncoder`."""
+
+    def __init__(self, direction, **kwargs):
+        super().__init__(**kwargs)
+        self.direction = direction
+
+    def call(self, padding_mask):
+        shape = ops.shape(padding_mask)
+        positions = ops.arange(shape[1])
+        if self.direction == "ltr":
+            allowed = positions[None, :] <= positions[:, None]
+        else:
+            allowed = positions[None, :] >= positions[:, None]
+        return ops.broadcast_to(ops.cast(allowed, "int32")[None], (shape[0], shape[1], shape[1]))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[1], input_shape[1])
+
+    def get_config(self):
+        config = super().get_config()
+        config["direction"] = self.direction
+        return config
 
 
 @keras.saving.register_keras_serializable(package="keras_electra")
@@ -44,6 +73,9 @@ class ElectraBackbone(Backbone):
         embeddings: optional `ElectraEmbedding` to share (G shares the
             embedding block between generator and discriminator; the
             projection and the encoder stay private). Its sizes must match.
+        attention_direction: None (default, bidirectional), `"ltr"` (position i attends
+            to positions <= i, G `modeling.BertModel(ltr=True)`) or `"rtl"` (positions
+            >= i, `rtl=True`): the towers of Electric's two-tower cloze generator.
         dtype: dtype policy, e.g. `"mixed_bfloat16"`.
 
     Example:
@@ -65,7 +97,11 @@ class ElectraBackbone(Backbone):
                  embedding_dim, intermediate_dim, dropout=0.1,
                  attention_dropout=None, max_sequence_length=512, num_segments=2,
                  layer_norm_epsilon=1e-12, initializer_range=0.02,
-                 embeddings=None, token_residual=False, dtype=None, **kwargs):
+                 embeddings=None, token_residual=False, attention_direction=None, dtype=None,
+                 **kwargs):
+        if attention_direction not in (None, "ltr", "rtl"):
+            raise ValueError("ElectraBackbone: attention_direction must be None, 'ltr' or "
+                             f"'rtl'; got {attention_direction!r}.")
         if hidden_dim % num_heads:
             raise ValueError(
                 f"ElectraBackbone: hidden_dim={hidden_dim} is not divisible by "
@@ -121,8 +157,12 @@ class ElectraBackbone(Backbone):
         x = self.embeddings(token_ids, segment_ids)
         if self.embeddings_project is not None:
             x = self.embeddings_project(x)
+        attention_mask = None
+        if attention_direction is not None:
+            attention_mask = DirectionalAttentionMask(
+                attention_direction, name="directional_attention_mask")(padding_mask)
         for layer in self.transformer_layers:
-            x = layer(x, padding_mask=padding_mask)
+            x = layer(x, padding_mask=padding_mask, attention_mask=attention_mask)
         super().__init__(
             inputs={"token_ids": token_ids, "segment_ids": segment_ids,
                     "padding_mask": padding_mask},
@@ -145,6 +185,7 @@ class ElectraBackbone(Backbone):
         self.layer_norm_epsilon = layer_norm_epsilon
         self.initializer_range = initializer_range
         self.token_residual = isinstance(embeddings, GdesEmbedding)
+        self.attention_direction = attention_direction
 
     def get_config(self):
         config = super().get_config()
@@ -164,6 +205,8 @@ class ElectraBackbone(Backbone):
         })
         if self.token_residual:  # only GDES discriminators carry it: other configs unchanged
             config["token_residual"] = True
+        if self.attention_direction is not None:  # only Electric's cloze towers carry it
+            config["attention_direction"] = self.attention_direction
         return config
 
     # === GDES (a discriminator on a shared embedding block) ===

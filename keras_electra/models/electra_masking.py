@@ -111,18 +111,50 @@ def gumbel_argmax(logits, uniform, temperature=1.0, disallow=None):
     return ops.cast(ops.argmax(tempered + gumbel, axis=-1), "int32")
 
 
-def replace_tokens(masked_ids, positions, masked_lm_ids, sampled_ids):
+def replace_tokens(masked_ids, positions, masked_lm_ids, sampled_ids, updated_only=False):
     """G `_get_fake_data`: un-mask, scatter the samples in, label replaced tokens.
 
     Returns `(corrupted_ids, labels)`; labels = updated * (sampled != original),
-    so a sample equal to the original counts as original.
+    so a sample equal to the original counts as original. `updated_only` (G's
+    `electric_objective`): labels = updated, every written position is noise.
     """
     original, _ = scatter_update(masked_ids, masked_lm_ids, positions)
     corrupted, updated = scatter_update(original, sampled_ids, positions)
-    labels = updated * ops.cast(ops.not_equal(corrupted, original), "int32")
+    if updated_only:
+        labels = updated
+    else:
+        labels = updated * ops.cast(ops.not_equal(corrupted, original), "int32")
     return ops.stop_gradient(corrupted), ops.stop_gradient(labels)
 
 
 def sigmoid_cross_entropy_with_logits(logits, labels):
     """tf.nn.sigmoid_cross_entropy_with_logits: max(x, 0) - x z + log(1 + exp(-|x|))."""
     return ops.relu(logits) - logits * labels + ops.log1p(ops.exp(-ops.abs(logits)))
+
+
+# Logit of a token the unigram generator never samples (special or unseen): exp(-1e9) is 0.
+UNIGRAM_NEVER = -1e9
+
+
+def unigram_logits(counts, never_ids):
+    """Log-probabilities of the unigram generator (numpy, float32, `[V]`).
+
+    `counts`: per-id frequencies of the training split (`prepare`'s `token_counts.tsv`).
+    Ids in `never_ids` ([CLS], [SEP], [MASK], [PAD]) and ids with count 0 get
+    `UNIGRAM_NEVER` (probability 0); the others log(count / total of those counts).
+    """
+    import numpy as np
+
+    counts = np.asarray(counts, dtype=np.float64).copy()
+    if counts.ndim != 1 or np.any(counts < 0) or not np.all(np.isfinite(counts)):
+        raise ValueError("unigram_generator: counts must be a 1-D list of non-negative numbers.")
+    for token_id in never_ids:
+        if 0 <= token_id < len(counts):
+            counts[token_id] = 0.0
+    total = counts.sum()
+    if total <= 0:
+        raise ValueError("unigram_generator: every count is 0 once [CLS]/[SEP]/[MASK]/[PAD] "
+                         "are left out; there is nothing to sample.")
+    with np.errstate(divide="ignore"):
+        logits = np.where(counts > 0, np.log(counts / total), UNIGRAM_NEVER)
+    return logits.astype(np.float32)

@@ -3,6 +3,7 @@
 import copy
 
 import keras
+import numpy as np
 from keras import ops
 from keras_hub.layers import MaskedLMHead
 from keras_hub.models import Task
@@ -86,7 +87,9 @@ class ElectraPretrainer(Task):
     (generator depth as a fraction of the discriminator's), `disallow_correct`
     (the original token's logit -1000 before sampling), `untied_generator_embeddings`
     (the generator gets its own embedding block), `uniform_generator` (fakes drawn
-    uniformly: the generator's logits are zeroed).
+    uniformly: the generator's logits are zeroed), `unigram_generator` (the paper's
+    unigram ablation: fakes drawn from the corpus' token frequencies), `electric`
+    (G's `electric_objective`, Clark et al. 2020, see below).
     * Loss = `gen_weight` * MLM cross-entropy (mean over masked slots) +
       `disc_weight` * sigmoid cross-entropy (mean over real tokens). Both
       means are over the *global* batch, so the loss and gradients are the
@@ -114,6 +117,40 @@ class ElectraPretrainer(Task):
         untied_generator_embeddings: bool. G's switch: the generator has its own
             embedding block (and its MLM head its own tied word embeddings).
         uniform_generator: bool. G's switch: fakes uniform over the vocabulary.
+        unigram_generator: None, or the training split's token counts (`vocabulary_size`
+            numbers, e.g. `prepare`'s `token_counts.tsv`; kept in the config, so a saved
+            preset is self-contained). The ELECTRA paper's unigram-generator ablation:
+            fakes are drawn (Gumbel-max, at `temperature`) from log(count / total), with
+            [CLS], [SEP], [MASK], [PAD] and ids of count 0 at probability 0. Like
+            `uniform_generator` here (and G's), the distribution *replaces* the generator:
+            the generator's logits are multiplied by 0 and the unigram log-probabilities
+            added, so its MLM loss is the unigram model's cross-entropy (a constant; an id
+            of probability 0 counts as log(1e-12)), the generator gets zero gradients, and
+            `gen_accuracy` is that of always predicting the most frequent token.
+            `disallow_correct` composes; excludes `uniform_generator` and `electric`.
+        electric: bool. G's `electric_objective` with its `two_tower_generator` (Clark et
+            al. 2020, "Pre-Training Transformers as Energy-Based Cloze Models"), as
+            `run_pretraining.py` does it:
+            the generator is a two-tower cloze model, a left-to-right (`generator`,
+            causal attention) and a right-to-left (`generator_rtl`, anti-causal) tower of
+            the generator's size, both on the shared embedding block (own blocks with
+            `untied_generator_embeddings`), run on the *unmasked* input; position i's
+            representation is [ltr output at i-1, rtl output at i+1] (G's `roll`, which
+            wraps around at the ends: positions 0 and S-1 are never candidates), so its
+            prediction never sees token i. The cloze head (Dense -> GELU -> LayerNorm ->
+            tied word embeddings + bias) gives log q(. | context) at every position; the
+            generator loss is its cross-entropy averaged over all candidate positions
+            (real tokens except [CLS]/[SEP]/[MASK]/[PAD]), times `gen_weight`. Masked
+            positions are drawn as for ELECTRA, fakes sampled from q at them
+            (`disallow_correct` composes); every written position is labelled noise
+            (1), even when the sample equals the original (G: `labels = masked`). The
+            discriminator's logit gets the NCE correction
+            `+ stop_gradient(log q(x_i | context)) + log(mask_prob / (1 - mask_prob))`,
+            x_i the token of the corrupted input at every position, before the usual
+            sigmoid cross-entropy (`disc_logits` and the disc metrics are the corrected
+            logits, as G's). Metrics: `gen_loss` is the cloze loss (all candidates),
+            `gen_accuracy` the cloze model's at the masked positions. Excludes
+            `uniform_generator`, `unigram_generator`, `gdes` (none of them in G's Electric).
         gdes: bool. Gradient-disentangled embedding sharing (DeBERTa-v3): only the
             MLM loss updates the shared word table; the RTD loss updates the
             discriminator's residual table (`models.electra_layers.GdesEmbedding`).
@@ -152,7 +189,8 @@ class ElectraPretrainer(Task):
                  temperature=1.0, seed=0, xla=True, cls_token_id=None, sep_token_id=None,
                  mask_token_id=None, pad_token_id=None, generator_layers=1.0,
                  disallow_correct=False, untied_generator_embeddings=False,
-                 uniform_generator=False, gdes=False, **kwargs):
+                 uniform_generator=False, gdes=False, unigram_generator=None, electric=False,
+                 **kwargs):
         if not isinstance(backbone, ElectraBackbone):
             raise TypeError(
                 "ElectraPretrainer: `backbone` must be a keras_electra ElectraBackbone "
@@ -168,6 +206,17 @@ class ElectraPretrainer(Task):
             raise ValueError("ElectraPretrainer: gdes shares the generator's embedding block "
                              "with the discriminator; it cannot be combined with "
                              "untied_generator_embeddings=True.")
+        if unigram_generator is not None and uniform_generator:
+            raise ValueError("ElectraPretrainer: unigram_generator and uniform_generator both "
+                             "choose the fakes' distribution; use one of them.")
+        if electric and (uniform_generator or unigram_generator is not None or gdes):
+            raise ValueError("ElectraPretrainer: electric (G's electric_objective) samples from "
+                             "its two-tower cloze generator and uses no GDES; it cannot be "
+                             "combined with uniform_generator, unigram_generator or gdes.")
+        if unigram_generator is not None and len(unigram_generator) != backbone.vocabulary_size:
+            raise ValueError(
+                f"ElectraPretrainer: unigram_generator has {len(unigram_generator)} counts; "
+                f"the vocabulary has {backbone.vocabulary_size} ids.")
         if gdes:
             backbone = _gdes_discriminator(backbone)
         shared_embeddings = (backbone.embeddings.base if backbone.token_residual
@@ -191,7 +240,16 @@ class ElectraPretrainer(Task):
         self.generator = ElectraBackbone(
             **generator_config, dtype=backbone.dtype_policy, name="generator",
             embeddings=None if untied_generator_embeddings else shared_embeddings,
+            **({"attention_direction": "ltr"} if electric else {}),
         )
+        # Electric: the cloze model's right-to-left tower (G `generator_rtl`).
+        self.generator_rtl = None
+        if electric:
+            self.generator_rtl = ElectraBackbone(
+                **generator_config, dtype=backbone.dtype_policy, name="generator_rtl",
+                embeddings=None if untied_generator_embeddings else shared_embeddings,
+                attention_direction="rtl",
+            )
         self.generator_head = MaskedLMHead(
             token_embedding=self.generator.token_embedding,
             intermediate_activation=gelu_exact,
@@ -214,6 +272,11 @@ class ElectraPretrainer(Task):
         self.untied_generator_embeddings = bool(untied_generator_embeddings)
         self.uniform_generator = bool(uniform_generator)
         self.gdes = bool(gdes)
+        self.electric = bool(electric)
+        self.unigram_generator = (None if unigram_generator is None
+                                  else [_plain_number(c) for c in unigram_generator])
+        self._unigram_logits = (None if unigram_generator is None else masking.unigram_logits(
+            self.unigram_generator, [special[k] for k in ("cls", "sep", "mask", "pad")]))
         self.mask_prob = float(mask_prob)
         self.gen_weight = float(gen_weight)
         self.disc_weight = float(disc_weight)
@@ -244,8 +307,9 @@ class ElectraPretrainer(Task):
 
         # Build the heads now so the model is complete before fit (needed by
         # BackupAndRestore and for save/load of every variable).
+        # (Electric: the cloze head reads both towers' outputs, concatenated.)
         self.generator_head.build(
-            (None, None, self.generator.hidden_dim), (None, None)
+            (None, None, self.generator.hidden_dim * (2 if electric else 1)), (None, None)
         )
         self.discriminator_head.build((None, None, backbone.hidden_dim))
         self.built = True
@@ -268,7 +332,10 @@ class ElectraPretrainer(Task):
             self.tokenizer.save_to_preset(preset_dir)
 
     def export_generator(self, preset_dir):
-        """Save the generator backbone (its own copy of the shared embeddings) as a preset."""
+        """Save the generator backbone (its own copy of the shared embeddings) as a preset.
+
+        Electric: this is the cloze model's left-to-right tower (`attention_direction="ltr"`);
+        the right-to-left tower and the cloze head are in the pretrainer's own preset."""
         # Built outside any keras.distribution and filled from host copies: on JAX with several
         # processes only the chief exports, so nothing here may run a cross-process computation
         # (creating distributed variables or assigning from global arrays would wait for peers
@@ -362,10 +429,39 @@ class ElectraPretrainer(Task):
         padding_mask = inputs["padding_mask"]
         sequence_length = _static_length(inputs["token_ids"])
         n = masking.max_predictions_per_seq(sequence_length, self.mask_prob)
-        mlm_weight = ops.sum(ops.cast(masking.num_to_predict(padding_mask, self.mask_prob, n),
-                                      "float32"))
+        if self.electric:  # the cloze loss is averaged over every candidate position
+            mlm_weight = ops.sum(self._cloze_weights(inputs["token_ids"], padding_mask))
+        else:
+            mlm_weight = ops.sum(ops.cast(
+                masking.num_to_predict(padding_mask, self.mask_prob, n), "float32"))
         real_tokens = ops.sum(ops.cast(padding_mask, "float32"))
         return backend_utils.cross_replica_sum(ops.stack([mlm_weight, real_tokens]))
+
+    def _ignore_ids(self):
+        return (self.sep_token_id, self.cls_token_id, self.mask_token_id, self.pad_token_id)
+
+    def _cloze_weights(self, token_ids, padding_mask):
+        """Electric's cloze-loss weights: 1.0 at candidate positions (G `get_candidates_mask`)."""
+        return ops.cast(masking.candidates_mask(ops.cast(token_ids, "int32"), padding_mask,
+                                                self._ignore_ids()), "float32")
+
+    def cloze_logits(self, token_ids, segment_ids, padding_mask, training=False):
+        """Electric's two-tower cloze model (G `TwoTowerClozeTransformer` +
+        `_get_cloze_outputs`): `[B, S, V]` float32 logits of q(. | context) at every position,
+        from the unmasked input; position i sees the ltr tower at i-1 and the rtl tower at
+        i+1 (G's `roll`, wrapping around at the ends), never token i."""
+        tower_inputs = {"token_ids": token_ids, "segment_ids": segment_ids,
+                        "padding_mask": padding_mask}
+        ltr = self.generator(tower_inputs, training=training)["sequence_output"]
+        rtl = self.generator_rtl(tower_inputs, training=training)["sequence_output"]
+        # G roll(ltr, -1): [ltr[S-1], ltr[0], ..., ltr[S-2]]; roll(rtl, 1): [rtl[1], ..., rtl[0]]
+        ltr = ops.concatenate([ltr[:, -1:, :], ltr[:, :-1, :]], axis=1)
+        rtl = ops.concatenate([rtl[:, 1:, :], rtl[:, :1, :]], axis=1)
+        sequence_length = _static_length(token_ids)
+        every_position = ops.broadcast_to(
+            ops.arange(sequence_length, dtype="int32")[None, :], ops.shape(token_ids))
+        return ops.cast(self.generator_head(ops.concatenate([ltr, rtl], axis=-1),
+                                            mask_positions=every_position), "float32")
 
     def forward(self, inputs, noise, normalizers=None, training=False):
         """One ELECTRA step from explicit noise; returns every intermediate and the losses."""
@@ -374,42 +470,66 @@ class ElectraPretrainer(Task):
         padding_mask = ops.cast(inputs["padding_mask"], "int32")
         masked = masking.mask_tokens(
             token_ids, padding_mask, noise["position_noise"], noise["mask_noise"],
-            self.mask_prob,
-            ignore_ids=(self.sep_token_id, self.cls_token_id, self.mask_token_id,
-                        self.pad_token_id),
-            mask_token_id=self.mask_token_id,
+            self.mask_prob, ignore_ids=self._ignore_ids(), mask_token_id=self.mask_token_id,
         )
-        generator_output = self.generator(
-            {"token_ids": masked["masked_ids"], "segment_ids": segment_ids,
-             "padding_mask": padding_mask}, training=training,
-        )["sequence_output"]
-        gen_logits = ops.cast(
-            self.generator_head(generator_output, mask_positions=masked["positions"]), "float32"
-        )
+        extra = {}
+        if self.electric:
+            # G electric: the cloze model reads the unmasked input; its logits at the masked
+            # positions are the generator's (sampling, MLM metrics)
+            cloze_log_probs = ops.log_softmax(
+                self.cloze_logits(token_ids, segment_ids, padding_mask, training), axis=-1)
+            gen_logits = ops.take_along_axis(
+                cloze_log_probs, masked["positions"][:, :, None], axis=1)
+        else:
+            generator_output = self.generator(
+                {"token_ids": masked["masked_ids"], "segment_ids": segment_ids,
+                 "padding_mask": padding_mask}, training=training,
+            )["sequence_output"]
+            gen_logits = ops.cast(
+                self.generator_head(generator_output, mask_positions=masked["positions"]),
+                "float32")
         if self.uniform_generator:
             # G `uniform_generator`: zero logits, so fakes are uniform over the vocabulary and
             # the MLM loss is the constant log V (times 0 keeps the generator's gradients
             # defined, all zero, instead of absent)
             gen_logits = gen_logits * 0.0
+        if self._unigram_logits is not None:
+            # the unigram generator replaces the generator's distribution, as above
+            gen_logits = gen_logits * 0.0 + ops.convert_to_tensor(self._unigram_logits)[None, None]
         sampled_ids = masking.gumbel_argmax(
             ops.stop_gradient(gen_logits), noise["gumbel_noise"], self.temperature,
             disallow=masked["masked_lm_ids"] if self.disallow_correct else None,
         )
         corrupted_ids, labels = masking.replace_tokens(
-            masked["masked_ids"], masked["positions"], masked["masked_lm_ids"], sampled_ids
+            masked["masked_ids"], masked["positions"], masked["masked_lm_ids"], sampled_ids,
+            updated_only=self.electric,
         )
         discriminator_output = self.backbone(
             {"token_ids": corrupted_ids, "segment_ids": segment_ids,
              "padding_mask": padding_mask}, training=training,
         )["sequence_output"]
         disc_logits = ops.cast(self.discriminator_head(discriminator_output), "float32")
+        if self.electric:
+            # G `_get_discriminator_output`, electric_objective: the NCE correction
+            log_q = ops.stop_gradient(ops.squeeze(
+                ops.take_along_axis(cloze_log_probs, corrupted_ids[:, :, None], axis=-1), -1))
+            extra["disc_log_q"] = log_q
+            disc_logits = disc_logits + log_q + float(
+                np.log(self.mask_prob / (1.0 - self.mask_prob)))
 
-        # Losses (G `_get_masked_lm_output`, `_get_discriminator_output`).
-        weights = masked["masked_lm_weights"]
-        log_probs = ops.log_softmax(gen_logits, axis=-1)
-        nll = -ops.squeeze(
-            ops.take_along_axis(log_probs, masked["masked_lm_ids"][:, :, None], axis=-1), -1
-        )
+        # Losses (G `_get_masked_lm_output` / `_get_cloze_outputs`, `_get_discriminator_output`).
+        if self.electric:  # cloze loss at every candidate position of the unmasked input
+            weights = self._cloze_weights(token_ids, padding_mask)
+            nll = -ops.squeeze(
+                ops.take_along_axis(cloze_log_probs, token_ids[:, :, None], axis=-1), -1)
+        else:
+            weights = masked["masked_lm_weights"]
+            log_probs = ops.log_softmax(gen_logits, axis=-1)
+            if self._unigram_logits is not None:  # an id of probability 0 costs log(1e-12)
+                log_probs = ops.maximum(log_probs, float(np.log(1e-12)))
+            nll = -ops.squeeze(
+                ops.take_along_axis(log_probs, masked["masked_lm_ids"][:, :, None], axis=-1), -1
+            )
         token_weights = ops.cast(padding_mask, "float32")
         bce = masking.sigmoid_cross_entropy_with_logits(disc_logits, ops.cast(labels, "float32"))
         gen_sum = ops.sum(weights * nll)
@@ -425,7 +545,7 @@ class ElectraPretrainer(Task):
             "corrupted_ids": corrupted_ids, "labels": labels, "disc_logits": disc_logits,
             "padding_mask": padding_mask, "gen_sum": gen_sum, "disc_sum": disc_sum,
             "local_counts": local_counts, "gen_loss": gen_loss, "disc_loss": disc_loss,
-            "loss": loss,
+            "loss": loss, **extra,
         }
 
     def call(self, inputs, training=False):
@@ -447,7 +567,7 @@ class ElectraPretrainer(Task):
     def update_metrics(self, outputs):
         t = self._metric_trackers
         weights = outputs["masked_lm_weights"]
-        mlm_count = ops.sum(weights)
+        mlm_count = outputs["local_counts"][0]  # Electric: the cloze loss' candidate count
         token_weights = ops.cast(outputs["padding_mask"], "float32")
         real_count = ops.sum(token_weights)
         t["gen_loss"].update_state(outputs["gen_sum"] / (mlm_count + 1e-6), sample_weight=mlm_count)
@@ -509,6 +629,9 @@ class ElectraPretrainer(Task):
             "untied_generator_embeddings": self.untied_generator_embeddings,
             "uniform_generator": self.uniform_generator,
             "gdes": self.gdes,
+            "unigram_generator": (None if self.unigram_generator is None
+                                  else list(self.unigram_generator)),
+            "electric": self.electric,
             "mask_prob": self.mask_prob,
             "gen_weight": self.gen_weight,
             "disc_weight": self.disc_weight,
@@ -564,6 +687,12 @@ class ElectraPretrainer(Task):
         backbone = ElectraBackbone(**disc_config)
         kwargs.setdefault("mask_prob", spec["pretraining"]["mask_prob"])
         return cls(backbone, generator_config=gen_config, **kwargs)
+
+
+def _plain_number(value):
+    """A count as a JSON-friendly int (float if it is not a whole number)."""
+    value = float(value)
+    return int(value) if value.is_integer() else value
 
 
 def _gdes_discriminator(backbone):

@@ -150,6 +150,16 @@ class PretrainConfig:
     uniform_generator: bool = field(default=False, metadata=_meta(
         "G's switch: fakes drawn uniformly from the vocabulary (the generator's logits are "
         "zeroed; an ablation)."))
+    unigram_generator: bool = field(default=False, metadata=_meta(
+        "The ELECTRA paper's unigram-generator ablation: fakes drawn from the train split's "
+        "token frequencies (token_counts.tsv, written by `keras-electra prepare` beside "
+        "train/), [CLS]/[SEP]/[MASK]/[PAD] never; the generator is unused, as with "
+        "--uniform_generator. Excludes --uniform_generator and --electric."))
+    electric: bool = field(default=False, metadata=_meta(
+        "G's electric_objective (Electric, Clark et al. 2020): a two-tower cloze generator "
+        "(left-to-right + right-to-left) on the unmasked input, every sampled position "
+        "labelled noise, the discriminator logit corrected by log q + log(p/(1-p)). "
+        "Excludes --uniform_generator, --unigram_generator and --gdes."))
     gen_weight: float = field(default=1.0, metadata=_meta("Generator loss weight (G 1.0)."))
     disc_weight: float = field(default=50.0, metadata=_meta("Discriminator loss weight (G 50)."))
     shuffle_buffer: int = field(default=10000, metadata=_meta(
@@ -363,10 +373,31 @@ class PretrainConfig:
             if self.vocab_file:
                 need(os.path.isfile(self.vocab_file),
                      f"--vocab_file {self.vocab_file}: file not found.")
+        need(not (self.unigram_generator and self.uniform_generator),
+             "--unigram_generator and --uniform_generator both choose the fakes' "
+             "distribution; use one of them.")
+        need(not (self.electric and (self.uniform_generator or self.unigram_generator
+                                     or self.gdes)),
+             "--electric samples from its two-tower cloze generator and uses no GDES; it "
+             "cannot be combined with --uniform_generator, --unigram_generator or --gdes.")
+        if check_files and self.train_dir and self.unigram_generator:
+            path = token_counts_path(self.train_path)
+            need(os.path.isfile(path),
+                 f"--unigram_generator: {path} not found (the train split's token counts); "
+                 "re-run `keras-electra prepare` (it writes token_counts.tsv beside train/; "
+                 "add --overwrite for data prepared by an older version).")
         if problems:
             raise ConfigError("invalid pretraining configuration:\n  - "
                               + "\n  - ".join(problems))
         return self
+
+
+def token_counts_path(train_path):
+    """Where `prepare` writes the train split's token counts: `token_counts.tsv` beside
+    `train/` (a copy inside `train/` is used when that one is absent)."""
+    beside = os.path.join(os.path.dirname(os.path.normpath(train_path)), "token_counts.tsv")
+    inside = os.path.join(train_path, "token_counts.tsv")
+    return inside if not os.path.isfile(beside) and os.path.isfile(inside) else beside
 
 
 def shard_files(directory):

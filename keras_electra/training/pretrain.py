@@ -96,8 +96,18 @@ def build_pretrainer(config, tokenizer):
     if config.generator_layers is not None:
         kwargs["generator_layers"] = config.generator_layers
     for switch in ("disallow_correct", "untied_generator_embeddings", "uniform_generator",
-                   "gdes"):
+                   "gdes", "electric"):
         kwargs[switch] = bool(getattr(config, switch))
+    if config.unigram_generator:
+        from keras_electra.data.pretraining_builder import read_token_counts
+        from keras_electra.training.config import ConfigError, token_counts_path
+
+        path = token_counts_path(config.train_path)
+        if not os.path.isfile(path):
+            raise ConfigError(f"--unigram_generator: {path} not found (the train split's token "
+                              "counts); re-run `keras-electra prepare` (--overwrite for data "
+                              "prepared by an older version).")
+        kwargs["unigram_generator"] = read_token_counts(path)
     if tokenizer is not None:
         # No preprocessor on the model: Task.fit would map it over our id batches.
         # The tokenizer is saved next to the exported presets instead.

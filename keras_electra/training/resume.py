@@ -61,7 +61,8 @@ RESUME_CRITICAL = ("model_type", "model_size", "max_seq_length", "per_gpu_batch_
                    "shuffle_buffer", "data_readers", "jax_prng",
                    # the objective: a resumed run must optimise what it started with
                    "mask_prob", "generator_hidden_size", "generator_layers", "disallow_correct",
-                   "untied_generator_embeddings", "uniform_generator", "gdes")
+                   "untied_generator_embeddings", "uniform_generator", "gdes",
+                   "unigram_generator", "electric")
 
 
 def resume_critical(config):

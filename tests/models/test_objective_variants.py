@@ -181,3 +181,171 @@ def test_gdes_starts_from_the_same_function_as_electra():
     a, b = plain(x, training=False), gdes(x, training=False)
     np.testing.assert_allclose(ops.convert_to_numpy(b["disc_logits"]),
                                ops.convert_to_numpy(a["disc_logits"]), rtol=1e-6, atol=1e-6)
+
+
+# --------------------------------------------------------------------- unigram generator
+def unigram_counts(rng):
+    counts = rng.integers(1, 500, size=VOCAB).astype(np.int64)
+    counts[[5, 17, 60]] = 0  # never seen in the train split
+    counts[[CLS, SEP]] = 10_000  # frequent, but never fakes
+    return counts
+
+
+def unigram_probs(counts):
+    probs = counts.astype(np.float64).copy()
+    probs[[CLS, SEP, MASK, PAD]] = 0
+    return probs / probs.sum()
+
+
+@pytest.mark.parametrize("disallow", [False, True])
+def test_unigram_generator_fakes_follow_the_counts(disallow):
+    """Chi-square of many sampled fakes against numpy's count / total: the generator's own
+    logits play no part; special and unseen ids are never drawn; disallow_correct composes."""
+    from scipy import stats
+
+    rng = np.random.default_rng(6)
+    counts = unigram_counts(rng)
+    model = pretrainer(unigram_generator=counts.tolist(), disallow_correct=disallow)
+    words_only_bias(model)  # ignored: the unigram replaces the generator's distribution
+    x = batch(rng, size=64)
+    sampled, original = [], []
+    for _ in range(30):
+        out = model(x, training=True)  # a new step, new draws
+        weights = ops.convert_to_numpy(out["masked_lm_weights"]) > 0
+        sampled.append(ops.convert_to_numpy(out["sampled_ids"])[weights])
+        original.append(ops.convert_to_numpy(out["masked_lm_ids"])[weights])
+    sampled, original = np.concatenate(sampled), np.concatenate(original)
+    assert len(sampled) > 5000
+    probs = unigram_probs(counts)
+    assert not np.isin(sampled, [CLS, SEP, MASK, PAD, 5, 17, 60]).any()
+    if disallow:
+        assert not np.any(sampled == original)
+        # the draw is from the unigram renormalized without the original: compare per original
+        expected = np.zeros(VOCAB)
+        for token in np.unique(original):
+            p = probs.copy()
+            p[token] = 0
+            expected += np.sum(original == token) * p / p.sum()
+    else:
+        expected = probs * len(sampled)
+    observed = np.bincount(sampled, minlength=VOCAB)
+    keep = expected > 0
+    assert observed[~keep].sum() == 0
+    # pool the rare ids (expected < 5) into one cell, as a chi-square test needs
+    big = keep & (expected >= 5)
+    obs = np.append(observed[big], observed[keep & ~big].sum())
+    exp = np.append(expected[big], expected[keep & ~big].sum())
+    assert stats.chisquare(obs, exp * obs.sum() / exp.sum()).pvalue > 1e-3
+
+
+def test_unigram_generator_loss_config_and_errors(tmp_path):
+    rng = np.random.default_rng(7)
+    counts = unigram_counts(rng)
+    model = pretrainer(unigram_generator=counts.tolist())
+    x = batch(rng)
+    out = model(x, training=True)
+    weights = ops.convert_to_numpy(out["masked_lm_weights"])
+    targets = ops.convert_to_numpy(out["masked_lm_ids"])
+    log_probs = np.log(np.maximum(unigram_probs(counts), 1e-12))
+    expected = np.sum(weights * -log_probs[targets]) / (weights.sum() + 1e-6)
+    assert float(out["gen_loss"]) == pytest.approx(expected, rel=1e-5)
+    model.save_to_preset(str(tmp_path / "p"))
+    again = ElectraPretrainer.from_preset(str(tmp_path / "p"))
+    assert again.unigram_generator == counts.tolist()
+    assert again.get_config()["unigram_generator"] == counts.tolist()
+    with pytest.raises(ValueError, match="unigram_generator and uniform_generator"):
+        pretrainer(unigram_generator=counts.tolist(), uniform_generator=True)
+    with pytest.raises(ValueError, match="has 3 counts"):
+        pretrainer(unigram_generator=[1, 2, 3])
+
+
+# ------------------------------------------------------------------------------ Electric
+def test_electric_cloze_model_never_sees_its_own_token():
+    """Position i's cloze distribution depends on its neighbours, not on token i (G's two
+    towers: ltr output at i-1, rtl output at i+1)."""
+    model = pretrainer(electric=True)
+    rng = np.random.default_rng(8)
+    x = batch(rng, size=2)
+    base = ops.convert_to_numpy(model.cloze_logits(x["token_ids"], x["segment_ids"],
+                                                   x["padding_mask"]))
+    length = x["token_ids"].shape[1]
+    for i in range(1, length - 1):
+        changed = x["token_ids"].copy()
+        changed[:, i] = 104 + (changed[:, i] - 104 + 1) % (VOCAB - 104)
+        logits = ops.convert_to_numpy(model.cloze_logits(changed, x["segment_ids"],
+                                                         x["padding_mask"]))
+        np.testing.assert_allclose(logits[:, i], base[:, i], rtol=1e-5, atol=1e-5)
+        for j in (i - 1, i + 1):
+            if 0 < j < length - 1:
+                assert np.abs(logits[:, j] - base[:, j]).max() > 1e-4, (i, j)
+
+
+def test_electric_labels_correction_and_cloze_loss():
+    """Labels = every updated position (a sample equal to the original too); the
+    discriminator logit = head logit + stop_gradient(log q(corrupted token)) +
+    log(p / (1 - p)); the generator loss = cloze cross-entropy over the candidates."""
+    model = pretrainer(electric=True)
+    words_only_bias(model)  # six words: samples often equal the original
+    rng = np.random.default_rng(9)
+    x = batch(rng, size=32)
+    out = model(x, training=False)
+    host = {k: ops.convert_to_numpy(v) for k, v in out.items()}
+    updated = np.zeros_like(x["token_ids"])
+    rows = np.arange(len(updated))[:, None].repeat(host["positions"].shape[1], 1)
+    slots = host["masked_lm_weights"] > 0
+    updated[rows[slots], host["positions"][slots]] = 1
+    updated[:, 0] = 0  # G's scatter_update never writes position 0
+    np.testing.assert_array_equal(host["labels"], updated)
+    same = (host["corrupted_ids"] == x["token_ids"]) & (updated == 1)
+    assert same.any()  # labelled noise although the sample is the original
+
+    logits = ops.convert_to_numpy(model.cloze_logits(x["token_ids"], x["segment_ids"],
+                                                     x["padding_mask"])).astype(np.float64)
+    log_q_all = logits - logits.max(-1, keepdims=True)
+    log_q_all -= np.log(np.exp(log_q_all).sum(-1, keepdims=True))
+    corrupted = host["corrupted_ids"]
+    log_q = np.take_along_axis(log_q_all, corrupted[..., None], -1)[..., 0]
+    head = ops.convert_to_numpy(model.discriminator_head(model.backbone(
+        {"token_ids": corrupted, "segment_ids": x["segment_ids"],
+         "padding_mask": x["padding_mask"]})["sequence_output"]))
+    expected = head + log_q + np.log(0.15 / 0.85)
+    np.testing.assert_allclose(host["disc_logits"], expected, rtol=1e-4, atol=1e-4)
+
+    candidates = ~np.isin(x["token_ids"], [CLS, SEP, MASK, PAD])
+    nll = -np.take_along_axis(log_q_all, x["token_ids"][..., None], -1)[..., 0]
+    expected_loss = nll[candidates].sum() / (candidates.sum() + 1e-6)
+    assert float(out["gen_loss"]) == pytest.approx(expected_loss, rel=1e-5)
+    # the sampled fakes come from the cloze logits at the masked positions
+    gathered = np.take_along_axis(logits, host["positions"][..., None], 1)
+    np.testing.assert_allclose(
+        host["gen_logits"], gathered - np.log(np.exp(gathered - gathered.max(-1, keepdims=True))
+                                              .sum(-1, keepdims=True)) - gathered.max(
+                                                  -1, keepdims=True), rtol=1e-4, atol=1e-4)
+
+
+def test_electric_gradients_config_and_errors(tmp_path):
+    import tensorflow as tf
+
+    model = pretrainer(electric=True)
+    assert model.generator.attention_direction == "ltr"
+    assert model.generator_rtl.attention_direction == "rtl"
+    assert model.generator_rtl.embeddings is model.backbone.embeddings  # shared, as G
+    x = batch(np.random.default_rng(10))
+    with tf.GradientTape() as tape:
+        out = model(x, training=True)
+    rtl = model.generator_rtl.transformer_layers[0].trainable_weights
+    ltr = model.generator.transformer_layers[0].trainable_weights
+    disc_grads = tape.gradient(out["disc_loss"], ltr + rtl)
+    # stop_gradient(log q): the RTD loss never reaches the cloze towers
+    assert all(g is None or float(tf.reduce_max(tf.abs(g))) == 0.0 for g in disc_grads)
+    model.save_to_preset(str(tmp_path / "p"))
+    again = ElectraPretrainer.from_preset(str(tmp_path / "p"))
+    assert again.electric and again.generator_rtl.attention_direction == "rtl"
+    for w, v in zip(model.generator_rtl.weights, again.generator_rtl.weights, strict=True):
+        np.testing.assert_array_equal(w.numpy(), v.numpy())
+    untied = pretrainer(electric=True, untied_generator_embeddings=True)
+    assert untied.generator_rtl.embeddings is not untied.backbone.embeddings
+    for bad in ({"gdes": True}, {"uniform_generator": True},
+                {"unigram_generator": [1] * VOCAB}):
+        with pytest.raises(ValueError, match="electric"):
+            pretrainer(electric=True, **bad)

@@ -128,7 +128,8 @@ def test_overwrite_keeps_the_old_shards_until_the_new_ones_are_complete(tmp_path
     reference = tmp_path / "reference"
     assert prepare_pretraining_data(str(corpus), bert_vocab_path, reference, seed=1,
                                     **SMALL)["examples"] == stats["examples"]
-    assert sorted(os.listdir(out)) == ["manifest.json", "stats.json", "train", "val"]
+    assert sorted(os.listdir(out)) == ["manifest.json", "stats.json", "token_counts.tsv", "train",
+                                      "val"]
     new = _tree(out)
     assert {k: v for k, v in new.items() if k.startswith(("train", "val"))} == \
         {k: v for k, v in _tree(reference).items() if k.startswith(("train", "val"))}
@@ -165,6 +166,7 @@ def test_an_interrupted_overwrite_swap_is_finished_at_the_next_start(
     # the same command without --overwrite finishes the swap and finds the data complete
     stats = prepare_pretraining_data(str(corpus), bert_vocab_path, out, seed=1, **SMALL)
     assert stats == json.loads((out / "stats.json").read_text())
-    assert sorted(os.listdir(out)) == ["manifest.json", "stats.json", "train", "val"]
+    assert sorted(os.listdir(out)) == ["manifest.json", "stats.json", "token_counts.tsv", "train",
+                                      "val"]
     assert {k: v for k, v in _tree(out).items() if k.startswith(("train", "val"))} == \
         {k: v for k, v in _tree(reference).items() if k.startswith(("train", "val"))}
