@@ -178,7 +178,11 @@ def checkpoint_rtd_baselines(checkpoint_dir, val_dir, validation_batches):
 
     On the same validation batches as the command's own validation (the first
     `validation_batches` global batches of `pretraining_dataset` in file order, with the
-    run's `--data_readers`), each model built and compiled as the command builds it.
+    run's `--data_readers`), each model built and compiled as the command builds it. The
+    restored models' evaluation random stream is rewound by `validation_batches` steps: the
+    final checkpoint is written after the run's last validation, so this replays that
+    validation's masks and fakes (the "trained" numbers equal the logged ones, and the reset
+    discriminator judges the very replacements the logged numbers are about).
     """
     import keras
 
@@ -211,8 +215,12 @@ def checkpoint_rtd_baselines(checkpoint_dir, val_dir, validation_batches):
 
     # steps= the batch count: on a dataset of unknown cardinality, `evaluate` without it
     # reads to the end and Keras warns "Your input ran out of data"
-    results = rtd_baselines(build, lambda model: checkpointing.load_checkpoint(model, path),
-                            dataset, steps=validation_batches)
+    def restore(model):
+        checkpointing.load_checkpoint(model, path)
+        step = int(keras.ops.convert_to_numpy(model.eval_step.value))
+        model.eval_step.assign(max(0, step - validation_batches))
+
+    results = rtd_baselines(build, restore, dataset, steps=validation_batches)
     keras.backend.clear_session()
     return results
 

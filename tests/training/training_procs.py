@@ -46,10 +46,19 @@ def base_env(**extra):
     return env
 
 
+def _default_sigint():
+    # A test run launched in the background (`cmd &` in a non-interactive shell, nohup) has
+    # SIGINT ignored, the children inherit that and Python then installs no KeyboardInterrupt
+    # handler: Ctrl-C tests would test nothing. Give each worker the default, as a terminal
+    # user's process has.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(argv, env, log_path):
     log = open(log_path, "ab")
     proc = subprocess.Popen([sys.executable, *argv], env=env, stdout=log,
-                            stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)
+                            stderr=subprocess.STDOUT, cwd=PROJECT_ROOT,
+                            preexec_fn=_default_sigint)
     proc._log_file = log
     proc._log_path = log_path
     return proc
