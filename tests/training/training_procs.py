@@ -46,19 +46,21 @@ def base_env(**extra):
     return env
 
 
-def _default_sigint():
-    # A test run launched in the background (`cmd &` in a non-interactive shell, nohup) has
-    # SIGINT ignored, the children inherit that and Python then installs no KeyboardInterrupt
-    # handler: Ctrl-C tests would test nothing. Give each worker the default, as a terminal
-    # user's process has.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+def _sigint_not_ignored():
+    """A test run launched in the background (`cmd &` in a non-interactive shell, nohup) has
+    SIGINT ignored; children inherit an ignored signal across exec, and Python then installs
+    no KeyboardInterrupt handler, so the Ctrl-C tests would fail for the wrong reason. Give
+    this process Python's handler back: children then start with the default disposition, as
+    a terminal user's do (no preexec_fn, which is unsafe in a threaded parent)."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def start(argv, env, log_path):
+    _sigint_not_ignored()
     log = open(log_path, "ab")
     proc = subprocess.Popen([sys.executable, *argv], env=env, stdout=log,
-                            stderr=subprocess.STDOUT, cwd=PROJECT_ROOT,
-                            preexec_fn=_default_sigint)
+                            stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)
     proc._log_file = log
     proc._log_path = log_path
     return proc
