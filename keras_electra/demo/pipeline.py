@@ -514,21 +514,20 @@ def _run_stages(args, demo, summary, builtin_corpus, builtin_squad):
         with open(_require(os.path.join(squad_dir, "train.json"), "squad's train.json")) as f:
             steps = json.load(f)["total_steps"]
 
-    with demo.stage("squad-eval", "official SQuAD v2.0 evaluation of the dev predictions"):
-        eval_path = os.path.join(squad_dir, "eval_official.json")
+    def official_eval(run_dir, threshold, name):
+        """`keras-electra squad-eval` of a squad run's dev predictions -> its JSON."""
+        path = os.path.join(run_dir, name)
         demo.cli(["squad-eval", dev_file,
-                  _require(os.path.join(squad_dir, "non_null_predictions.json"), "predictions"),
-                  "--na_prob_file", os.path.join(squad_dir, "null_odds.json"),
-                  "--na_prob_thresh", str(s.qa_null_threshold), "--out_file", eval_path])
-        with open(_require(eval_path, "squad-eval's output")) as f:
-            model_eval = json.load(f)
-        g_eval_path = os.path.join(squad_dir, "eval_official_g_threshold.json")
-        demo.cli(["squad-eval", dev_file, os.path.join(squad_dir, "non_null_predictions.json"),
-                  "--na_prob_file", os.path.join(squad_dir, "null_odds.json"),
-                  "--na_prob_thresh", str(NULL_THRESHOLDS["electra"]), "--out_file",
-                  g_eval_path])
-        with open(_require(g_eval_path, "squad-eval's output")) as f:
-            g_eval = json.load(f)
+                  _require(os.path.join(run_dir, "non_null_predictions.json"), "predictions"),
+                  "--na_prob_file", os.path.join(run_dir, "null_odds.json"),
+                  "--na_prob_thresh", str(threshold), "--out_file", path])
+        with open(_require(path, "squad-eval's output")) as f:
+            return json.load(f)
+
+    with demo.stage("squad-eval", "official SQuAD v2.0 evaluation of the dev predictions"):
+        model_eval = official_eval(squad_dir, s.qa_null_threshold, "eval_official.json")
+        g_eval = official_eval(squad_dir, NULL_THRESHOLDS["electra"],
+                               "eval_official_g_threshold.json")
         with open(_require(os.path.join(squad_dir, "eval.json"), "squad's eval.json")) as f:
             squad_eval = json.load(f)
         if abs(squad_eval["exact"] - model_eval["exact"]) > 1e-6:
@@ -542,13 +541,7 @@ def _run_stages(args, demo, summary, builtin_corpus, builtin_squad):
         demo.cli(["squad", "--output_dir", random_dir, "--load_from", "scratch",
                   "--model_size", f"electra_{s.model_size}", "--vocab_file", vocab,
                   *finetune_flags], capture=True)
-        random_eval_path = os.path.join(random_dir, "eval_official.json")
-        demo.cli(["squad-eval", dev_file,
-                  _require(os.path.join(random_dir, "non_null_predictions.json"), "predictions"),
-                  "--na_prob_file", os.path.join(random_dir, "null_odds.json"),
-                  "--na_prob_thresh", str(s.qa_null_threshold), "--out_file", random_eval_path])
-        with open(_require(random_eval_path, "squad-eval's output")) as f:
-            random_eval = json.load(f)
+        random_eval = official_eval(random_dir, s.qa_null_threshold, "eval_official.json")
 
     with demo.stage("qa-baselines", "all-null and random-span predictions"):
         baselines = qa_baselines(dev_file, seed=s.seed)
