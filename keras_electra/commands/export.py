@@ -11,9 +11,17 @@ def register(subparsers):
              "model to a TensorFlow SavedModel for serving",
         description=(
             "--to hf: write config.json + model.safetensors (+ vocab.txt) that transformers' "
-            "from_pretrained loads. The class follows the heads stored with the preset "
-            "(RTD -> ElectraForPreTraining, MLM -> ElectraForMaskedLM, QA -> "
-            "ElectraForQuestionAnswering, none -> ElectraModel) unless --model_class is given. "
+            "from_pretrained loads, with the heads the preset holds: a fine-tuned QA model "
+            "(keras-electra squad OUTPUT_DIR/model, --head simple) -> "
+            "ElectraForQuestionAnswering; a pretraining discriminator / generator preset "
+            "(ckpt/presets/*-discriminator, *-generator) -> ElectraForPreTraining / "
+            "ElectraForMaskedLM; a whole pretrainer preset -> the pair, OUT_DIR/discriminator "
+            "and OUT_DIR/generator (as google releases ELECTRA); a backbone without heads -> "
+            "ElectraModel. G's QA head (--head electra) has no HF class and is refused (use "
+            "--to saved_model). --model_class picks the class; the head it needs must be in "
+            "the preset (ElectraModel: the encoder alone). "
+            "--to keras-hub: write a preset that keras-hub's own ElectraBackbone and "
+            "ElectraTokenizer.from_preset load (heads are not part of it). "
             "--to saved_model: PRESET is a fine-tuned QA model (keras-electra squad "
             "OUTPUT_DIR/model); writes a SavedModel whose serving_default signature takes "
             "question and context strings and returns per-window logits, token character "
@@ -21,7 +29,7 @@ def register(subparsers):
             "first). `saved_model_cli show --dir OUT_DIR --all` lists it."
         ),
     )
-    parser.add_argument("--to", dest="target_format", required=True, choices=["hf", "saved_model"],
+    parser.add_argument("--to", dest="target_format", required=True, choices=["hf", "keras-hub", "saved_model"],
                         help="target format")
     parser.add_argument("preset", metavar="PRESET", help="preset dir (or any from_preset source)")
     parser.add_argument("out_dir", metavar="OUT_DIR", help="output directory")
@@ -30,7 +38,9 @@ def register(subparsers):
                     "(default: electra head -2.75, simple head 0.0)")
     add_option(parser, "--model_class", aliases=["--model-class"], default=None,
                choices=["ElectraModel", "ElectraForPreTraining", "ElectraForMaskedLM",
-                        "ElectraForQuestionAnswering"])
+                        "ElectraForQuestionAnswering"],
+               help="hf: the transformers class (default: the one of the head the preset "
+                    "holds)")
     # ValueError: a preset of another kind or shape; ImportError: safetensors missing;
     # OSError: h5py cannot read a damaged weights file
     parser.set_defaults(func=run, user_errors=(ValueError, ImportError, OSError))
@@ -47,8 +57,23 @@ def run(args):
         print(f"wrote {args.out_dir}: SavedModel, signature serving_default(question, context)"
               f" of a head={task.head} QA model")
         return 0
+    if args.target_format == "keras-hub":
+        from keras_electra.convert.keras_hub import export_preset_to_keras_hub
+
+        written = export_preset_to_keras_hub(args.preset, args.out_dir)
+        print(f"wrote {args.out_dir}: keras-hub {', '.join(written)} preset "
+              "(keras_hub.models.ElectraBackbone.from_preset loads it)")
+        return 0
     from keras_electra.convert.preset_io import export_preset_to_hf
 
     model_class = export_preset_to_hf(args.preset, args.out_dir, model_class=args.model_class)
-    print(f"wrote {args.out_dir}: {model_class} (config.json, model.safetensors)")
+    if isinstance(model_class, dict):  # a pretrainer: the pair
+        import os
+
+        print(f"wrote {args.out_dir}: " + ", ".join(
+            f"{os.path.join(args.out_dir, part)} ({cls})" for part, cls in model_class.items()))
+    else:
+        note = (" (the preset holds no head)"
+                if model_class == "ElectraModel" and args.model_class is None else "")
+        print(f"wrote {args.out_dir}: {model_class}{note} (config.json, model.safetensors)")
     return 0

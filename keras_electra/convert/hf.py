@@ -34,13 +34,21 @@ import warnings
 import numpy as np
 
 from keras_electra.convert import weight_maps
+
+# Head layers <-> numpy dicts live with the models (pretraining exports write them too).
+from keras_electra.models.electra_preset_heads import (  # noqa: F401 (re-exported)
+    HEAD_ATTRIBUTES,
+    assign_head_weights,
+    get_head_weights,
+)
 from keras_electra.utils.preset_dirs import HF_SCHEME
 
 SAFETENSORS_FILE = "model.safetensors"
 SAFETENSORS_INDEX = "model.safetensors.index.json"
 TORCH_FILE = "pytorch_model.bin"
-MODEL_CLASSES = ("ElectraModel", "ElectraForPreTraining", "ElectraForMaskedLM",
-                 "ElectraForQuestionAnswering")
+MODEL_CLASSES = ("ElectraModel",) + tuple(e.model_class for e in weight_maps.HF_HEAD_EXPORTS)
+# transformers class -> the head kind it carries (weight_maps.HF_HEAD_EXPORTS)
+_CLASS_HEAD = {e.model_class: e.kind for e in weight_maps.HF_HEAD_EXPORTS}
 _HEAD_PREFIXES = {
     "discriminator": ("discriminator_predictions.",),
     "generator": ("generator_predictions.", "generator_lm_head."),
@@ -48,24 +56,6 @@ _HEAD_PREFIXES = {
 }
 # Heads of other HF Electra classes: kept in `extra`, never loaded into the backbone.
 _OTHER_HEAD_PREFIXES = ("classifier.", "sequence_summary.")
-
-# Attribute paths of the head layers the task classes build (see module docstring).
-HEAD_ATTRIBUTES = {
-    "discriminator": {
-        "dense/kernel": "dense.kernel", "dense/bias": "dense.bias",
-        "dense_prediction/kernel": "dense_prediction.kernel",
-        "dense_prediction/bias": "dense_prediction.bias",
-    },
-    # private names of keras-hub 0.32 `MaskedLMHead` (tests/models/test_models_keras_patches.py)
-    "generator": {  # keras_hub.layers.MaskedLMHead
-        "intermediate_dense/kernel": "_intermediate_dense.kernel",
-        "intermediate_dense/bias": "_intermediate_dense.bias",
-        "intermediate_layer_norm/gamma": "_intermediate_layer_norm.gamma",
-        "intermediate_layer_norm/beta": "_intermediate_layer_norm.beta",
-        "output_bias": "_bias",
-    },
-    "qa": {"kernel": "kernel", "bias": "bias"},  # keras.layers.Dense(2)
-}
 
 
 @dataclasses.dataclass
@@ -491,8 +481,7 @@ def hf_head_weights(path, kind):
     return head_weights_from_hf_tensors(kind, ckpt.tensors, describe=ckpt.describe)
 
 
-_HEAD_CLASS = {"discriminator": "ElectraForPreTraining", "generator": "ElectraForMaskedLM",
-               "qa": "ElectraForQuestionAnswering"}
+_HEAD_CLASS = {e.kind: e.model_class for e in weight_maps.HF_HEAD_EXPORTS}
 
 
 def _check_tied_lm_head(ckpt):
@@ -520,36 +509,6 @@ def hf_generator_head_weights(path):
 def hf_qa_weights(path):
     """`{"kernel" [H,2], "bias" [2]}` of HF `qa_outputs` (start = column 0, end = column 1)."""
     return hf_head_weights(path, "qa")
-
-
-def _resolve_attr(layer, dotted):
-    obj = layer
-    for part in dotted.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
-def assign_head_weights(layer, kind, weights):
-    """Copy a head dict (from `hf_*_head_weights` / google) into a built head layer.
-
-    `kind`: "discriminator" (layer with `dense`, `dense_prediction`), "generator"
-    (keras_hub `MaskedLMHead`), or "qa" (`keras.layers.Dense(2)`).
-    """
-    for key, attr in HEAD_ATTRIBUTES[kind].items():
-        variable = _resolve_attr(layer, attr)
-        value = np.asarray(weights[key])
-        if tuple(variable.shape) != value.shape:
-            raise ValueError(
-                f"{kind} head weight {key!r}: shape {value.shape} does not match the layer's "
-                f"{tuple(variable.shape)}."
-            )
-        variable.assign(value)
-
-
-def get_head_weights(layer, kind):
-    """Read a head layer's weights into the dict format of `assign_head_weights`."""
-    return {key: _numpy(_resolve_attr(layer, attr))
-            for key, attr in HEAD_ATTRIBUTES[kind].items()}
 
 
 # --------------------------------------------------------------------------- tokenizer
@@ -604,8 +563,7 @@ def export_backbone_to_hf(backbone, out_dir, model_class="ElectraModel", heads=N
     if model_class not in MODEL_CLASSES:
         raise ValueError(f"model_class must be one of {MODEL_CLASSES}, got {model_class!r}.")
     heads = dict(heads or {})
-    needed = {"ElectraForPreTraining": "discriminator", "ElectraForMaskedLM": "generator",
-              "ElectraForQuestionAnswering": "qa"}.get(model_class)
+    needed = _CLASS_HEAD.get(model_class)
     if needed and needed not in heads:
         raise ValueError(f"export as {model_class} needs heads={{'{needed}': ...}}.")
     prefix = "" if model_class == "ElectraModel" else "electra."

@@ -102,3 +102,106 @@ def tokenizer_from_keras_hub(preset):
     handle = KERAS_HUB_PRESETS.get(preset, preset)
     source = keras_hub.models.ElectraTokenizer.from_preset(handle)
     return ElectraTokenizer(vocabulary=list(source.get_vocabulary()))
+
+
+# --------------------------------------------------------------------------- export
+
+
+def keras_hub_path(our_variable_path):
+    """keras-hub's variable path for one of ours (inverse of `our_path`)."""
+    for old, new in weight_maps.KERAS_HUB_RENAMES:
+        if our_variable_path.startswith(new):
+            return old + our_variable_path[len(new):]
+    raise ValueError(f"our ElectraBackbone variable {our_variable_path!r} has no keras-hub "
+                     "counterpart.")
+
+
+def backbone_to_keras_hub(backbone, where="preset"):
+    """A keras-hub `keras_hub.models.ElectraBackbone` holding our `backbone`'s weights.
+
+    Exact copies, except that keras-hub's model has a `pooled_dense` (tanh pooler) that
+    ELECTRA does not (G fine-tunes on the [CLS] hidden state): it is set to zero, so its
+    `pooled_output` is 0; use `sequence_output[:, 0]`. keras-hub runs the FFN with the
+    tanh-approximate GELU, ours (G, HF) the exact erf GELU: its `sequence_output` differs
+    from ours by that approximation alone (measured in tests/convert/test_keras_hub_export.py).
+    """
+    import keras
+    import keras_hub
+
+    backbone = backbone.folded()  # a GDES discriminator: the plain backbone it computes
+    config = backbone.get_config()
+    if config.get("attention_direction") is not None:
+        raise ValueError(f"{where}: a one-directional tower (Electric's cloze generator) has no "
+                         "keras-hub ElectraBackbone counterpart; export the discriminator.")
+    if config["layer_norm_epsilon"] != 1e-12:
+        raise ValueError(f"{where}: layer_norm_epsilon is {config['layer_norm_epsilon']}; "
+                         "keras-hub's ElectraBackbone fixes it at 1e-12.")
+    target = keras_hub.models.ElectraBackbone(
+        vocab_size=config["vocabulary_size"], num_layers=config["num_layers"],
+        num_heads=config["num_heads"], hidden_dim=config["hidden_dim"],
+        embedding_dim=config["embedding_dim"], intermediate_dim=config["intermediate_dim"],
+        dropout=config["dropout"], max_sequence_length=config["max_sequence_length"],
+        num_segments=config["num_segments"])
+    ours = {v.path: v for v in backbone.weights}
+    filled = set()
+    for variable in target.weights:
+        if variable.path.startswith(weight_maps.KERAS_HUB_DROPPED_PREFIXES):
+            variable.assign(np.zeros(variable.shape, "float32"))
+            continue
+        source_path = our_path(variable.path)
+        value = np.asarray(keras.ops.convert_to_numpy(ours[source_path].value))
+        if tuple(variable.shape) != value.shape:
+            raise ValueError(f"{where}: {source_path} has shape {value.shape}, keras-hub's "
+                             f"{variable.path} needs {tuple(variable.shape)}.")
+        variable.assign(value)
+        filled.add(source_path)
+    missing = sorted(set(ours) - filled)
+    if missing:
+        raise ValueError(f"{where}: our variables {missing[:6]} have no keras-hub counterpart.")
+    return target
+
+
+def export_preset_to_keras_hub(preset, out_dir):
+    """Write a preset of keras-hub's own `ElectraBackbone` (+ `ElectraTokenizer` when the preset
+    has a vocabulary) from any `ElectraBackbone.from_preset` source of ours (a pretraining
+    export, a fine-tuned QA model's backbone, a converted preset, ...).
+
+    `keras_hub.models.ElectraBackbone.from_preset(out_dir)` and
+    `keras_hub.models.ElectraTokenizer.from_preset(out_dir)` load it; task heads are not part of
+    a keras-hub backbone preset. See `backbone_to_keras_hub` for the pooler and the GELU.
+
+    Returns:
+        The parts written: `["ElectraBackbone"]` or `["ElectraBackbone", "ElectraTokenizer"]`.
+    """
+    import os
+
+    import keras_hub
+
+    from keras_electra.models.electra_backbone import ElectraBackbone
+    from keras_electra.utils.output_dirs import staged_output_dir
+
+    preset = os.fspath(preset)
+    backbone = ElectraBackbone.from_preset(preset)
+    vocabulary, lowercase, strip_accents = None, True, True
+    if os.path.isdir(preset) and os.path.isfile(os.path.join(preset, "tokenizer.json")):
+        from keras_electra.models.electra_tokenizer import ElectraTokenizer
+
+        ours = ElectraTokenizer.from_preset(preset)
+        vocabulary = list(ours.get_vocabulary())
+        lowercase, strip_accents = ours.lowercase, ours.strip_accents
+    elif os.path.isdir(preset):
+        from keras_electra.convert.hf import read_hf_vocabulary
+        from keras_electra.utils.preset_dirs import HF, preset_kind
+
+        if preset_kind(preset) == HF:
+            vocabulary = read_hf_vocabulary(preset)
+    target = backbone_to_keras_hub(backbone, where=preset)
+    written = ["ElectraBackbone"]
+    with staged_output_dir(out_dir, sources=(preset,), flag="OUT_DIR") as staging:
+        target.save_to_preset(staging)
+        if vocabulary is not None:
+            keras_hub.models.ElectraTokenizer(
+                vocabulary=vocabulary, lowercase=lowercase, strip_accents=strip_accents,
+            ).save_to_preset(staging)
+            written.append("ElectraTokenizer")
+    return written

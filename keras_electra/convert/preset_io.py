@@ -8,7 +8,8 @@
 Head weights that have no place in a backbone preset (RTD head, MLM head, QA
 head) travel in the preset dir as `electra_heads.npz` (`save_preset_heads` /
 `load_preset_heads`), keys `"<kind>/<weight>"` in the layout of
-`keras_electra.convert.hf.HEAD_ATTRIBUTES`.
+`keras_electra.models.electra_preset_heads.HEAD_ATTRIBUTES` (the module that
+reads and writes them).
 
 Example:
 ```python
@@ -21,38 +22,17 @@ export_preset_to_hf("./electra_preset", "./back_to_hf")
 
 import os
 
-import numpy as np
-
+from keras_electra.convert import weight_maps
+from keras_electra.models.electra_preset_heads import (  # noqa: F401 (re-exported)
+    HEADS_FILE,
+    load_preset_heads,
+    save_preset_heads,
+)
 from keras_electra.utils.output_dirs import staged_output_dir
-from keras_electra.utils.preset_dirs import find_vocab_file
+from keras_electra.utils.preset_dirs import HF, find_vocab_file, preset_kind
 
-HEADS_FILE = "electra_heads.npz"
 VOCAB_ASSET = os.path.join("assets", "tokenizer", "vocabulary.txt")
 SOURCE_FORMATS = ("hf", "google", "keras-hub")
-_EXPORT_CLASS = (("discriminator", "ElectraForPreTraining"), ("generator", "ElectraForMaskedLM"),
-                 ("qa", "ElectraForQuestionAnswering"))
-
-
-def save_preset_heads(preset_dir, heads):
-    """Write `heads` ({kind: {weight: array}}) to `<preset_dir>/electra_heads.npz`."""
-    flat = {f"{kind}/{key}": np.asarray(value)
-            for kind, weights in heads.items() for key, value in weights.items()}
-    if flat:
-        os.makedirs(preset_dir, exist_ok=True)
-        np.savez(os.path.join(preset_dir, HEADS_FILE), **flat)
-
-
-def load_preset_heads(preset_dir):
-    """Read `electra_heads.npz` of a preset dir: {kind: {weight: array}} ({} if absent)."""
-    path = os.path.join(str(preset_dir), HEADS_FILE)
-    if not os.path.isfile(path):
-        return {}
-    heads = {}
-    with np.load(path, allow_pickle=False) as data:
-        for name in data.files:
-            kind, key = name.split("/", 1)
-            heads.setdefault(kind, {})[key] = data[name]
-    return heads
 
 
 def convert_to_preset(source_format, src, out_preset, part=None, vocabulary=None,
@@ -128,27 +108,148 @@ def convert_to_preset(source_format, src, out_preset, part=None, vocabulary=None
     return {"backbone": backbone, "heads": sorted(heads), "tokenizer": tokenizer is not None}
 
 
+def _task_class_name(preset):
+    """The task class of a local task preset dir (task.json), or None."""
+    path = os.path.join(preset, "task.json")
+    if not os.path.isfile(path):
+        return None
+    from keras_electra.utils.errors import read_json_file
+
+    task = read_json_file(path, "preset task file")
+    name = task.get("registered_name", "") if isinstance(task, dict) else ""
+    return next((e.task_class for e in weight_maps.HF_HEAD_EXPORTS if e.task_class in name), None)
+
+
+def _load_task(cls, preset):
+    """`cls.from_preset(preset)`, without keras-hub's harmless warning that a saved optimizer
+    state (task.weights.h5 of a fine-tuned model) does not fit the fresh default optimizer."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        return cls.from_preset(preset)
+
+
+def _task_heads(task):
+    """{kind: weights} of the HF-exportable heads a task holds (weight_maps.HF_HEAD_EXPORTS)."""
+    from keras_electra.convert import hf
+
+    return {e.kind: hf.get_head_weights(getattr(task, e.attribute), e.kind)
+            for e in weight_maps.HF_HEAD_EXPORTS
+            if e.task_class == type(task).__name__ and getattr(task, e.attribute, None) is not None}
+
+
+def _standalone_generator(pretrainer):
+    """The pretrainer's generator as a plain `ElectraBackbone` (its own copy of the shared
+    embedding block), as `ElectraPretrainer.export_generator` saves it."""
+    import keras
+
+    from keras_electra.models.electra_backbone import ElectraBackbone
+
+    generator = ElectraBackbone.from_config(pretrainer.generator.get_config())
+    for target, source in zip(generator.weights, pretrainer.generator.weights, strict=True):
+        target.assign(keras.ops.convert_to_numpy(source.value))
+    return generator
+
+
+def _class_for(preset, heads, model_class):
+    """The transformers class to write: `model_class` when given (its head must be held),
+    else the class of the head held (weight_maps.HF_HEAD_EXPORTS), else ElectraModel."""
+    held = [e for e in weight_maps.HF_HEAD_EXPORTS if e.kind in heads]
+    if model_class is None:
+        return held[0].model_class if held else "ElectraModel"
+    wanted = next((e for e in weight_maps.HF_HEAD_EXPORTS if e.model_class == model_class), None)
+    if wanted is not None and wanted.kind not in heads:
+        have = ", ".join(e.model_class for e in held) or "none"
+        raise ValueError(
+            f"{preset}: holds no {wanted.kind} head, which --model_class {model_class} needs "
+            f"(heads it can export: {have}); pass --model_class "
+            f"{held[0].model_class if held else 'ElectraModel'} (or ElectraModel for the "
+            "encoder alone).")
+    return model_class
+
+
 def export_preset_to_hf(preset, out_dir, model_class=None):
-    """Write an HF `transformers` directory from one of our presets (or any
-    `ElectraBackbone.from_preset` source). The model class follows the heads
-    stored with the preset (RTD -> ElectraForPreTraining, MLM ->
-    ElectraForMaskedLM, QA -> ElectraForQuestionAnswering, none -> ElectraModel)
-    unless `model_class` is given. Returns the model class written."""
+    """Write HF `transformers` directories from one of our presets, with the heads it holds.
+
+    What each kind of preset becomes (the head table is `weight_maps.HF_HEAD_EXPORTS`):
+
+    * a fine-tuned QA model (`keras-electra squad` OUTPUT_DIR/model, `head="simple"`) ->
+      `ElectraForQuestionAnswering`. G's head (`head="electra"`) has no HF class: refused
+      (export it `--to saved_model`, or fine-tune with `--head simple`).
+    * a pretraining discriminator / generator preset (`ckpt/presets/*-discriminator`,
+      `*-generator`: `ElectraPretrainer.export_discriminator` / `export_generator`), or a
+      `convert` output with heads -> `ElectraForPreTraining` / `ElectraForMaskedLM`.
+    * a whole pretrainer (`ElectraPretrainer.save_to_preset`) -> the pair, as google releases
+      ELECTRA: `out_dir/discriminator` (ElectraForPreTraining) and `out_dir/generator`
+      (ElectraForMaskedLM; not for Electric, whose two-tower cloze generator has no HF class).
+    * a backbone preset without heads (`backbone.save_to_preset`) -> `ElectraModel`.
+
+    `model_class` picks the class of a single directory; a head it needs must be in the
+    preset (never a headless model where a head was asked for); `"ElectraModel"` drops the
+    head. Each directory gets config.json, model.safetensors and, when the preset has a
+    tokenizer, vocab.txt + tokenizer_config.json.
+
+    Returns:
+        The class written (a str), or for a pretrainer `{"discriminator": ..., "generator":
+        ...}` (the sub-directories and their classes).
+    """
     from keras_electra.convert import hf
     from keras_electra.models.electra_backbone import ElectraBackbone
 
     preset = os.fspath(preset)
+    if model_class is not None and model_class not in hf.MODEL_CLASSES:
+        raise ValueError(f"--model_class {model_class}: expected one of "
+                         f"{', '.join(hf.MODEL_CLASSES)}.")
     if os.path.isdir(preset) and not os.path.isfile(os.path.join(preset, "config.json")):
         raise FileNotFoundError(f"{os.path.join(preset, 'config.json')}: missing; "
                                 "pass a preset dir written by `keras-electra convert` or "
                                 "`save_to_preset`.")
-    backbone = ElectraBackbone.from_preset(preset)
-    heads = load_preset_heads(preset) if os.path.isdir(preset) else {}
-    if model_class is None:
-        model_class = next((cls for kind, cls in _EXPORT_CLASS if kind in heads), "ElectraModel")
+    task_class = _task_class_name(preset) if os.path.isdir(preset) else None
     vocab = os.path.join(preset, VOCAB_ASSET)
+    vocab = vocab if os.path.isfile(vocab) else None
+    if task_class == "ElectraPretrainer":
+        from keras_electra.models.electra_pretrainer import ElectraPretrainer
+
+        if model_class is not None:
+            raise ValueError(f"{preset}: a pretrainer preset exports as the pair "
+                             f"(OUT_DIR/discriminator, OUT_DIR/generator); drop --model_class "
+                             f"{model_class}.")
+        pretrainer = _load_task(ElectraPretrainer, preset)
+        heads = _task_heads(pretrainer)
+        parts = {"discriminator": (pretrainer.backbone.folded(), "ElectraForPreTraining")}
+        if not pretrainer.electric:
+            parts["generator"] = (_standalone_generator(pretrainer), "ElectraForMaskedLM")
+        with staged_output_dir(out_dir, sources=(preset,), flag="OUT_DIR",
+                               marker=os.path.join("discriminator", "config.json")) as staging:
+            for part, (backbone, cls) in parts.items():
+                hf.export_backbone_to_hf(backbone, os.path.join(staging, part), model_class=cls,
+                                         heads=heads, vocabulary=vocab)
+        return {part: cls for part, (_, cls) in parts.items()}
+    if task_class == "ElectraQuestionAnswerer":
+        from keras_electra.models.electra_question_answerer import ElectraQuestionAnswerer
+        from keras_electra.utils.errors import read_json_file
+
+        config = read_json_file(os.path.join(preset, "task.json"), "preset task file")
+        head = config.get("config", {}).get("head", "electra")
+        if head != "simple" and model_class != "ElectraModel":
+            raise ValueError(
+                f"{preset}: a head={head!r} QA model (G's joint start/end + answerability head) "
+                "has no Hugging Face class; export it with `--to saved_model`, or fine-tune with "
+                "`--head simple` (ElectraForQuestionAnswering) for `--to hf`.")
+        task = _load_task(ElectraQuestionAnswerer, preset)
+        backbone, heads = task.backbone, _task_heads(task)
+    else:
+        backbone = ElectraBackbone.from_preset(preset)
+        if preset_kind(preset) == HF:
+            heads = {kind: hf.hf_head_weights(preset, kind)
+                     for kind in hf.load_hf_checkpoint(preset).heads}
+            vocab = hf.read_hf_vocabulary(preset)
+        else:
+            heads = load_preset_heads(preset) if os.path.isdir(preset) else {}
+    model_class = _class_for(preset, heads, model_class)
     # written aside and swapped in whole; never onto (or inside) the preset it reads
     with staged_output_dir(out_dir, sources=(preset,), flag="OUT_DIR") as staging:
-        hf.export_backbone_to_hf(backbone, staging, model_class=model_class, heads=heads,
-                                 vocabulary=vocab if os.path.isfile(vocab) else None)
+        hf.export_backbone_to_hf(backbone.folded(), staging, model_class=model_class,
+                                 heads=heads, vocabulary=vocab)
     return model_class

@@ -14,6 +14,8 @@ kernels are `[in, out]`; keras-hub's attention kernels split the head axis):
   (attention output).
 """
 
+import collections
+
 import numpy as np
 
 # (HF name inside `ElectraModel`, our ElectraBackbone variable path, transform)
@@ -79,6 +81,18 @@ HEAD_TABLES = {
     "generator": GENERATOR_HEAD_WEIGHTS,
     "qa": QA_HEAD_WEIGHTS,
 }
+# `keras-electra export --to hf`: what each head becomes. One row per head kind: the
+# transformers class that carries it, and the task class (+ attribute) a task preset keeps
+# it in (`ElectraPretrainer` presets export as the pair, one HF dir per row). A new kind is
+# one row here, its weight names in HEAD_TABLES and its layer attributes in
+# `models/electra_preset_heads.HEAD_ATTRIBUTES`.
+HFHeadExport = collections.namedtuple("HFHeadExport", "kind model_class task_class attribute")
+HF_HEAD_EXPORTS = (
+    HFHeadExport("discriminator", "ElectraForPreTraining", "ElectraPretrainer",
+                 "discriminator_head"),
+    HFHeadExport("generator", "ElectraForMaskedLM", "ElectraPretrainer", "generator_head"),
+    HFHeadExport("qa", "ElectraForQuestionAnswering", "ElectraQuestionAnswerer", "qa_outputs"),
+)
 # HF buffers that are not weights (older checkpoints store them).
 HF_IGNORED_SUFFIXES = ("embeddings.position_ids", "embeddings.token_type_ids")
 # The tied output projection of ElectraForMaskedLM (= word embeddings).

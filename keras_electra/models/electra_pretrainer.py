@@ -12,6 +12,7 @@ from keras_electra.models import electra_backend_utils as backend_utils
 from keras_electra.models import electra_masking as masking
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.models.electra_layers import electra_kernel_initializer, gelu_exact
+from keras_electra.models.electra_preset_heads import get_head_weights, save_preset_heads
 from keras_electra.models.electra_preset_loaders import get_preset_loader
 from keras_electra.models.electra_presets import ARCHITECTURE_PRESETS, generator_config
 from keras_electra.models.electra_pretrainer_preprocessor import ElectraPretrainerPreprocessor
@@ -325,14 +326,19 @@ class ElectraPretrainer(Task):
         return getattr(self.preprocessor, "tokenizer", None)
 
     def export_discriminator(self, preset_dir):
-        """Save the discriminator (+ tokenizer when known) as a keras-hub preset (a GDES
-        discriminator folded: a plain `ElectraBackbone`)."""
+        """Save the discriminator (+ tokenizer when known, + its RTD head in
+        `electra_heads.npz`) as a keras-hub preset (a GDES discriminator folded: a plain
+        `ElectraBackbone`)."""
         self.backbone.save_to_preset(preset_dir)
         if self.tokenizer is not None:
             self.tokenizer.save_to_preset(preset_dir)
+        # the RTD head beside it (electra_heads.npz): `export --to hf` writes ElectraForPreTraining
+        save_preset_heads(preset_dir, {"discriminator": get_head_weights(
+            self.discriminator_head, "discriminator")})
 
     def export_generator(self, preset_dir):
-        """Save the generator backbone (its own copy of the shared embeddings) as a preset.
+        """Save the generator backbone (its own copy of the shared embeddings) as a preset,
+        its MLM head in `electra_heads.npz`.
 
         Electric: this is the cloze model's left-to-right tower (`attention_direction="ltr"`);
         the right-to-left tower and the cloze head are in the pretrainer's own preset."""
@@ -351,6 +357,10 @@ class ElectraPretrainer(Task):
         standalone.save_to_preset(preset_dir)
         if self.tokenizer is not None:
             self.tokenizer.save_to_preset(preset_dir)
+        if not self.electric:  # the MLM head beside it: `export --to hf` -> ElectraForMaskedLM
+            # (Electric's cloze head reads both towers: no HF class holds it)
+            save_preset_heads(preset_dir, {"generator": get_head_weights(
+                self.generator_head, "generator")})
 
     def save_to_preset(self, preset_dir, max_shard_size=10):
         """keras-hub's `Task.save_to_preset`; a GDES discriminator is saved as it is (shared

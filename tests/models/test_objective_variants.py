@@ -153,7 +153,9 @@ def test_gdes_gradients_are_disentangled_and_the_export_is_folded(tmp_path):
                                rtol=1e-5, atol=1e-5)
     from keras_electra.convert.preset_io import export_preset_to_hf
 
-    assert export_preset_to_hf(str(tmp_path / "disc"), str(tmp_path / "hf")) == "ElectraModel"
+    # the folded discriminator leaves with its RTD head (electra_heads.npz, issue 23)
+    assert export_preset_to_hf(str(tmp_path / "disc"), str(tmp_path / "hf")) == \
+        "ElectraForPreTraining"
     # the pretrainer itself round-trips with its residual
     model.save_to_preset(str(tmp_path / "p"))
     again = ElectraPretrainer.from_preset(str(tmp_path / "p"))
