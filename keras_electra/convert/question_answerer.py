@@ -55,3 +55,46 @@ def question_answerer_from_hf(cls, preset, load_weights=True, head="simple",
     if load_weights and "qa" in ckpt.heads:
         hf.assign_head_weights(task.qa_outputs, "qa", hf.hf_qa_weights(ckpt))
     return task
+
+
+def question_answerer_from_keras_hub(cls, preset, load_weights=True, head="electra",
+                                     sequence_length=384, **kwargs):
+    """An `ElectraQuestionAnswerer` (`cls`) from a keras-hub Electra preset (name, handle or
+    local dir of keras-hub's own `ElectraBackbone`): its encoder, a fresh QA head of kind
+    `head` (keras-hub presets hold none; said in one line), and, when the preset has a
+    tokenizer, a preprocessor on its vocabulary (uncased conventions).
+
+    Args:
+        cls: the task class.
+        preset: keras-hub preset name / handle / dir.
+        load_weights: False builds the sizes only.
+        head: "electra" (G's head) or "simple" (HF's `qa_outputs`), random init.
+        sequence_length: the preprocessor's sequence length.
+        **kwargs: `ElectraBackbone` arguments go to the backbone, the rest to the task.
+    """
+    import logging
+
+    from keras_electra.convert import keras_hub
+    from keras_electra.convert.pretrainer import _split_backbone_kwargs
+    from keras_electra.models.electra_question_answerer_preprocessor import (
+        ElectraQuestionAnswererPreprocessor,
+    )
+
+    backbone_kwargs, kwargs = _split_backbone_kwargs(kwargs)
+    backbone = keras_hub.backbone_from_keras_hub(preset, load_weights=load_weights,
+                                                 **backbone_kwargs)
+    preprocessor = kwargs.pop("preprocessor", None)
+    if preprocessor is None:
+        try:
+            tokenizer = keras_hub.tokenizer_from_keras_hub(preset)
+        except (FileNotFoundError, ValueError):
+            tokenizer = None
+        if tokenizer is not None:
+            preprocessor = ElectraQuestionAnswererPreprocessor(
+                tokenizer, sequence_length=min(sequence_length, backbone.max_sequence_length))
+    task = cls(backbone, preprocessor=preprocessor, head=head, **kwargs)
+    logging.getLogger(__name__).warning(
+        "%s: a keras-hub backbone preset holds no QA head; the head=%r head is freshly "
+        "initialised (fine-tune it, e.g. keras-electra squad --load_from checkpoint).",
+        preset, head)
+    return task

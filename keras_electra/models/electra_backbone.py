@@ -6,6 +6,9 @@ import keras
 from keras import ops
 from keras_hub.models import Backbone
 
+# private, keras-hub 0.32: the decorator of its own `Backbone.presets` / `Task.presets`
+from keras_hub.src.utils.python_utils import classproperty
+
 from keras_electra.models.electra_layers import (
     ElectraEmbedding,
     ElectraTransformerLayer,
@@ -14,7 +17,12 @@ from keras_electra.models.electra_layers import (
     gelu_exact,
 )
 from keras_electra.models.electra_preset_loaders import get_preset_loader
-from keras_electra.models.electra_presets import ARCHITECTURE_PRESETS, KERAS_HUB_PRESETS
+from keras_electra.models.electra_presets import (
+    ARCHITECTURE_PRESETS,
+    KERAS_HUB_PRESETS,
+    listed_presets,
+    resolve_vocabulary_size,
+)
 from keras_electra.utils.preset_dirs import HF, KERAS_HUB, preset_kind
 
 
@@ -250,6 +258,21 @@ class ElectraBackbone(Backbone):
         return super().save_to_preset(preset_dir, **kwargs)
 
     # === Preset loading ===
+    @classproperty
+    def presets(cls):
+        """The architecture presets (`"electra_tiny"`, ..., `"electra_large"`), in keras-hub's
+        format: `{name: {"metadata": {"description", "params", "path"}}}`. The same names
+        work in `ElectraPretrainer.presets` and `ElectraQuestionAnswerer.presets`.
+
+        Example:
+        ```python
+        from keras_electra import ElectraBackbone
+
+        sorted(ElectraBackbone.presets)  # ['electra_base', 'electra_large', ...]
+        ```
+        """
+        return listed_presets()
+
     @classmethod
     def from_preset(cls, preset, load_weights=True, **kwargs):
         """Build an `ElectraBackbone` from a preset.
@@ -257,8 +280,9 @@ class ElectraBackbone(Backbone):
         Besides keras-hub's own preset dirs and handles (e.g. a dir written by
         `save_to_preset`), `preset` may be: an architecture preset name
         (`"electra_tiny"`, `"electra_small"`, `"electra_small_plus"`,
-        `"electra_base"`, `"electra_large"`; random init, `kwargs` override the
-        config); a local Hugging Face Electra dir (config.json with
+        `"electra_base"`, `"electra_large"`, listed in `ElectraBackbone.presets`; random
+        init, `kwargs` override the config; the vocabulary size is `vocabulary_size=`, else
+        that of `tokenizer=`, else BERT's 30,522, said in one line); a local Hugging Face Electra dir (config.json with
         `model_type: "electra"` + model.safetensors) or `"hf://org/name"`; a
         keras-hub Electra preset name (`"electra_small_discriminator_uncased_en"`,
         ...) or a local keras-hub Electra preset dir / handle. The last two are
@@ -277,6 +301,7 @@ class ElectraBackbone(Backbone):
             if "://" in preset:
                 kind = preset_kind(preset)
             elif preset in ARCHITECTURE_PRESETS:
+                kwargs = resolve_vocabulary_size(preset, kwargs, kwargs.pop("tokenizer", None))
                 return cls(**{**ARCHITECTURE_PRESETS[preset]["backbone"], **kwargs})
             elif preset in KERAS_HUB_PRESETS:
                 kind = KERAS_HUB

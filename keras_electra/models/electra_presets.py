@@ -6,6 +6,8 @@ defaults of the reference. Sizes follow G `util/training_utils.get_bert_config`
 (heads = max(1, H // 64), FFN = 4H) and `electra_reference.md` section 1.1.
 """
 
+import logging
+
 VOCAB_SIZE = 30522  # BERT uncased WordPiece vocab (G default)
 
 
@@ -93,3 +95,43 @@ KERAS_HUB_PRESETS = {
     for size in ("small", "base", "large")
     for part in ("discriminator", "generator")
 }
+
+# Sizes as the CLI spells them (`--model_size tiny`); `electra_tiny` is accepted as well.
+MODEL_SIZES = tuple(name[len("electra_"):] for name in ARCHITECTURE_PRESETS)
+
+
+def architecture_preset_name(name):
+    """The architecture preset `name` means: `"tiny"` or `"electra_tiny"` -> `"electra_tiny"`;
+    None when it is neither (a path, a keras-hub name, ...)."""
+    if not isinstance(name, str):
+        return None
+    if name in ARCHITECTURE_PRESETS:
+        return name
+    return f"electra_{name}" if f"electra_{name}" in ARCHITECTURE_PRESETS else None
+
+
+def listed_presets():
+    """What `ElectraBackbone.presets`, `ElectraPretrainer.presets` and
+    `ElectraQuestionAnswerer.presets` return: keras-hub's format, `{name: {"metadata":
+    {"description", "params", "path"}}}` (params: the backbone, with BERT's 30,522-token
+    vocabulary; a preset takes the vocabulary size of the tokenizer it is given)."""
+    return {name: {"metadata": {**preset["metadata"], "path": "electra"}}
+            for name, preset in ARCHITECTURE_PRESETS.items()}
+
+
+def resolve_vocabulary_size(name, kwargs, tokenizer=None):
+    """`kwargs` with `vocabulary_size` for a random-init architecture preset: the one given,
+    else the tokenizer's (a task's `preprocessor.tokenizer`), else BERT's 30,522, said in
+    one line (logged at WARNING: a model that does not fit the vocabulary is a silent bug)."""
+    kwargs = dict(kwargs)
+    if kwargs.get("vocabulary_size") is not None:
+        return kwargs
+    if tokenizer is not None and hasattr(tokenizer, "vocabulary_size"):
+        kwargs["vocabulary_size"] = int(tokenizer.vocabulary_size())
+        return kwargs
+    kwargs["vocabulary_size"] = VOCAB_SIZE
+    logging.getLogger(__name__).warning(
+        "%s: random init with vocabulary_size=%d (BERT uncased WordPiece); pass "
+        "vocabulary_size= or a preprocessor with your tokenizer to match your vocab.txt.",
+        name, VOCAB_SIZE)
+    return kwargs

@@ -8,13 +8,21 @@ from keras import ops
 from keras_hub.layers import MaskedLMHead
 from keras_hub.models import Task
 
+# private, keras-hub 0.32: the decorator of its own `Task.presets`
+from keras_hub.src.utils.python_utils import classproperty
+
 from keras_electra.models import electra_backend_utils as backend_utils
 from keras_electra.models import electra_masking as masking
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.models.electra_layers import electra_kernel_initializer, gelu_exact
 from keras_electra.models.electra_preset_heads import get_head_weights, save_preset_heads
 from keras_electra.models.electra_preset_loaders import get_preset_loader
-from keras_electra.models.electra_presets import ARCHITECTURE_PRESETS, generator_config
+from keras_electra.models.electra_presets import (
+    ARCHITECTURE_PRESETS,
+    generator_config,
+    listed_presets,
+    resolve_vocabulary_size,
+)
 from keras_electra.models.electra_pretrainer_preprocessor import ElectraPretrainerPreprocessor
 from keras_electra.utils.preset_dirs import HF, preset_kind
 
@@ -675,6 +683,11 @@ class ElectraPretrainer(Task):
                 cls, preset, generator_preset, **kwargs)
         return super().from_preset(preset, load_weights=load_weights, **kwargs)
 
+    @classproperty
+    def presets(cls):
+        """The architecture presets, as `ElectraBackbone.presets` (keras-hub's format)."""
+        return listed_presets()
+
     @classmethod
     def from_architecture(cls, name, **kwargs):
         spec = ARCHITECTURE_PRESETS[name]
@@ -683,6 +696,9 @@ class ElectraPretrainer(Task):
             if k in ElectraBackbone.__init__.__code__.co_varnames and k != "self"
             and k not in ("embeddings", "name")
         }
+        # the vocabulary size of the preprocessor's tokenizer unless given (one line if neither)
+        backbone_kwargs = resolve_vocabulary_size(
+            name, backbone_kwargs, getattr(kwargs.get("preprocessor"), "tokenizer", None))
         disc_config = {**spec["backbone"], **backbone_kwargs}
         gen_config = kwargs.pop("generator_config", None)
         if gen_config is None:

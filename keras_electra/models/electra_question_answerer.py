@@ -1,16 +1,27 @@
 """ElectraQuestionAnswerer: extractive QA (SQuAD) on an ELECTRA backbone."""
 
+import inspect
+
 import keras
 from keras import ops
 from keras_hub.models import Task
 
+# private, keras-hub 0.32: the decorator of its own `Task.presets`
+from keras_hub.src.utils.python_utils import classproperty
+
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.models.electra_layers import electra_kernel_initializer, gelu_exact
 from keras_electra.models.electra_preset_loaders import get_preset_loader
+from keras_electra.models.electra_presets import (
+    ARCHITECTURE_PRESETS,
+    KERAS_HUB_PRESETS,
+    listed_presets,
+    resolve_vocabulary_size,
+)
 from keras_electra.models.electra_question_answerer_preprocessor import (
     ElectraQuestionAnswererPreprocessor,
 )
-from keras_electra.utils.preset_dirs import HF, preset_kind
+from keras_electra.utils.preset_dirs import HF, KERAS_HUB, preset_kind
 
 HEADS = ("electra", "simple")
 _MASK_PENALTY = 1000.0  # G: logits += 1000 * (answer_mask - 1)
@@ -82,10 +93,20 @@ class ElectraQuestionAnswerer(Task):
     backbone_cls = ElectraBackbone
     preprocessor_cls = ElectraQuestionAnswererPreprocessor
 
+    @classproperty
+    def presets(cls):
+        """The architecture presets, as `ElectraBackbone.presets` (keras-hub's format)."""
+        return listed_presets()
+
     @classmethod
     def from_preset(cls, preset, load_weights=True, **kwargs):
-        """Build from a saved QA preset dir (keras-hub) or a Hugging Face Electra dir.
+        """Build from an architecture preset name, a saved QA preset dir, a Hugging Face
+        Electra dir or a keras-hub Electra preset.
 
+        * `"electra_tiny"`, ... (`ElectraQuestionAnswerer.presets`): random init; backbone
+          arguments (`vocabulary_size`, `dropout`, ...) go to the backbone, the rest (`head`,
+          `preprocessor`, ...) to the task; the vocabulary size is that of `preprocessor`'s
+          tokenizer unless given.
         * a directory written by `save_to_preset`: the whole task.
         * a local HF dir / `hf://org/name` handle (`model_type: electra`): an
           `ElectraForQuestionAnswering` dir gives the backbone and its
@@ -94,9 +115,30 @@ class ElectraQuestionAnswerer(Task):
           there becomes the preprocessor (`sequence_length=`, default 384).
           See `keras_electra.convert.question_answerer` (registered in
           `keras_electra.models.electra_preset_loaders`).
+        * a keras-hub Electra preset (name, handle or local dir of keras-hub's own
+          `ElectraBackbone`): its encoder (and tokenizer, when the preset has one) with a
+          fresh head (`head=`, default "electra"), said in one line
+          (`keras_electra.convert.question_answerer`).
+
+        Example:
+        ```python
+        from keras_electra import ElectraQuestionAnswerer
+
+        qa = ElectraQuestionAnswerer.from_preset("electra_tiny", vocabulary_size=1000,
+                                                 head="simple")
+        ```
         """
-        if preset_kind(preset) == HF:
-            return get_preset_loader("ElectraQuestionAnswerer", HF)(
+        if isinstance(preset, str) and preset in ARCHITECTURE_PRESETS:
+            names = set(inspect.signature(ElectraBackbone.__init__).parameters) - {
+                "self", "embeddings", "name", "kwargs"}
+            backbone_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in names}
+            backbone_kwargs = resolve_vocabulary_size(
+                preset, backbone_kwargs, getattr(kwargs.get("preprocessor"), "tokenizer", None))
+            return cls(ElectraBackbone.from_preset(preset, **backbone_kwargs), **kwargs)
+        kind = KERAS_HUB if isinstance(preset, str) and preset in KERAS_HUB_PRESETS else (
+            preset_kind(preset))
+        if kind in (HF, KERAS_HUB):
+            return get_preset_loader("ElectraQuestionAnswerer", kind)(
                 cls, preset, load_weights=load_weights, **kwargs)
         return super().from_preset(preset, load_weights=load_weights, **kwargs)
 

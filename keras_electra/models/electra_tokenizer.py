@@ -8,7 +8,10 @@ import numpy as np
 from keras_hub.tokenizers import WordPieceTokenizer
 
 from keras_electra.models.electra_backbone import ElectraBackbone
+from keras_electra.models.electra_preset_loaders import get_preset_loader
+from keras_electra.models.electra_presets import KERAS_HUB_PRESETS
 from keras_electra.models.keras_patches import keras_hub_lowercase_off
+from keras_electra.utils.preset_dirs import KERAS_HUB, preset_kind
 from keras_electra.utils.vocab_file import check_vocabulary, read_vocabulary_file
 
 
@@ -106,6 +109,18 @@ class ElectraTokenizer(WordPieceTokenizer):
         super().__init__(
             vocabulary=vocabulary, lowercase=lowercase, strip_accents=strip_accents, **kwargs
         )
+
+    @classmethod
+    def from_preset(cls, preset, **kwargs):
+        """keras-hub's `Tokenizer.from_preset` (our presets), and keras-hub's own Electra
+        presets (a name such as `"electra_small_discriminator_uncased_en"`, a handle, or a
+        local dir of keras-hub's `ElectraBackbone`, e.g. `keras-electra export --to keras-hub`
+        output): their vocabulary, with BERT-uncased conventions
+        (`keras_electra.convert.keras_hub.tokenizer_from_keras_hub`)."""
+        if isinstance(preset, str) and (preset in KERAS_HUB_PRESETS
+                                        or preset_kind(preset) == KERAS_HUB):
+            return get_preset_loader("ElectraTokenizer", KERAS_HUB)(preset)
+        return super().from_preset(preset, **kwargs)
 
     def set_vocabulary(self, vocabulary):
         # A file is read and validated here (not by keras-hub, which would accept a file that

@@ -31,6 +31,9 @@ from keras_electra.utils.cli_options import options_from_args, str2bool
 from keras_electra.utils.errors import UserError, read_text_file
 
 MODEL_SIZES = ("tiny", "small", "small_plus", "base", "large")
+# `--model_size` takes the size (tiny) or the preset name (electra_tiny), as `squad` does;
+# the config keeps the size (resume compares it)
+MODEL_SIZE_NAMES = MODEL_SIZES + tuple(f"electra_{size}" for size in MODEL_SIZES)
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 JAX_PRNGS = ("threefry2x32", "rbg", "unsafe_rbg")  # keras_electra.models.electra_layers
 OPTIMIZERS = ("adamw", "electra_adam")
@@ -75,7 +78,8 @@ class PretrainConfig:
     model_type: str = field(default="electra", metadata=_meta(
         "Only 'electra' (A also had albert/bert).", choices=("electra",)))
     model_size: str = field(default="base", metadata=_meta(
-        "Architecture preset electra_<size> (A default: base).", choices=MODEL_SIZES))
+        "Architecture preset electra_<size>: tiny or electra_tiny, ... (A default: base).",
+        choices=MODEL_SIZE_NAMES))
     load_from: str = field(default="scratch", metadata=_meta(
         "scratch: random init (but resume from --checkpoint_dir if it has a checkpoint); "
         "checkpoint: start from --checkpoint_path (weights, optimizer, step, data position).",
@@ -200,6 +204,12 @@ class PretrainConfig:
         "splitting a run across jobs and for tests."))
 
     # ---------------------------------------------------------------- helpers
+    def __post_init__(self):
+        # --model_size electra_tiny -> tiny (the config, and resume, keep the size)
+        if isinstance(self.model_size, str) and self.model_size.startswith("electra_") and (
+                self.model_size[len("electra_"):] in MODEL_SIZES):
+            self.model_size = self.model_size[len("electra_"):]
+
     @classmethod
     def from_dict(cls, values):
         known = {f.name for f in fields(cls)}

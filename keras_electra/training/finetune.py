@@ -88,6 +88,7 @@ def build_question_answerer(preset="electra_small", load_from="scratch", checkpo
       dir with `head="simple"` also brings its `qa_outputs` weights.
     """
     from keras_electra import ElectraBackbone, ElectraQuestionAnswerer
+    from keras_electra.models.electra_presets import architecture_preset_name
     from keras_electra.models.electra_question_answerer_preprocessor import (
         ElectraQuestionAnswererPreprocessor,
     )
@@ -127,7 +128,9 @@ def build_question_answerer(preset="electra_small", load_from="scratch", checkpo
         kwargs = {"vocabulary_size": tokenizer.vocabulary_size()}
         if dropout is not None:
             kwargs["dropout"] = dropout
-        backbone = ElectraBackbone.from_preset(preset, **kwargs)
+        # --model_size tiny or electra_tiny (as pretrain)
+        backbone = ElectraBackbone.from_preset(architecture_preset_name(preset) or preset,
+                                               **kwargs)
     if backbone.vocabulary_size < tokenizer.vocabulary_size():
         raise ValueError(f"the vocabulary has {tokenizer.vocabulary_size()} tokens but the "
                          f"model's embedding table only {backbone.vocabulary_size}")

@@ -39,7 +39,8 @@ class SquadConfig:
     checkpoint_path: str = field(default=None, metadata=_meta(
         "Preset dir: our pretraining/QA export, keras-hub or HF dir."))
     preset: str = field(default="electra_small", metadata=_meta(
-        "Architecture preset for --load_from scratch (electra_tiny, electra_small, ...).",
+        "Architecture preset for --load_from scratch (electra_tiny or tiny, electra_small, "
+        "...).",
         flag="--model_size", aliases=("--preset",)))
     vocab_file: str = field(default=None, metadata=_meta(
         "WordPiece vocab.txt (needed when the checkpoint has none)."))
