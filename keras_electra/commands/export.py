@@ -7,8 +7,9 @@ def register(subparsers):
 
     parser = subparsers.add_parser(
         "export",
-        help="export a preset to a Hugging Face transformers directory, or a fine-tuned QA "
-             "model to a TensorFlow SavedModel for serving",
+        help="export a preset to a Hugging Face transformers directory (with its heads) or "
+             "a keras-hub preset, or a fine-tuned QA model to a TensorFlow SavedModel for "
+             "serving",
         description=(
             "--to hf: write config.json + model.safetensors (+ vocab.txt) that transformers' "
             "from_pretrained loads, with the heads the preset holds: a fine-tuned QA model "

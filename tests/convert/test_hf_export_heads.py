@@ -122,6 +122,15 @@ def test_pretrainer_preset_exports_as_the_pair(pretrainer, tmp_path, capsys):
     gen = hf_load("ElectraForMaskedLM", out / "generator")
     assert_close(our_generator_logits(pretrainer, x), hf_logits(gen, x).logits.numpy(),
                  x["padding_mask"], "MLM logits")
+    # the pair reads back as a pretrainer, as google's released pairs do
+    from keras_electra import ElectraPretrainer
+
+    back = ElectraPretrainer.from_preset(str(out / "discriminator"), xla=False,
+                                         generator_preset=str(out / "generator"))
+    for part in ("backbone", "generator", "discriminator_head", "generator_head"):
+        for a, b in zip(getattr(back, part).weights, getattr(pretrainer, part).weights,
+                        strict=True):
+            np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=f"{part} {a.path}")
     # exported again onto the same directory (an earlier pair is replaced, not refused)
     assert main(["export", "--to", "hf", str(tmp_path / "pretrainer"), str(out)]) == 0
     # the pair has fixed classes
