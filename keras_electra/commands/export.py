@@ -71,8 +71,11 @@ def run(args):
     if isinstance(model_class, dict):  # a pretrainer: the pair
         import os
 
+        skipped = ("" if "generator" in model_class else "; no generator: Electric's "
+                   "two-tower cloze generator has no HF class")
         print(f"wrote {args.out_dir}: " + ", ".join(
-            f"{os.path.join(args.out_dir, part)} ({cls})" for part, cls in model_class.items()))
+            f"{os.path.join(args.out_dir, part)} ({cls})" for part, cls in model_class.items())
+            + skipped)
     else:
         note = (" (the preset holds no head)"
                 if model_class == "ElectraModel" and args.model_class is None else "")

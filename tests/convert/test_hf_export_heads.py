@@ -152,6 +152,23 @@ def test_asking_for_a_head_the_preset_lacks_is_refused(pretrainer, tmp_path, cap
     assert "ElectraModel (the preset holds no head)" in capsys.readouterr().out
 
 
+def test_electric_generator_has_no_hf_class(tmp_path, capsys):
+    """Electric's cloze head reads two towers: its generator leaves without a head (an
+    ElectraModel), and a pretrainer preset exports the discriminator alone, saying so."""
+    from keras_electra import ElectraPretrainer
+    from keras_electra.cli import main
+
+    model = ElectraPretrainer.from_preset("electra_tiny", vocabulary_size=len(VOCAB), xla=False,
+                                          electric=True, **SIZES)
+    model.export_generator(str(tmp_path / "gen"))
+    assert not (tmp_path / "gen" / "electra_heads.npz").exists()
+    model.save_to_preset(str(tmp_path / "p"))
+    assert main(["export", "--to", "hf", str(tmp_path / "p"), str(tmp_path / "hf")]) == 0
+    assert "no generator: Electric" in capsys.readouterr().out
+    assert sorted(p.name for p in (tmp_path / "hf").iterdir()) == ["discriminator"]
+    hf_load("ElectraForPreTraining", tmp_path / "hf" / "discriminator")
+
+
 def qa_model(head="simple", seed=0, vocab_path=None):
     import keras
 

@@ -212,6 +212,16 @@ def test_aws_readme_flags_scaled_down_on_corpus_shards(tmp_path, capsys, corpus_
     backbone = ElectraBackbone.from_preset(disc)
     assert backbone.vocabulary_size == 30522 and backbone.num_layers == 2
     assert ElectraTokenizer.from_preset(disc).token_to_id("[MASK]") == 103
+    # trained heads travel with the presets: transformers loads both exports whole (issue 23)
+    transformers = pytest.importorskip("transformers")
+    for part, cls in (("discriminator", "ElectraForPreTraining"),
+                      ("generator", "ElectraForMaskedLM")):
+        source = presets / f"{run_name}-step6-{part}"
+        assert (source / "electra_heads.npz").exists()
+        assert cli.main(["export", "--to", "hf", str(source), str(root / f"hf_{part}")]) == 0
+        _, info = getattr(transformers, cls).from_pretrained(
+            str(root / f"hf_{part}"), output_loading_info=True)
+        assert not info["missing_keys"] and not info["unexpected_keys"], (part, info)
 
 
 @pytest.mark.slow
