@@ -15,6 +15,16 @@ from keras_electra.convert.keras_hub import backbone_from_keras_hub
 backbone = backbone_from_keras_hub("electra_small_discriminator_uncased_en")  # online
 backbone = backbone_from_keras_hub("./saved_keras_hub_preset")                # local dir
 ```
+
+The other way, `export_preset_to_keras_hub` writes a preset of keras-hub's own classes
+(`keras-electra export --to keras-hub`):
+```python
+import keras_hub
+from keras_electra.convert.keras_hub import export_preset_to_keras_hub
+
+export_preset_to_keras_hub("ckpt/presets/run-step900-discriminator", "./kh_disc")
+keras_hub.models.ElectraBackbone.from_preset("./kh_disc")
+```
 """
 
 import numpy as np

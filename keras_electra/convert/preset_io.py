@@ -109,7 +109,7 @@ def convert_to_preset(source_format, src, out_preset, part=None, vocabulary=None
 
 
 def _task_class_name(preset):
-    """The task class of a local task preset dir (task.json), or None."""
+    """The task class (registered name) of a local task preset dir (task.json), or None."""
     path = os.path.join(preset, "task.json")
     if not os.path.isfile(path):
         return None
@@ -117,14 +117,21 @@ def _task_class_name(preset):
 
     task = read_json_file(path, "preset task file")
     name = task.get("registered_name", "") if isinstance(task, dict) else ""
-    return next((e.task_class for e in weight_maps.HF_HEAD_EXPORTS if e.task_class in name), None)
+    return name if isinstance(name, str) and name.startswith("keras_electra>") else None
 
 
-def _load_task(cls, preset):
-    """`cls.from_preset(preset)`, without keras-hub's harmless warning that a saved optimizer
-    state (task.weights.h5 of a fine-tuned model) does not fit the fresh default optimizer."""
+def _load_task(registered_name, preset):
+    """Our task class `registered_name`'s `from_preset(preset)`, without keras-hub's harmless
+    warning that a saved optimizer state (task.weights.h5 of a fine-tuned model) does not
+    fit the fresh default optimizer."""
     import warnings
 
+    import keras
+
+    cls = keras.saving.get_registered_object(registered_name)
+    if cls is None:
+        raise ValueError(f"{preset}/task.json: {registered_name} is not a task class of this "
+                         "keras-electra version; upgrade keras-electra.")
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
         return cls.from_preset(preset)
@@ -208,14 +215,12 @@ def export_preset_to_hf(preset, out_dir, model_class=None):
     task_class = _task_class_name(preset) if os.path.isdir(preset) else None
     vocab = os.path.join(preset, VOCAB_ASSET)
     vocab = vocab if os.path.isfile(vocab) else None
-    if task_class == "ElectraPretrainer":
-        from keras_electra.models.electra_pretrainer import ElectraPretrainer
-
+    if task_class == "keras_electra>ElectraPretrainer":
         if model_class is not None:
             raise ValueError(f"{preset}: a pretrainer preset exports as the pair "
                              f"(OUT_DIR/discriminator, OUT_DIR/generator); drop --model_class "
                              f"{model_class}.")
-        pretrainer = _load_task(ElectraPretrainer, preset)
+        pretrainer = _load_task(task_class, preset)
         heads = _task_heads(pretrainer)
         parts = {"discriminator": (pretrainer.backbone.folded(), "ElectraForPreTraining")}
         if not pretrainer.electric:
@@ -226,20 +231,24 @@ def export_preset_to_hf(preset, out_dir, model_class=None):
                 hf.export_backbone_to_hf(backbone, os.path.join(staging, part), model_class=cls,
                                          heads=heads, vocabulary=vocab)
         return {part: cls for part, (_, cls) in parts.items()}
-    if task_class == "ElectraQuestionAnswerer":
-        from keras_electra.models.electra_question_answerer import ElectraQuestionAnswerer
-        from keras_electra.utils.errors import read_json_file
+    if task_class is not None:  # a fine-tuned task: its backbone and its head
+        if task_class == "keras_electra>ElectraQuestionAnswerer":
+            from keras_electra.utils.errors import read_json_file
 
-        config = read_json_file(os.path.join(preset, "task.json"), "preset task file")
-        head = config.get("config", {}).get("head", "electra")
-        if head != "simple" and model_class != "ElectraModel":
-            raise ValueError(
-                f"{preset}: a head={head!r} QA model (G's joint start/end + answerability head) "
-                "has no Hugging Face class; export it with `--to saved_model`, or fine-tune with "
-                "`--head simple` (ElectraForQuestionAnswering) for `--to hf`.")
-        task = _load_task(ElectraQuestionAnswerer, preset)
+            config = read_json_file(os.path.join(preset, "task.json"), "preset task file")
+            head = config.get("config", {}).get("head", "electra")
+            if head != "simple" and model_class != "ElectraModel":
+                raise ValueError(
+                    f"{preset}: a head={head!r} QA model (G's joint start/end + answerability "
+                    "head) has no Hugging Face class; export it with `--to saved_model`, or "
+                    "fine-tune with `--head simple` (ElectraForQuestionAnswering) for `--to hf`.")
+        task = _load_task(task_class, preset)
         backbone, heads = task.backbone, _task_heads(task)
-    else:
+        if not heads and model_class != "ElectraModel":
+            raise ValueError(f"{preset}: this {type(task).__name__} holds no head that "
+                             "transformers has a class for; pass --model_class ElectraModel "
+                             "for the encoder alone.")
+    else:  # a backbone preset (ours, HF, keras-hub), heads beside it in electra_heads.npz
         backbone = ElectraBackbone.from_preset(preset)
         if preset_kind(preset) == HF:
             heads = {kind: hf.hf_head_weights(preset, kind)

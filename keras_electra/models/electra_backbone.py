@@ -6,9 +6,6 @@ import keras
 from keras import ops
 from keras_hub.models import Backbone
 
-# private, keras-hub 0.32: the decorator of its own `Backbone.presets` / `Task.presets`
-from keras_hub.src.utils.python_utils import classproperty
-
 from keras_electra.models.electra_layers import (
     ElectraEmbedding,
     ElectraTransformerLayer,
@@ -20,6 +17,7 @@ from keras_electra.models.electra_preset_loaders import get_preset_loader
 from keras_electra.models.electra_presets import (
     ARCHITECTURE_PRESETS,
     KERAS_HUB_PRESETS,
+    classproperty,
     listed_presets,
     resolve_vocabulary_size,
 )

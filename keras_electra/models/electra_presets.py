@@ -96,6 +96,13 @@ KERAS_HUB_PRESETS = {
     for part in ("discriminator", "generator")
 }
 
+class classproperty(property):  # noqa: N801 (keras-hub's spelling)
+    """A read-only class-level property (as keras-hub's own `Backbone.presets` uses)."""
+
+    def __get__(self, _, owner_cls):
+        return self.fget(owner_cls)
+
+
 # Sizes as the CLI spells them (`--model_size tiny`); `electra_tiny` is accepted as well.
 MODEL_SIZES = tuple(name[len("electra_"):] for name in ARCHITECTURE_PRESETS)
 

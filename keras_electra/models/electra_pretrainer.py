@@ -8,9 +8,6 @@ from keras import ops
 from keras_hub.layers import MaskedLMHead
 from keras_hub.models import Task
 
-# private, keras-hub 0.32: the decorator of its own `Task.presets`
-from keras_hub.src.utils.python_utils import classproperty
-
 from keras_electra.models import electra_backend_utils as backend_utils
 from keras_electra.models import electra_masking as masking
 from keras_electra.models.electra_backbone import ElectraBackbone
@@ -19,6 +16,7 @@ from keras_electra.models.electra_preset_heads import get_head_weights, save_pre
 from keras_electra.models.electra_preset_loaders import get_preset_loader
 from keras_electra.models.electra_presets import (
     ARCHITECTURE_PRESETS,
+    classproperty,
     generator_config,
     listed_presets,
     resolve_vocabulary_size,

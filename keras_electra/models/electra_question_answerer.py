@@ -6,15 +6,13 @@ import keras
 from keras import ops
 from keras_hub.models import Task
 
-# private, keras-hub 0.32: the decorator of its own `Task.presets`
-from keras_hub.src.utils.python_utils import classproperty
-
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.models.electra_layers import electra_kernel_initializer, gelu_exact
 from keras_electra.models.electra_preset_loaders import get_preset_loader
 from keras_electra.models.electra_presets import (
     ARCHITECTURE_PRESETS,
     KERAS_HUB_PRESETS,
+    classproperty,
     listed_presets,
     resolve_vocabulary_size,
 )
