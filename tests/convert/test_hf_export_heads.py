@@ -262,3 +262,18 @@ def test_hf_decoding_of_the_qa_export_answers_as_keras_electra_answer(
         assert a["score"] == pytest.approx(b["score"], abs=1e-3)
         answered += bool(a["answer"])
     assert answered >= 1  # not only "no answer" decisions
+
+
+def test_an_hf_dir_exports_with_its_head(tmp_path):
+    """An HF ElectraForQuestionAnswering dir given to export keeps its qa_outputs."""
+    from test_hf_parity import build_hf
+
+    from keras_electra.convert.preset_io import export_preset_to_hf
+
+    model = build_hf("ElectraForQuestionAnswering", "tiny_1head", seed=2)
+    model.save_pretrained(tmp_path / "hf")
+    assert export_preset_to_hf(str(tmp_path / "hf"), str(tmp_path / "back")) == \
+        "ElectraForQuestionAnswering"
+    back = hf_load("ElectraForQuestionAnswering", tmp_path / "back")
+    for name, value in model.state_dict().items():
+        assert back.state_dict()[name].equal(value), name
