@@ -193,8 +193,8 @@ def _generic_records(path):
         return records
     delimiter = "\t" if lower.endswith((".tsv", ".txt")) else ","
     csv.field_size_limit(sys.maxsize)
-    reader = csv.DictReader(text.splitlines(), delimiter=delimiter,
-                            quotechar=None if delimiter == "\t" else '"')
+    quoting = dict(quoting=csv.QUOTE_NONE) if delimiter == "\t" else {}  # TSV: GLUE's way
+    reader = csv.DictReader(text.splitlines(), delimiter=delimiter, **quoting)
     if reader.fieldnames is None:
         return []
     return [(number, row) for number, row in enumerate(reader, start=2)]
