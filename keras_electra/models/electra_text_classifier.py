@@ -89,7 +89,17 @@ class ElectraTextClassifier(TextClassifier):
         if kind in (HF, KERAS_HUB):
             return get_preset_loader("ElectraTextClassifier", kind)(
                 cls, preset, load_weights=load_weights, **kwargs)
-        return super().from_preset(preset, load_weights=load_weights, **kwargs)
+        if kwargs.get("dtype") is None:
+            saved = _saved_mixed_policy(preset)
+            if saved:  # keras-hub 0.32's _resolve_dtype refuses a saved "mixed_*" policy name
+                kwargs["dtype"] = saved
+        task = super().from_preset(preset, load_weights=load_weights, **kwargs)
+        preprocessor = task.preprocessor
+        if preprocessor is not None and (
+                preprocessor.sequence_length > task.backbone.max_sequence_length):
+            # keras-hub's default length (ours: 128) on a backbone with fewer positions
+            preprocessor.sequence_length = task.backbone.max_sequence_length
+        return task
 
     def __init__(self, backbone, num_classes, preprocessor=None, head="hf", dropout=None,
                  label_names=None, **kwargs):
@@ -176,3 +186,21 @@ class ElectraTextClassifier(TextClassifier):
             "label_names": self.label_names,
         })
         return config
+
+
+def _saved_mixed_policy(preset):
+    """The saved dtype policy of a local preset when it is a mixed one ("mixed_bfloat16")."""
+    import json
+    import os
+
+    path = os.path.join(os.fspath(preset), "config.json") if isinstance(
+        preset, (str, os.PathLike)) else None
+    if path is None or not os.path.isfile(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            dtype = json.load(f).get("config", {}).get("dtype")
+    except (OSError, ValueError, AttributeError):
+        return None
+    name = dtype.get("config", {}).get("name") if isinstance(dtype, dict) else None
+    return name if isinstance(name, str) and name.startswith("mixed_") else None
