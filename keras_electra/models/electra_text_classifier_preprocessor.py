@@ -2,6 +2,7 @@
 
 import keras
 from keras_hub.models import TextClassifierPreprocessor
+
 # private import, keras-hub 0.32: the decorator its own preprocessors' TF path uses
 from keras_hub.src.utils.tensor_utils import preprocessing_function
 

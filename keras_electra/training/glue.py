@@ -203,8 +203,8 @@ def _dataset(task, examples, batch, data=None, shuffle_seed=None, repeat=False):
 
 
 def _fine_tune(task, data, config, strategy, replicas, is_chief, verbose):
-    from keras_electra.optimizers import create_optimizer, layerwise_lr_multipliers
     from keras_electra.models.electra_text_classifier import HEAD_PREFIX
+    from keras_electra.optimizers import create_optimizer, layerwise_lr_multipliers
     from keras_electra.training.callbacks import StopAfterSteps
 
     global_batch = config.per_gpu_batch_size * replicas
