@@ -17,15 +17,16 @@ class ElectraTextClassifierPreprocessor(TextClassifierPreprocessor):
     """Packs `[CLS] a [SEP]` or `[CLS] a [SEP] b [SEP]` for `ElectraTextClassifier`.
 
     keras-hub's `TextClassifierPreprocessor` with our `ElectraTokenizer` (BERT-uncased
-    WordPiece): `x` is a string, a batch of strings, or a tuple `(first, second)` of
-    batches for sentence pairs (GLUE's MNLI, MRPC, ...). Inside `tf.data` and on the
-    TensorFlow backend the tokenization and packing are TensorFlow ops (the
-    `keras_hub.src.utils.tensor_utils.preprocessing_function` path keras-hub's own
-    `BertTextClassifierPreprocessor` uses), so no JAX code runs inside `tf.data`; on
-    JAX, called eagerly, the same code returns arrays. A pair is truncated round-robin
-    (the longer segment loses tokens first, close to G's `_truncate_seq_pair`). Inputs
-    that are already featurized (`{"token_ids", "segment_ids", "padding_mask"}`) pass
-    through unchanged.
+    WordPiece): `x` is a string, a batch of strings, or, for sentence pairs (GLUE's MNLI,
+    MRPC, ...), `{"text_a": first, "text_b": second}`, or the tuple `(first, second)` given
+    with labels (`preprocessor((first, second), y)`; keras-hub reads a lone 2-tuple as
+    `(x, y)`). Inside `tf.data` or a `tf.function` the tokenization and packing are
+    TensorFlow ops (the `keras_hub.src.utils.tensor_utils.preprocessing_function` path of
+    keras-hub's own `BertTextClassifierPreprocessor`), so no JAX code runs inside
+    `tf.data`; called eagerly, on either backend, keras-hub's Python path gives the same
+    ids. A pair is truncated round-robin (the longer segment loses tokens, close to G's
+    `_truncate_seq_pair`). Inputs that are already featurized (`{"token_ids",
+    "segment_ids", "padding_mask"}`) pass through unchanged.
 
     Args:
         tokenizer: an `ElectraTokenizer`.
