@@ -45,8 +45,8 @@ class DemoSettings:
     qa_doc_stride: int = 64
     qa_max_query_len: int = 32
     # the classification stage (issue 28): QA questions as QNLI pairs, `keras-electra glue`
-    cls_train_examples: int = 512
-    cls_dev_examples: int = 256
+    cls_train_examples: int = 384
+    cls_dev_examples: int = 192
     cls_batch: int = 32
     cls_lr: float = 1e-3
     cls_epochs: float = 2.0

@@ -133,3 +133,27 @@ def test_g_single_dense_head_is_refused_by_hf_export_with_one_line(tmp_path, cap
     assert len(err) == 1 and err[0].startswith("keras-electra export: error: ")
     assert "ElectraForSequenceClassification" in err[0]
     assert not (tmp_path / "hf").exists()
+
+
+def test_from_preset_of_a_keras_hub_backbone_and_of_a_qa_preset(tmp_path, bert_vocab_path):
+    from conftest import tiny_question_answerer
+    from test_keras_hub_preset import build_keras_hub_preset
+
+    from keras_electra import ElectraBackbone, ElectraTextClassifier
+
+    build_keras_hub_preset(tmp_path / "kh")
+    classifier = ElectraTextClassifier.from_preset(str(tmp_path / "kh"), num_classes=2)
+    reference = ElectraBackbone.from_preset(str(tmp_path / "kh"))
+    for ours, theirs in zip(classifier.backbone.weights, reference.weights):
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    assert classifier.preprocessor.sequence_length == 24  # clamped to the backbone's positions
+    assert classifier.predict(["the rhine rivers ."], verbose=0).shape == (1, 2)
+    with pytest.raises(ValueError, match="num_classes"):
+        ElectraTextClassifier.from_preset(str(tmp_path / "kh"))
+
+    qa = tiny_question_answerer(bert_vocab_path)
+    qa.save_to_preset(str(tmp_path / "qa"))
+    on_qa = ElectraTextClassifier.from_preset(str(tmp_path / "qa"), num_classes=3)
+    for ours, theirs in zip(on_qa.backbone.weights, qa.backbone.weights):
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    assert on_qa.predict({"text_a": ["Who?"], "text_b": ["Nobody."]}, verbose=0).shape == (1, 3)
