@@ -164,3 +164,29 @@ def test_bad_glue_inputs_stop_with_one_line_naming_file_and_line(tmp_path, capsy
     assert not (tmp_path / "out").exists()  # refused before anything was written
     message = _one_line_error(capsys, ["glue", "--task", "rte", "--output_dir", str(tmp_path)])
     assert "--data_dir" in message
+
+
+@pytest.mark.slow
+def test_generic_jsonl_mode_trains_and_scores_like_scikit_learn(tmp_path):
+    from keras_electra.training.glue import run_glue
+
+    rng = np.random.default_rng(1)
+    preset = _tiny_backbone_preset(tmp_path / "backbone")
+
+    def write(path, count):
+        rows = [{"review": _sentence(rng, 6), "stars": str(rng.choice(["good", "bad", "ok"]))}
+                for _ in range(count)]
+        path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+        return rows
+
+    write(tmp_path / "train.jsonl", 16)
+    dev = write(tmp_path / "dev.jsonl", 7)
+    result = run_glue(str(tmp_path / "out"), train_file=str(tmp_path / "train.jsonl"),
+                      dev_file=str(tmp_path / "dev.jsonl"), text_columns="review",
+                      label_column="stars", load_from="checkpoint", checkpoint_path=str(preset),
+                      max_seq_length=16, per_gpu_batch_size=8, total_steps=2, verbose=0)
+    assert result["model"].label_names == ["bad", "good", "ok"]  # sorted training labels
+    predicted = _read_predictions(tmp_path / "out" / "dev_predictions.tsv")
+    gold = [r["stars"] for r in dev]
+    assert abs(result["eval"]["accuracy"] - sk.accuracy_score(gold, predicted)) <= 1e-9
+    assert abs(result["eval"]["mcc"] - sk.matthews_corrcoef(gold, predicted)) <= 1e-9
