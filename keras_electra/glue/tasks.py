@@ -118,8 +118,12 @@ def _rows(path):
     return list(csv.reader(text.splitlines(), delimiter="\t", quotechar=None))
 
 
-def read_glue_file(task, path):
-    """Read one GLUE TSV (train or dev layout) of `task` (a name or a `GlueTask`)."""
+def read_glue_file(task, path, lenient=False, skipped=None):
+    """Read one GLUE TSV (train or dev layout) of `task` (a name or a `GlueTask`).
+
+    `lenient=True` skips a line with too few columns or a label outside the task's set
+    (as G does; GLUE's QQP train.tsv has a few such lines) and appends its number to
+    `skipped` (a list) instead of raising."""
     task = GLUE_TASKS[task] if isinstance(task, str) else task
     path = os.fspath(path)
     rows = _rows(path)
@@ -137,13 +141,21 @@ def read_glue_file(task, path):
     needed = max(c if c >= 0 else -c - 1 for c in
                  (task.text_a, task.label, task.text_b if task.text_b is not None else 0)) + 1
     examples = []
+    hint = " (or --lenient to skip such lines, as google-research/electra does)"
     for number, row in enumerate(rows[start:], start=start + 1):
         where = f"{path}: line {number}"
-        if len(row) < needed:
-            raise InputFileError(
-                f"{where}: {len(row)} tab-separated columns, {task.directory} needs at least "
-                f"{needed}; is this the right task's file (train/dev layout)?")
-        label = _check_label(row[task.label].strip(), task.labels, where)
+        try:
+            if len(row) < needed:
+                raise InputFileError(
+                    f"{where}: {len(row)} tab-separated columns, {task.directory} needs at "
+                    f"least {needed}; is this the right task's file (train/dev layout)?{hint}")
+            label = _check_label(row[task.label].strip(), task.labels, where)
+        except InputFileError:
+            if not lenient:
+                raise
+            if skipped is not None:
+                skipped.append(number)
+            continue
         examples.append(Example(row[task.text_a],
                                 None if task.text_b is None else row[task.text_b],
                                 label, number))
@@ -165,9 +177,9 @@ def glue_split_path(task, data_dir, split):
         f"{task.directory} directory the GLUE download script writes")
 
 
-def read_glue_split(task, data_dir, split):
+def read_glue_split(task, data_dir, split, lenient=False, skipped=None):
     """The examples of `split` ("train", "dev", "dev_matched", ...) of `task`."""
-    return read_glue_file(task, glue_split_path(task, data_dir, split))
+    return read_glue_file(task, glue_split_path(task, data_dir, split), lenient, skipped)
 
 
 # --------------------------------------------------------------------------- generic files

@@ -72,8 +72,16 @@ def read_glue_data(config):
     config.validate()
     if config.task:
         task = GLUE_TASKS[config.task]
-        train = read_glue_split(task, config.data_dir, "train")
-        dev = {split: read_glue_split(task, config.data_dir, split) for split in task.dev_splits}
+        skipped = {}
+        train = read_glue_split(task, config.data_dir, "train", config.lenient,
+                                skipped.setdefault("train", []))
+        dev = {split: read_glue_split(task, config.data_dir, split, config.lenient,
+                                      skipped.setdefault(split, []))
+               for split in task.dev_splits}
+        for split, lines in skipped.items():
+            if lines:
+                logger.warning("--lenient: skipped %d malformed lines of %s (lines %s%s)",
+                               len(lines), split, lines[:10], " ..." if len(lines) > 10 else "")
         if config.double_unordered and task.double_unordered:
             train = train + [Example(e.text_b, e.text_a, e.label, e.line) for e in train]
         return GlueData(train, dev, task.labels, task.metrics,

@@ -92,6 +92,9 @@ class GlueConfig:
         choices=OPTIMIZERS))
     double_unordered: bool = field(default=True, metadata=_meta(
         "MRPC and STS-B: train on each pair in both orders (G's double_unordered)."))
+    lenient: bool = field(default=False, metadata=_meta(
+        "GLUE files: skip lines with missing columns or unknown labels (as G does; GLUE's QQP "
+        "train.tsv has a few) instead of failing. Dev scores then cover fewer examples."))
     dropout: float = field(default=None, metadata=_meta("Override the backbone dropout."))
     seed: int = field(default=0, metadata=_meta("Seed of initialization and data order."))
 

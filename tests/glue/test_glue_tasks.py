@@ -168,3 +168,13 @@ def test_generic_reader_reads_csv_tsv_and_jsonl(tmp_path):
     assert str(csv_path) in message and "line 2" in message and "'missing'" in message
     message = _error(read_generic_file, csv_path, ["premise"], "label", ("yes",))
     assert "line 3" in message and "'no'" in message
+
+
+def test_lenient_skips_malformed_lines_and_reports_them(tmp_path):
+    path = _write(tmp_path / "train.tsv", [GLUE_LINES["qqp"][2][0], GLUE_LINES["qqp"][2][1],
+                                           "363362\tHow do I?", GLUE_LINES["qqp"][2][2],
+                                           "1\t2\t3\ta\tb\t7"])
+    assert "--lenient" in _error(read_glue_file, "qqp", path)
+    skipped = []
+    examples = read_glue_file("qqp", path, lenient=True, skipped=skipped)
+    assert [e.line for e in examples] == [2, 4] and skipped == [3, 5]
