@@ -5,6 +5,7 @@ pulls TensorFlow into a JAX-only process unless a TF-only piece is used):
 
     from keras_electra import ElectraBackbone, ElectraTokenizer
     from keras_electra import ElectraPretrainer, ElectraQuestionAnswerer
+    from keras_electra import ElectraTextClassifier
 """
 
 import importlib
@@ -24,6 +25,9 @@ _EXPORTS = {
     "ElectraQuestionAnswerer": "keras_electra.models.electra_question_answerer",
     "ElectraQuestionAnswererPreprocessor":
         "keras_electra.models.electra_question_answerer_preprocessor",
+    "ElectraTextClassifier": "keras_electra.models.electra_text_classifier",
+    "ElectraTextClassifierPreprocessor":
+        "keras_electra.models.electra_text_classifier_preprocessor",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -32,6 +32,8 @@ RENAMED = {
     "squad": [("--preset", "--model_size", "electra_tiny"),
               ("--max_seq_len", "--max_seq_length", "128")],
     "pretrain": [("--max_seq_len", "--max_seq_length", "128")],
+    "glue": [("--preset", "--model_size", "electra_tiny"),
+             ("--max_seq_len", "--max_seq_length", "128")],
 }
 
 # what each command needs besides the flag under test
@@ -43,6 +45,7 @@ REQUIRED = {
     "squad-eval": ["data.json", "pred.json"],
     "squad": ["--output_dir", "out"],
     "pretrain": [],
+    "glue": ["--output_dir", "out"],
 }
 
 

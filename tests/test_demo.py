@@ -164,7 +164,7 @@ def test_demo_runs_every_stage(quick_demo):
     names = [s["name"] for s in summary["stages"]]
     assert names == ["corpus", "build-vocab", "prepare", "pretrain", "export", "rtd-baseline",
                      "qa-data", "squad", "squad-eval", "squad-random-init", "qa-baselines",
-                     "answer", "report"]
+                     "answer", "classify", "report"]
     assert all(s["status"] == "ok" for s in summary["stages"])
     # every stage's command was printed, and still parses with the real CLI parser
     from keras_electra.cli import build_parser
@@ -284,6 +284,46 @@ def test_demo_report_and_answers(quick_demo):
     for name, claim in summary["claims"].items():
         assert claim["evidence"] in report and name in report
 
+
+@pytest.mark.slow
+def test_demo_classification_stage(quick_demo):
+    """`keras-electra glue` on the QA set as QNLI pairs: both runs and the majority class are
+    measured on the same dev file and reported."""
+    out, summary, _ = quick_demo
+    cls = summary["classification"]
+    dev = (out / "qnli" / "dev.tsv").read_text().splitlines()[1:]
+    labels = [line.split("\t")[-1] for line in dev]
+    assert len(labels) == sum(cls["dev"].values()) == summary["settings"]["cls_dev_examples"]
+    assert cls["majority_accuracy"] == max(labels.count(x) for x in set(labels)) / len(labels)
+    for name, key in (("pretrained", "accuracy"), ("random_init", "random_init_accuracy")):
+        evaluation = json.loads((out / f"glue_qnli_{name}" / "eval.json").read_text())
+        assert evaluation["accuracy"] == cls[key]
+        predicted = (out / f"glue_qnli_{name}" / "dev_predictions.tsv").read_text().splitlines()
+        assert len(predicted) == len(labels) + 1
+    assert (out / "glue_qnli_pretrained" / "model" / "task.json").exists()
+    report = (out / "report.md").read_text()
+    assert "## Text classification" in report and "majority class" in report
+
+
+def test_qnli_rows_from_squad_follow_answerability(tmp_path):
+    from keras_electra.demo.data.classification import write_qnli_from_squad
+    from keras_electra.demo.data.qa import write_demo_squad
+    from keras_electra.glue.tasks import read_glue_split
+
+    write_demo_squad(str(tmp_path / "qa"), 6, 4, 0)
+    counts = write_qnli_from_squad(str(tmp_path / "qa" / "train-v2.0.json"),
+                                   str(tmp_path / "qa" / "dev-v2.0.json"), str(tmp_path / "qnli"),
+                                   max_dev=5)
+    squad = json.loads((tmp_path / "qa" / "train-v2.0.json").read_text())
+    qas = [(qa, p["context"]) for a in squad["data"] for p in a["paragraphs"] for qa in p["qas"]]
+    examples = read_glue_split("qnli", str(tmp_path / "qnli"), "train")  # GLUE's own reader
+    assert len(examples) == len(qas) == sum(counts["train"].values())
+    for example, (qa, context) in zip(examples, qas):
+        assert example.text_a == " ".join(qa["question"].split())
+        assert example.text_b == " ".join(context.split())
+        assert example.label == ("not_entailment" if qa["is_impossible"] else "entailment")
+    assert set(counts["train"].values()) != {0}
+    assert len(read_glue_split("qnli", str(tmp_path / "qnli"), "dev")) == 5
 
 
 # ---------------------------------------------------------------- the claims

@@ -48,6 +48,10 @@ def register(subparsers):
 
 
 def run(args):
+    from keras_electra.convert.text_classifier import is_text_classifier_preset
+
+    if is_text_classifier_preset(args.preset):  # issue 28: a fine-tuned text classifier
+        return _run_text_classifier(args)
     if args.target_format == "saved_model":
         from keras_electra.serving import export_question_answerer
         from keras_electra.training.finetune import load_question_answerer
@@ -80,4 +84,31 @@ def run(args):
         note = (" (the preset holds no head)"
                 if model_class == "ElectraModel" and args.model_class is None else "")
         print(f"wrote {args.out_dir}: {model_class}{note} (config.json, model.safetensors)")
+    return 0
+
+
+def _run_text_classifier(args):
+    """`export` of an `ElectraTextClassifier` preset (`keras-electra glue` OUTPUT_DIR/model):
+    --to hf -> ElectraForSequenceClassification; --to saved_model -> raw-string signatures."""
+    import warnings
+
+    from keras_electra import ElectraTextClassifier
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        classifier = ElectraTextClassifier.from_preset(args.preset)
+    if args.target_format == "saved_model":
+        from keras_electra.serving.text_classifier import export_text_classifier
+
+        export_text_classifier(classifier, args.out_dir, source=args.preset)
+        print(f"wrote {args.out_dir}: SavedModel, signatures serving_default(text) and "
+              f"serve_pairs(text_a, text_b) of a {classifier.num_classes}-output classifier")
+        return 0
+    from keras_electra.convert.text_classifier import HF_MODEL_CLASS, export_text_classifier_to_hf
+
+    if args.model_class not in (None, HF_MODEL_CLASS):
+        raise ValueError(f"{args.preset} is a text classifier: it exports as {HF_MODEL_CLASS}, "
+                         f"not --model_class {args.model_class}")
+    export_text_classifier_to_hf(classifier, args.out_dir, source=args.preset)
+    print(f"wrote {args.out_dir}: {HF_MODEL_CLASS} (config.json, model.safetensors)")
     return 0

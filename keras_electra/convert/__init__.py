@@ -11,6 +11,10 @@ from keras_electra.convert.question_answerer import (
     question_answerer_from_hf,
     question_answerer_from_keras_hub,
 )
+from keras_electra.convert.text_classifier import (
+    text_classifier_from_hf,
+    text_classifier_from_keras_hub,
+)
 from keras_electra.models.electra_preset_loaders import register_preset_loader
 from keras_electra.utils.preset_dirs import HF, KERAS_HUB
 
@@ -20,3 +24,5 @@ register_preset_loader("ElectraPretrainer", HF, pretrainer_from_hf)
 register_preset_loader("ElectraQuestionAnswerer", HF, question_answerer_from_hf)
 register_preset_loader("ElectraQuestionAnswerer", KERAS_HUB, question_answerer_from_keras_hub)
 register_preset_loader("ElectraTokenizer", KERAS_HUB, keras_hub.tokenizer_from_keras_hub)
+register_preset_loader("ElectraTextClassifier", HF, text_classifier_from_hf)
+register_preset_loader("ElectraTextClassifier", KERAS_HUB, text_classifier_from_keras_hub)

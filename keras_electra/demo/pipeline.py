@@ -32,7 +32,7 @@ from keras_electra.squad.postprocess import NULL_THRESHOLDS
 OUTPUT_NAMES = ("corpus", "vocab.txt", "shards", "pretrain", "hf_discriminator", "qa", "squad",
                 "squad_random_init", "answer_questions.jsonl", "answers.jsonl",
                 "report.md", "summary.json", "pretrain_loss.png", "pretrain_accuracy.png",
-                "qa_metrics.png")
+                "qa_metrics.png", "qnli", "glue_qnli_pretrained", "glue_qnli_random_init")
 RUN_NAME = "demo"
 # Contextual detection: the cue-free AUC must beat the context-free baseline by this much
 # (about two standard errors of an AUC over the demo's ~30k cue-free validation positions).
@@ -147,7 +147,7 @@ class Demo:
 
 STAGE_NAMES = ("corpus", "build-vocab", "prepare", "pretrain", "export", "rtd-baseline",
                "qa-data", "squad", "squad-eval", "squad-random-init", "qa-baselines", "answer",
-               "report")
+               "classify", "report")
 
 
 def pretrain_option_flags(settings):
@@ -579,7 +579,41 @@ def _run_stages(args, demo, summary, builtin_corpus, builtin_squad):
                                "null_odds": result["null_odds"]}
                               for item, result in zip(questions, results)]
 
+    _classification_stage(demo, summary, train_file, dev_file, preset, vocab)
     summary["claims"] = claims(summary)
+
+
+def _classification_stage(demo, summary, train_file, dev_file, preset, vocab):
+    """Issue 28: `keras-electra glue --task qnli` on the QA files turned into QNLI's layout,
+    from the pretrained discriminator and from random init, against the majority class."""
+    from keras_electra.demo.data.classification import write_qnli_from_squad
+
+    s, out = demo.settings, demo.path
+    with demo.stage("classify", "keras-electra glue (QNLI layout): pretrained vs random init"):
+        counts = write_qnli_from_squad(train_file, dev_file, out("qnli"),
+                                       s.cls_train_examples, s.cls_dev_examples)
+        flags = ["--task", "qnli", "--data_dir", out("qnli"),
+                 "--max_seq_length", str(s.qa_max_seq_len),
+                 "--per_gpu_batch_size", str(s.cls_batch), "--learning_rate", str(s.cls_lr),
+                 "--epochs", str(s.cls_epochs), "--seed", str(s.seed)]
+        runs = {}
+        for name, source in (("pretrained", ["--load_from", "checkpoint", "--checkpoint_path",
+                                             preset]),
+                             ("random_init", ["--load_from", "scratch", "--model_size",
+                                              f"electra_{s.model_size}", "--vocab_file",
+                                              vocab])):
+            run_dir = out(f"glue_qnli_{name}")
+            demo.cli(["glue", "--output_dir", run_dir, *source, *flags], capture=True)
+            with open(_require(os.path.join(run_dir, "eval.json"), "glue's eval.json")) as f:
+                runs[name] = json.load(f)["accuracy"]
+        dev = counts["dev"]
+        majority = max(dev.values()) / max(1, sum(dev.values()))
+        print(f"QNLI-layout dev accuracy: pretrained {runs['pretrained']:.3f}, random init "
+              f"{runs['random_init']:.3f}, majority class {majority:.3f}")
+    summary["classification"] = {
+        "accuracy": runs["pretrained"], "random_init_accuracy": runs["random_init"],
+        "majority_accuracy": majority, "train": counts["train"], "dev": dev,
+        "model": out("glue_qnli_pretrained", "model")}
 
 
 CONTEXT_CLAIM = "contextual replaced-token detection"

@@ -295,6 +295,17 @@ def write_report(summary, path):
             ("question", "expected", "model's answer"),
             [(a["question"], a["expected"] or "(no answer)", a["answer"] or "(no answer)")
              for a in answers]))
+    cls = s.get("classification")
+    if cls:
+        lines += ["", "## Text classification (`keras-electra glue`, QNLI layout)", "",
+                  "Does the paragraph answer the question? The QA set's questions as QNLI "
+                  f"pairs: {sum(cls['train'].values())} train, {sum(cls['dev'].values())} dev "
+                  f"({cls['dev']}).", ""]
+        lines.append(markdown_table(
+            ("model", "dev accuracy"),
+            [("fine-tuned from the pretrained discriminator", cls["accuracy"]),
+             ("fine-tuned from random initialization", cls["random_init_accuracy"]),
+             ("majority class", cls["majority_accuracy"])], digits=3))
     if s.get("error"):
         lines += ["", "## Error", "", "```", s["error"], "```"]
     lines += ["", f"Machine-readable: `summary.json`. Outputs: `{s['output_dir']}`.", ""]

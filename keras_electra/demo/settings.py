@@ -44,12 +44,19 @@ class DemoSettings:
     qa_max_seq_len: int = 128       # every generated question + paragraph fits one window
     qa_doc_stride: int = 64
     qa_max_query_len: int = 32
+    # the classification stage (issue 28): QA questions as QNLI pairs, `keras-electra glue`
+    cls_train_examples: int = 384
+    cls_dev_examples: int = 192
+    cls_batch: int = 32
+    cls_lr: float = 1e-3
+    cls_epochs: float = 2.0
     seed: int = 0
 
     @classmethod
     def quick(cls):
         return cls(pretrain_steps=30, log_frequency=5, qa_train_paragraphs=150,
-                   qa_dev_paragraphs=40, qa_epochs=1.0)
+                   qa_dev_paragraphs=40, qa_epochs=1.0, cls_train_examples=64,
+                   cls_dev_examples=32, cls_epochs=1.0)
 
 
 def parse_args(argv=None):
