@@ -8,8 +8,10 @@ dirs and keras-hub presets (`keras_electra.models.electra_preset_loaders`);
 from keras_electra.convert import hf, keras_hub
 from keras_electra.convert.pretrainer import pretrainer_from_hf, pretrainer_from_sources
 from keras_electra.convert.question_answerer import question_answerer_from_hf
-from keras_electra.models.electra_preset_loaders import register_preset_loader
-from keras_electra.models.electra_pretrainer import PRETRAINING_SOURCES
+from keras_electra.models.electra_preset_loaders import (
+    PRETRAINING_SOURCES,
+    register_preset_loader,
+)
 from keras_electra.utils.preset_dirs import HF, KERAS_HUB
 
 register_preset_loader("ElectraBackbone", HF, hf.backbone_from_hf)

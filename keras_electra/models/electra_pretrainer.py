@@ -13,7 +13,7 @@ from keras_electra.models import electra_backend_utils as backend_utils
 from keras_electra.models import electra_masking as masking
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.models.electra_layers import electra_kernel_initializer, gelu_exact
-from keras_electra.models.electra_preset_loaders import get_preset_loader
+from keras_electra.models.electra_preset_loaders import PRETRAINING_SOURCES, get_preset_loader
 from keras_electra.models.electra_presets import (
     ARCHITECTURE_PRESETS,
     KERAS_HUB_PRESETS,
@@ -697,9 +697,6 @@ class ElectraPretrainer(Task):
         backbone = ElectraBackbone(**disc_config)
         kwargs.setdefault("mask_prob", spec["pretraining"]["mask_prob"])
         return cls(backbone, generator_config=gen_config, **kwargs)
-
-
-PRETRAINING_SOURCES = "pretraining_sources"  # the loader key of `pretrainer_from_sources`
 
 
 def _is_pretraining_source(preset):

@@ -1,0 +1,124 @@
+"""Continued pretraining (`pretrain --init_from`, issue 27) vs from scratch, on the demo's corpus.
+
+1. The demo's data stages (Python's documentation -> `build-vocab` -> `prepare`), as
+   `benchmarks/demo_sweep.py` runs them.
+2. A brief pretraining of `electra_tiny` from scratch (`--warm_steps` updates): its exported
+   discriminator and generator presets are the "released weights" (our presets hold no
+   heads: the continued run's RTD and MLM heads start fresh, as from a keras-hub preset).
+3. With the same flags and the same number of updates (`--steps`): a run `--init_from` those
+   presets, and a run from scratch. Each validates at its end on the same validation batches:
+   total / generator / discriminator loss, disc AUC, the cue-free AUC and its context-free
+   baseline (`--cue_free_batches`, `keras_electra.evaluation.rtd_cues`).
+
+One JSON line goes to stdout and `results/continued_pretraining.jsonl`, and a markdown table
+(RESULTS.md section 7) to stdout.
+
+Example (2 cores: ~1 min per 300 updates of electra_tiny):
+    python benchmarks/continued_pretraining.py                  # 150 + 150 vs 150 updates
+    python benchmarks/continued_pretraining.py --steps 20 --warm_steps 20   # a smoke run
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import platform
+import shutil
+import sys
+import time
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+KEYS = ("val_loss", "val_gen_loss", "val_disc_loss", "val_disc_auc", "val_cue_free_auc",
+        "val_context_free_auc", "val_gen_accuracy")
+
+
+def _pretrain(name, work, vocab, shards, steps, args, extra=()):
+    from demo_sweep import _run
+
+    from keras_electra.demo.settings import DemoSettings
+
+    s = DemoSettings()
+    run_dir = work / "runs" / name
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    argv = ["pretrain", "--train_dir", str(shards / "train"), "--val_dir", str(shards / "val"),
+            "--vocab_file", str(vocab), "--per_gpu_batch_size", str(s.pretrain_batch),
+            "--max_seq_length", str(s.max_seq_len), "--learning_rate", str(args.learning_rate),
+            "--warmup_steps", str(max(1, steps // 10)), "--total_steps", str(steps),
+            "--checkpoint_frequency", "0", "--validation_frequency", str(steps),
+            "--validation_steps", str(s.validation_batches),
+            "--cue_free_batches", str(args.cue_free_batches), "--log_frequency", "10",
+            "--log_dir", str(run_dir / "logs"), "--checkpoint_dir", str(run_dir / "ckpt"),
+            "--export_dir", str(run_dir / "presets"), "--run_name", name,
+            "--seed", str(args.seed), "--progress", "false", *extra]
+    start = time.perf_counter()
+    _run(argv, run_dir.parent / f"{name}.log")
+    seconds = time.perf_counter() - start
+    records = [json.loads(line) for line in
+               (run_dir / "logs" / name / "metrics.jsonl").read_text().splitlines()]
+    final = [r for r in records if r["split"] == "validation"][-1]
+    presets = run_dir / "presets"
+    return ({k: final.get(k) for k in ("step", *KEYS)}, round(seconds, 1),
+            (str(presets / f"{name}-step{steps}-discriminator"),
+             str(presets / f"{name}-step{steps}-generator")))
+
+
+def table(result):
+    """The markdown table of RESULTS.md section 7."""
+    rows = [("from scratch", result["scratch"]),
+            (f"`--init_from` ({result['warm_steps']} updates before)", result["continued"])]
+    lines = ["| start | " + " | ".join(k.replace("val_", "") for k in KEYS) + " |",
+             "|---|" + "---:|" * len(KEYS)]
+    for label, final in rows:
+        lines.append(f"| {label} | " + " | ".join(f"{final[k]:.3f}" for k in KEYS) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    from demo_sweep import shards_for
+
+    from keras_electra.demo.settings import DemoSettings
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=150,
+                        help="updates of the compared runs (default 150)")
+    parser.add_argument("--warm_steps", type=int, default=150,
+                        help="updates of the brief pretraining that gives the weights")
+    parser.add_argument("--learning_rate", type=float, default=1e-3)
+    parser.add_argument("--cue_free_batches", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--work_dir", default="/tmp/keras_electra_continued")
+    parser.add_argument("--out", default=str(HERE / "results" / "continued_pretraining.jsonl"))
+    args = parser.parse_args(argv)
+    work = pathlib.Path(args.work_dir)
+    s = DemoSettings()
+    vocab, shards = shards_for(work, s.vocab_size, s.max_seq_len)
+    _, warm_seconds, (disc, gen) = _pretrain("warm", work, vocab, shards, args.warm_steps, args,
+                                             ("--model_size", "tiny"))
+    scratch, scratch_seconds, _ = _pretrain("scratch", work, vocab, shards, args.steps, args,
+                                            ("--model_size", "tiny"))
+    continued, continued_seconds, _ = _pretrain(
+        "continued", work, vocab, shards, args.steps, args,
+        ("--init_from", disc, "--init_generator_from", gen))
+    result = {"steps": args.steps, "warm_steps": args.warm_steps,
+              "learning_rate": args.learning_rate, "scratch": scratch,
+              "continued": continued,
+              "seconds": {"warm": warm_seconds, "scratch": scratch_seconds,
+                          "continued": continued_seconds},
+              "lower_losses": all(continued[k] < scratch[k]
+                                  for k in ("val_loss", "val_gen_loss", "val_disc_loss")),
+              "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+              "loadavg": " ".join(f"{x:.1f}" for x in os.getloadavg())}
+    line = json.dumps(result)
+    print(line, flush=True)
+    out = pathlib.Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "a", encoding="utf-8") as f:
+        f.write(line + "\n")
+    print(table(result))
+
+
+if __name__ == "__main__":
+    main()
