@@ -408,7 +408,6 @@ class PretrainConfig:
                               + "\n  - ".join(problems))
         return self
 
-
     @property
     def init_path(self):
         """--init_from with --filesystem_prefix joined when that names an existing path."""

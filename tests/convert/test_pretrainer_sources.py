@@ -7,7 +7,6 @@ import logging
 
 import numpy as np
 import pytest
-import test_hf_parity as parity
 from test_google_checkpoint import google_variables, make_pretraining_pair
 from test_keras_hub_preset import build_keras_hub_preset
 from test_pretrainer_convert import check_against_hf
