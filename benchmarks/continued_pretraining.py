@@ -3,12 +3,16 @@
 1. The demo's data stages (Python's documentation -> `build-vocab` -> `prepare`), as
    `benchmarks/demo_sweep.py` runs them.
 2. A brief pretraining of `electra_tiny` from scratch (`--warm_steps` updates): its exported
-   discriminator and generator presets are the "released weights" (our presets hold no
-   heads: the continued run's RTD and MLM heads start fresh, as from a keras-hub preset).
-3. With the same flags and the same number of updates (`--steps`): a run `--init_from` those
-   presets, and a run from scratch. Each validates at its end on the same validation batches:
-   total / generator / discriminator loss, disc AUC, the cue-free AUC and its context-free
-   baseline (`--cue_free_batches`, `keras_electra.evaluation.rtd_cues`).
+   discriminator and generator presets are the "released weights". The run's presets hold
+   the backbones only; a copy of them gets the RTD and MLM heads from the run's final
+   checkpoint (`electra_heads.npz`, as `keras-electra convert` writes for HF / TF1 sources),
+   so the pair is complete, like an HF pair or a TF1 checkpoint.
+3. With the same flags and the same number of updates (`--steps`): a run from scratch, a run
+   `--init_from` the complete pair ("heads"), and one from the backbones alone ("fresh
+   heads", as from keras-hub presets). Each validates at its end on the same validation
+   batches: total / generator / discriminator loss, disc AUC, the cue-free AUC and its
+   context-free baseline (`--cue_free_batches`, `keras_electra.evaluation.rtd_cues`).
+   `--reuse` reads a finished run's numbers instead of running it again.
 
 One JSON line goes to stdout and `results/continued_pretraining.jsonl`, and a markdown table
 (RESULTS.md section 7) to stdout.
@@ -41,7 +45,6 @@ def _pretrain(name, work, vocab, shards, steps, args, extra=()):
 
     s = DemoSettings()
     run_dir = work / "runs" / name
-    shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     argv = ["pretrain", "--train_dir", str(shards / "train"), "--val_dir", str(shards / "val"),
             "--vocab_file", str(vocab), "--per_gpu_batch_size", str(s.pretrain_batch),
@@ -53,9 +56,16 @@ def _pretrain(name, work, vocab, shards, steps, args, extra=()):
             "--log_dir", str(run_dir / "logs"), "--checkpoint_dir", str(run_dir / "ckpt"),
             "--export_dir", str(run_dir / "presets"), "--run_name", name,
             "--seed", str(args.seed), "--progress", "false", *extra]
-    start = time.perf_counter()
-    _run(argv, run_dir.parent / f"{name}.log")
-    seconds = time.perf_counter() - start
+    metrics = run_dir / "logs" / name / "metrics.jsonl"
+    if args.reuse and metrics.exists() and (run_dir / "seconds.txt").exists():
+        seconds = float((run_dir / "seconds.txt").read_text())
+    else:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        run_dir.mkdir(parents=True)
+        start = time.perf_counter()
+        _run(argv, run_dir.parent / f"{name}.log")
+        seconds = time.perf_counter() - start
+        (run_dir / "seconds.txt").write_text(f"{seconds:.1f}")
     records = [json.loads(line) for line in
                (run_dir / "logs" / name / "metrics.jsonl").read_text().splitlines()]
     final = [r for r in records if r["split"] == "validation"][-1]
@@ -65,10 +75,41 @@ def _pretrain(name, work, vocab, shards, steps, args, extra=()):
              str(presets / f"{name}-step{steps}-generator")))
 
 
+def with_heads(work, presets, vocab):
+    """Copies of the warm run's presets with the RTD / MLM heads of its final checkpoint."""
+    from keras_electra.convert import hf, preset_io
+    from keras_electra.models.electra_tokenizer import ElectraTokenizer
+    from keras_electra.training import checkpointing
+    from keras_electra.training.config import PretrainConfig
+    from keras_electra.training.pretrain import build_pretrainer, make_optimizer
+
+    ckpt_root = work / "runs" / "warm" / "ckpt"
+    manager = checkpointing.CheckpointManager(str(ckpt_root), 1, 0)
+    visible = manager.visible_checkpoints()
+    path = visible[max(visible)]
+    config = PretrainConfig.from_dict(checkpointing.CheckpointManager.read_state(path)["config"])
+    model = build_pretrainer(config, ElectraTokenizer(vocabulary=str(vocab)))
+    model.compile(optimizer=make_optimizer(config))
+    checkpointing.build_optimizer_for(model)
+    checkpointing.load_checkpoint(model, path)
+    out = []
+    for preset, kind, head in zip(presets, ("discriminator", "generator"),
+                                  (model.discriminator_head, model.generator_head)):
+        copy = work / "runs" / "warm_with_heads" / kind
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(preset, copy)
+        preset_io.save_preset_heads(str(copy), {kind: hf.get_head_weights(head, kind)})
+        out.append(str(copy))
+    return out
+
+
 def table(result):
     """The markdown table of RESULTS.md section 7."""
+    before = f"{result['warm_steps']} updates before"
     rows = [("from scratch", result["scratch"]),
-            (f"`--init_from` ({result['warm_steps']} updates before)", result["continued"])]
+            (f"`--init_from` the pair with its heads ({before})", result["continued"]),
+            (f"`--init_from` the backbones only, fresh heads ({before})",
+             result["continued_fresh_heads"])]
     lines = ["| start | " + " | ".join(k.replace("val_", "") for k in KEYS) + " |",
              "|---|" + "---:|" * len(KEYS)]
     for label, final in rows:
@@ -89,6 +130,8 @@ def main(argv=None):
     parser.add_argument("--learning_rate", type=float, default=1e-3)
     parser.add_argument("--cue_free_batches", type=int, default=4)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--reuse", action="store_true",
+                        help="read the numbers of runs already finished in --work_dir")
     parser.add_argument("--work_dir", default="/tmp/keras_electra_continued")
     parser.add_argument("--out", default=str(HERE / "results" / "continued_pretraining.jsonl"))
     args = parser.parse_args(argv)
@@ -99,14 +142,18 @@ def main(argv=None):
                                              ("--model_size", "tiny"))
     scratch, scratch_seconds, _ = _pretrain("scratch", work, vocab, shards, args.steps, args,
                                             ("--model_size", "tiny"))
-    continued, continued_seconds, _ = _pretrain(
+    fresh, fresh_seconds, _ = _pretrain(
         "continued", work, vocab, shards, args.steps, args,
         ("--init_from", disc, "--init_generator_from", gen))
+    disc_heads, gen_heads = with_heads(work, (disc, gen), vocab)
+    continued, continued_seconds, _ = _pretrain(
+        "continued_heads", work, vocab, shards, args.steps, args,
+        ("--init_from", disc_heads, "--init_generator_from", gen_heads))
     result = {"steps": args.steps, "warm_steps": args.warm_steps,
               "learning_rate": args.learning_rate, "scratch": scratch,
-              "continued": continued,
+              "continued": continued, "continued_fresh_heads": fresh,
               "seconds": {"warm": warm_seconds, "scratch": scratch_seconds,
-                          "continued": continued_seconds},
+                          "continued": continued_seconds, "continued_fresh_heads": fresh_seconds},
               "lower_losses": all(continued[k] < scratch[k]
                                   for k in ("val_loss", "val_gen_loss", "val_disc_loss")),
               "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
