@@ -103,6 +103,84 @@ def with_heads(work, presets, vocab):
     return out
 
 
+def _restore(work, name, vocab):
+    """The final checkpoint of run `name`, built and loaded as the command built it."""
+    from keras_electra.models.electra_tokenizer import ElectraTokenizer
+    from keras_electra.training import checkpointing
+    from keras_electra.training.config import PretrainConfig
+    from keras_electra.training.pretrain import build_pretrainer, make_optimizer
+
+    manager = checkpointing.CheckpointManager(str(work / "runs" / name / "ckpt"), 1, 0)
+    visible = manager.visible_checkpoints()
+    path = visible[max(visible)]
+    state = checkpointing.CheckpointManager.read_state(path)
+    config = PretrainConfig.from_dict(state["config"])
+    model = build_pretrainer(config, ElectraTokenizer(vocabulary=str(vocab)),
+                             state.get("architecture"))
+    model.compile(optimizer=make_optimizer(config))
+    checkpointing.build_optimizer_for(model)
+    checkpointing.load_checkpoint(model, path)
+    return model
+
+
+def cross_evaluation(work, vocab, shards, names, batches=8):
+    """Each run's discriminator on each run's fakes (the same corrupted validation batches):
+    {generator run: {discriminator run: {"disc_loss", "auc", "cue_free_auc"}}}. A stronger
+    generator makes the replaced-token task harder, so discriminators compare fairly only on
+    the same fakes."""
+    import numpy as np
+    from keras import ops
+
+    from keras_electra.data.pretraining_dataset import pretraining_dataset
+    from keras_electra.evaluation.rtd_cues import cue_free_mask, exact_auc
+
+    s = __import__("keras_electra.demo.settings", fromlist=["DemoSettings"]).DemoSettings()
+    data = list(pretraining_dataset(str(shards / "val"), s.pretrain_batch, s.max_seq_len,
+                                    shuffle=False, repeat=False, num_batches=batches,
+                                    verify=False).as_numpy_iterator())
+    models = {name: _restore(work, name, vocab) for name in names}
+    table = {}
+    for gen_name, gen_model in models.items():
+        fakes = []
+        for batch in data:
+            out = gen_model(batch, training=False)
+            host = {k: ops.convert_to_numpy(out[k]) for k in (
+                "corrupted_ids", "labels", "positions", "masked_lm_weights", "padding_mask")}
+            host["cue_free"] = cue_free_mask(
+                batch["token_ids"], host["padding_mask"], host["positions"],
+                host["masked_lm_weights"], (gen_model.cls_token_id, gen_model.sep_token_id))
+            fakes.append((batch, host))
+        table[gen_name] = {}
+        for disc_name, disc_model in models.items():
+            labels, scores, keep, real = [], [], [], []
+            for batch, host in fakes:
+                x = {"token_ids": host["corrupted_ids"], "segment_ids": batch["segment_ids"],
+                     "padding_mask": batch["padding_mask"]}
+                seq = disc_model.discriminator(x, training=False)["sequence_output"]
+                logits = ops.convert_to_numpy(disc_model.discriminator_head(seq))
+                labels.append(host["labels"].ravel())
+                scores.append(logits.ravel())
+                keep.append(host["cue_free"].ravel())
+                real.append(batch["padding_mask"].ravel().astype(bool))
+            y, z = np.concatenate(labels).astype("float64"), np.concatenate(scores)
+            k, r = np.concatenate(keep), np.concatenate(real)
+            loss = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))  # sigmoid CE
+            table[gen_name][disc_name] = {
+                "disc_loss": float(loss[r].mean()), "auc": float(exact_auc(y[r], z[r])),
+                "cue_free_auc": float(exact_auc(y[k], z[k]))}
+    return table
+
+
+def cross_table(cross, labels):
+    lines = ["| fakes from \\ discriminator of | " + " | ".join(labels.values()) + " |",
+             "|---|" + "---|" * len(labels)]
+    for gen_name, row in cross.items():
+        cells = [f"{row[d]['disc_loss']:.3f} / {row[d]['auc']:.3f} / {row[d]['cue_free_auc']:.3f}"
+                 for d in labels]
+        lines.append(f"| {labels[gen_name]} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def table(result):
     """The markdown table of RESULTS.md section 7."""
     before = f"{result['warm_steps']} updates before"
@@ -158,6 +236,7 @@ def main(argv=None):
                                   for k in ("val_loss", "val_gen_loss", "val_disc_loss")),
               "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
               "loadavg": " ".join(f"{x:.1f}" for x in os.getloadavg())}
+    result["cross"] = cross_evaluation(work, vocab, shards, ("scratch", "continued_heads"))
     line = json.dumps(result)
     print(line, flush=True)
     out = pathlib.Path(args.out)
@@ -165,6 +244,9 @@ def main(argv=None):
     with open(out, "a", encoding="utf-8") as f:
         f.write(line + "\n")
     print(table(result))
+    print()
+    print(cross_table(result["cross"], {"scratch": "from scratch",
+                                        "continued_heads": "`--init_from` the pair"}))
 
 
 if __name__ == "__main__":
