@@ -18,6 +18,10 @@ example (the AWS scripts' README run, scaled down):
     --learning_rate 2e-3 --end_learning_rate 4e-4 --weight_decay 0.01 \\
     --warmup_steps 2 --validation_frequency 10 --total_steps 20 --log_frequency 5
 
+continue pretraining released weights (README "Continue pretraining on your domain"):
+  keras-electra pretrain --train_dir shards/train --max_seq_length 128 \\
+    --init_from electra-small-discriminator --init_generator_from electra-small-generator
+
 Re-running the same command after an interruption resumes from the newest checkpoint
 in --checkpoint_dir (weights, optimizer, step, random streams, data position).
 Multi-worker: set TF_CONFIG (or SageMaker's SM_HOSTS/SM_CURRENT_HOST) on every worker.

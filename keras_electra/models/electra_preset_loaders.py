@@ -16,6 +16,9 @@ load = get_preset_loader("ElectraBackbone", HF)  # keras_electra.convert.hf.back
 """
 
 _LOADERS = {}
+# the key of `keras_electra.convert.pretrainer.pretrainer_from_sources` (class
+# "ElectraPretrainer"): any source of released weights, to continue pretraining them
+PRETRAINING_SOURCES = "pretraining_sources"
 
 
 def register_preset_loader(class_name, kind, loader):

@@ -1,6 +1,7 @@
 """ElectraPretrainer: replaced-token detection exactly as google-research/electra."""
 
 import copy
+import os
 
 import keras
 import numpy as np
@@ -13,16 +14,17 @@ from keras_electra.models import electra_masking as masking
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.models.electra_layers import electra_kernel_initializer, gelu_exact
 from keras_electra.models.electra_preset_heads import get_head_weights, save_preset_heads
-from keras_electra.models.electra_preset_loaders import get_preset_loader
+from keras_electra.models.electra_preset_loaders import PRETRAINING_SOURCES, get_preset_loader
 from keras_electra.models.electra_presets import (
     ARCHITECTURE_PRESETS,
+    KERAS_HUB_PRESETS,
     classproperty,
     generator_config,
     listed_presets,
     resolve_vocabulary_size,
 )
 from keras_electra.models.electra_pretrainer_preprocessor import ElectraPretrainerPreprocessor
-from keras_electra.utils.preset_dirs import HF, preset_kind
+from keras_electra.utils.preset_dirs import HF, KERAS_HUB, is_google_checkpoint, preset_kind
 
 # Seeds of the three random streams of a step (positions, [MASK] coin, Gumbel).
 _STREAMS = {"positions": 0, "mask": 1, "gumbel": 2}
@@ -672,13 +674,18 @@ class ElectraPretrainer(Task):
         * a directory written by `save_to_preset`: the whole pretrainer.
         * a local Hugging Face ElectraForPreTraining directory (discriminator)
           together with `generator_preset=<ElectraForMaskedLM dir>`.
+        * any other source of released weights, to continue pretraining them
+          (`keras_electra.convert.pretrainer.pretrainer_from_sources`): a
+          google-research/electra TF1 pretraining checkpoint (prefix or directory; it
+          holds the generator too), a keras-hub Electra preset or one of our backbone
+          presets, each with an optional `generator_preset=` of any of these kinds.
         """
         if isinstance(preset, str) and preset in ARCHITECTURE_PRESETS:
             return cls.from_architecture(preset, **kwargs)
         generator_preset = kwargs.pop("generator_preset", None)
-        if generator_preset is not None or preset_kind(preset) == HF:
-            return get_preset_loader("ElectraPretrainer", HF)(
-                cls, preset, generator_preset, **kwargs)
+        if generator_preset is not None or _is_pretraining_source(preset):
+            return get_preset_loader("ElectraPretrainer", PRETRAINING_SOURCES)(
+                cls, preset, generator_preset, load_weights=load_weights, **kwargs)
         return super().from_preset(preset, load_weights=load_weights, **kwargs)
 
     @classproperty
@@ -711,6 +718,21 @@ class ElectraPretrainer(Task):
         backbone = ElectraBackbone(**disc_config)
         kwargs.setdefault("mask_prob", spec["pretraining"]["mask_prob"])
         return cls(backbone, generator_config=gen_config, **kwargs)
+
+
+def _is_pretraining_source(preset):
+    """A source of backbone weights (HF dir, keras-hub preset, G TF1 checkpoint, our backbone
+    preset) rather than a saved pretrainer (task.json) or a remote pretrainer handle."""
+    if not isinstance(preset, (str, os.PathLike)):
+        return False
+    preset = os.fspath(preset)
+    if preset in KERAS_HUB_PRESETS or is_google_checkpoint(preset):
+        return True
+    kind = preset_kind(preset)
+    if kind in (HF, KERAS_HUB):
+        return True
+    return (os.path.isdir(preset) and os.path.isfile(os.path.join(preset, "config.json"))
+            and not os.path.isfile(os.path.join(preset, "task.json")))
 
 
 def _plain_number(value):

@@ -20,6 +20,8 @@ of its own; it only translates SageMaker's environment into a
 |                                             |                                | `vocab_file` joined to <path> |
 | channel `train`                             | `--train_dir <path>`           | `--train_file <the .json>`    |
 | channel `validation` (or `val`)             | `--val_dir <path>`             | `--predict_file <the .json>`  |
+| channel `init` / `init_generator`           | `--init_from` /                | -                             |
+|                                             | `--init_generator_from <path>` |                               |
 | `/opt/ml/checkpoints` (synced to S3)        | `--checkpoint_dir` (spot       | -                             |
 |                                             | restarts resume)               |                               |
 | `SM_MODEL_DIR` (uploaded as model.tar.gz)   | `--export_dir` (final presets) | `--output_dir`                |
@@ -69,6 +71,9 @@ CHANNEL_FLAGS = {
         "train": ("--train_dir", "dir"),
         "validation": ("--val_dir", "dir"),
         "val": ("--val_dir", "dir"),
+        # released weights to continue pretraining (`--init_from` / `--init_generator_from`)
+        "init": ("--init_from", "dir"),
+        "init_generator": ("--init_generator_from", "dir"),
     },
     "squad": {
         "train": ("--train_file", "json"),

@@ -116,6 +116,13 @@ def build_parser():
     job.add_argument("--s3_train", default=None, help="S3 prefix for channel 'train' (--train_dir)")
     job.add_argument("--s3_val", default=None,
                      help="S3 prefix for channel 'validation' (--val_dir)")
+    job.add_argument("--s3_init", default=None,
+                     help="S3 prefix of released weights for channel 'init' (pretrain "
+                          "--init_from: an HF or keras-hub/our preset dir, or a TF1 checkpoint "
+                          "dir)")
+    job.add_argument("--s3_init_generator", default=None,
+                     help="S3 prefix of the generator for channel 'init_generator' (pretrain "
+                          "--init_generator_from)")
     job.add_argument("--s3_input_mode", choices=("File", "FastFile"), default="File",
                      help="how S3 channels reach the instance (default File)")
     job.add_argument("--output_path", default=None,
@@ -363,6 +370,12 @@ def plan_launch(args, passthrough):
     if not inputs:
         raise SystemExit("launch: no input data: pass --fsx_id (FSx for Lustre), --s3_data, "
                          "or --s3_train/--s3_val (docs/SAGEMAKER.md, step 2)")
+    for flag, channel in (("--s3_init", "init"), ("--s3_init_generator", "init_generator")):
+        uri = getattr(args, flag[2:])
+        if uri:
+            if args.task != "pretrain":
+                raise SystemExit(f"launch: {flag} is for --task pretrain (--init_from)")
+            inputs[channel] = _s3_input(uri, args.s3_input_mode, flag)
 
     subnets = _split_ids(args.subnet_ids)
     security_groups = _split_ids(args.security_group_ids)

@@ -77,8 +77,10 @@ class PretrainConfig:
     # ----------------------------------------------------------------- model
     model_type: str = field(default="electra", metadata=_meta(
         "Only 'electra' (A also had albert/bert).", choices=("electra",)))
-    model_size: str = field(default="base", metadata=_meta(
-        "Architecture preset electra_<size>: tiny or electra_tiny, ... (A default: base).",
+    model_size: str = field(default=None, metadata=_meta(
+        "Architecture preset electra_<size>: tiny or electra_tiny, ... (A default: base). "
+        "With --init_from the architecture is the source's: leave it out, or give the size "
+        "the source has.",
         choices=MODEL_SIZE_NAMES))
     load_from: str = field(default="scratch", metadata=_meta(
         "scratch: random init (but resume from --checkpoint_dir if it has a checkpoint); "
@@ -86,6 +88,15 @@ class PretrainConfig:
         choices=LOAD_FROM))
     checkpoint_path: str = field(default=None, metadata=_meta(
         "A ckpt-NNNNNNNNNN directory, or a checkpoint_dir (its newest checkpoint)."))
+    init_from: str = field(default=None, metadata=_meta(
+        "Continue pretraining released weights: the discriminator (and, for a "
+        "google-research/electra TF1 checkpoint, the generator too) from SRC: one of our "
+        "presets, a Hugging Face ElectraForPreTraining dir, a keras-hub Electra preset, or a "
+        "TF1 checkpoint (prefix or dir). Architecture and vocabulary come from SRC; fresh "
+        "optimizer and schedule; a rerun resumes from --checkpoint_dir, not from SRC."))
+    init_generator_from: str = field(default=None, metadata=_meta(
+        "The generator for --init_from sources that keep it apart (an HF ElectraForMaskedLM "
+        "dir, a keras-hub or our generator preset). Without it: a fresh generator."))
     hidden_dropout_prob: float = field(default=0.1, metadata=_meta(
         "Hidden dropout (G 0.1; A's default 0.0 disabled dropout in pretraining)."))
     attention_probs_dropout_prob: float = field(default=0.1, metadata=_meta(
@@ -205,6 +216,9 @@ class PretrainConfig:
 
     # ---------------------------------------------------------------- helpers
     def __post_init__(self):
+        # --model_size defaults to base, except with --init_from (the source's architecture)
+        if self.model_size is None and not self.init_from:
+            self.model_size = "base"
         # --model_size electra_tiny -> tiny (the config, and resume, keep the size)
         if isinstance(self.model_size, str) and self.model_size.startswith("electra_") and (
                 self.model_size[len("electra_"):] in MODEL_SIZES):
@@ -302,7 +316,7 @@ class PretrainConfig:
             if isinstance(value, float) and not math.isfinite(value):
                 problems.append(f"--{item.name} {value}: must be a finite number.")
         need(self.model_type == "electra", f"--model_type {self.model_type}: only 'electra'.")
-        need(self.model_size in MODEL_SIZES,
+        need(self.model_size in MODEL_SIZES or (self.model_size is None and self.init_from),
              f"--model_size {self.model_size}: expected one of {', '.join(MODEL_SIZES)}.")
         need(self.precision in PRECISIONS,
              f"--precision {self.precision}: expected one of {', '.join(PRECISIONS)}.")
@@ -367,6 +381,7 @@ class PretrainConfig:
             need(self.checkpoint_path,
                  "--load_from checkpoint needs --checkpoint_path (a ckpt-* dir or a "
                  "checkpoint_dir).")
+        problems.extend(self._init_from_problems())
         if self.run_name is not None:
             need(self.run_name and "/" not in self.run_name,
                  f"--run_name {self.run_name!r}: must be non-empty, without '/'.")
@@ -400,6 +415,46 @@ class PretrainConfig:
             raise ConfigError("invalid pretraining configuration:\n  - "
                               + "\n  - ".join(problems))
         return self
+
+    @property
+    def init_path(self):
+        """--init_from with --filesystem_prefix joined when that names an existing path."""
+        return _prefixed_source(self, self.init_from)
+
+    @property
+    def init_generator_path(self):
+        return _prefixed_source(self, self.init_generator_from)
+
+    def _init_from_problems(self):
+        """--init_from / --init_generator_from combinations that cannot work."""
+        problems = []
+        if self.init_generator_from and not self.init_from:
+            problems.append("--init_generator_from needs --init_from (the discriminator "
+                            "source).")
+        if self.init_from and self.load_from == "checkpoint":
+            problems.append("--init_from starts a new run from released weights; "
+                            "--load_from checkpoint continues one of our runs: use one of them.")
+        if self.init_generator_from and self.electric:
+            problems.append("--electric trains a two-tower cloze generator from scratch; drop "
+                            "--init_generator_from (or --electric).")
+        if self.init_from in {f"electra_{size}" for size in MODEL_SIZES}:
+            problems.append(f"--init_from {self.init_from} is an architecture (random weights), "
+                            f"not released weights; use --model_size "
+                            f"{self.init_from[len('electra_'):]} instead.")
+        for flag, value in (("--init_from", self.init_path),
+                            ("--init_generator_from", self.init_generator_path)):
+            if value and "://" not in value and (os.sep in value or value.startswith(".")) \
+                    and not os.path.exists(value) and not os.path.exists(value + ".index"):
+                problems.append(f"{flag} {value}: not found (a preset or HF dir, a keras-hub "
+                                "preset name, or a TF1 checkpoint prefix or dir).")
+        return problems
+
+
+def _prefixed_source(config, value):
+    if not value or not config.filesystem_prefix or "://" in value or os.path.isabs(value):
+        return value
+    joined = os.path.join(config.filesystem_prefix, value)
+    return joined if os.path.exists(joined) or os.path.exists(joined + ".index") else value
 
 
 def token_counts_path(train_path):

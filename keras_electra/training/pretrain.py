@@ -73,10 +73,13 @@ def find_vocab_file(config):
     return config.vocab_file or preset_dirs.find_vocab_file(config.train_path)
 
 
-def build_pretrainer(config, tokenizer):
+def build_pretrainer(config, tokenizer, architecture=None):
     """The `ElectraPretrainer` a `PretrainConfig` describes (preset size, dropout, seed, loss
     weights, generator size; special-token ids and vocabulary size from `tokenizer` if given),
-    with Keras seeded by `config.seed` first, as `keras-electra pretrain` builds it."""
+    with Keras seeded by `config.seed` first, as `keras-electra pretrain` builds it.
+
+    With `--init_from`: the source's weights (`training.init_from.build_pretrainer`), or, when
+    resuming, the `architecture` the checkpoint recorded."""
     import keras
 
     from keras_electra.models.electra_pretrainer import ElectraPretrainer
@@ -114,6 +117,10 @@ def build_pretrainer(config, tokenizer):
         kwargs["vocabulary_size"] = tokenizer.vocabulary_size()
         for key in ("cls", "sep", "mask", "pad"):
             kwargs[f"{key}_token_id"] = int(getattr(tokenizer, f"{key}_token_id"))
+    if config.init_from:
+        from keras_electra.training import init_from
+
+        return init_from.build_pretrainer(config, tokenizer, kwargs, architecture)
     keras.utils.set_random_seed(config.seed)
     return ElectraPretrainer.from_preset(f"electra_{config.model_size}", **kwargs)
 
@@ -191,6 +198,10 @@ def pretrain(config=None, callbacks=None, **overrides):
     # The runtime first: MWMS and logical devices must exist before any TF op runs.
     runtime = distribute.set_up_runtime(jax_prng=config.jax_prng)
     vocab_file = find_vocab_file(config)
+    if config.init_from:  # the source's vocabulary against the data, before any work
+        from keras_electra.training import init_from
+
+        vocab_file = init_from.check_vocabulary(config, vocab_file)
     _check_inputs(config, vocab_file, runtime.is_chief)
     # one run per checkpoint dir (and worker): before anything in it is cleaned up or read
     with checkpointing.checkpoint_dir_lock(config.checkpoint_root, runtime.process_index):
@@ -233,7 +244,7 @@ def _train(config, runtime, vocab_file, user_callbacks, started):
     val_batches = _validation_batches(config, global_batch)
     run_name = _run_name(config, runtime, resume_state)
     tokenizer = _make_tokenizer(vocab_file)
-    model = _build_model(config, runtime, tokenizer)
+    model = _build_model(config, runtime, tokenizer, (resume_state or {}).get("architecture"))
     resumed_from, consumed = resume.restore(model, resume_path, runtime.strategy,
                                             runtime.process_index, run_name)
     remaining = resume.remaining_updates(config, resumed_from)
@@ -292,12 +303,12 @@ def _make_tokenizer(vocab_file):
     return ElectraTokenizer(vocabulary=vocab_file, lowercase=True, strip_accents=True)
 
 
-def _build_model(config, runtime, tokenizer):
+def _build_model(config, runtime, tokenizer, architecture=None):
     """The compiled pretrainer, its optimizer variables created (so a checkpoint can load)."""
     from keras_electra.training import checkpointing
 
     with runtime.scope():
-        model = build_pretrainer(config, tokenizer)
+        model = build_pretrainer(config, tokenizer, architecture)
         model.compile(optimizer=make_optimizer(config),
                       steps_per_execution=config.steps_per_execution)
         checkpointing.build_optimizer_for(model)

@@ -62,7 +62,9 @@ RESUME_CRITICAL = ("model_type", "model_size", "max_seq_length", "per_gpu_batch_
                    # the objective: a resumed run must optimise what it started with
                    "mask_prob", "generator_hidden_size", "generator_layers", "disallow_correct",
                    "untied_generator_embeddings", "uniform_generator", "gdes",
-                   "unigram_generator", "electric")
+                   "unigram_generator", "electric",
+                   # where the weights of step 0 came from (`init_from`)
+                   "init_from", "init_generator_from")
 
 
 def resume_critical(config):
@@ -99,10 +101,14 @@ def ordered_callbacks(guard, counter, logger_cb, validation, checkpoint, user, w
 # ------------------------------------------------------------------ what is saved
 def save(manager, model, step, consumed, config, run_name):
     """Write checkpoint `step` (data position `consumed`) for `config`'s run; returns its path."""
+    from keras_electra.training import init_from
+
     critical = resume_critical(config)
+    extra = {"run_name": run_name, "resume_critical": critical, "config": config.to_dict()}
+    if config.init_from:  # a rerun builds this architecture, never reading the source again
+        extra["architecture"] = init_from.architecture_of(model)
     return manager.save(model, step, consumed, config.seed, checkpointing.config_hash(critical),
-                        extra={"run_name": run_name, "resume_critical": critical,
-                               "config": config.to_dict()})
+                        extra=extra)
 
 
 # ------------------------------------------------------------- where a run starts

@@ -106,3 +106,18 @@ def find_vocab_file(path):
         if os.path.isfile(vocab):
             return vocab
     return None
+
+
+def is_google_checkpoint(path):
+    """True for a TF checkpoint prefix (`prefix.index` exists) or a directory with a TF
+    `checkpoint` state file and no config.json: how google-research/electra saves and
+    releases its TF1 checkpoints (e.g. `electra_small/model.ckpt-1000000` or `electra_small/`)."""
+    if not isinstance(path, (str, os.PathLike)):
+        return False
+    path = os.fspath(path)
+    if "://" in path:
+        return False
+    if os.path.isfile(path + ".index"):
+        return True
+    return (os.path.isdir(path) and os.path.isfile(os.path.join(path, "checkpoint"))
+            and not os.path.isfile(os.path.join(path, "config.json")))
