@@ -10,11 +10,13 @@ the estimator by `keras_electra.sagemaker.launch`), so every metric shows up as
 a time series in the SageMaker console. The format is a contract: change it
 only together with the regexes here (the tests check that they agree).
 
-This module imports nothing heavy; the training loop can use it on any backend.
+This module imports nothing heavy; the training loop can use it on any backend. It lives in
+`training/` (the layer that prints the line); `keras_electra.sagemaker.metrics_format`
+re-exports it for the launcher.
 
 Example:
 
->>> from keras_electra.sagemaker.metrics_format import format_metrics_line
+>>> from keras_electra.training.metrics_format import format_metrics_line
 >>> format_metrics_line(100, {"gen_loss": 1.2345678, "disc_accuracy": 0.9, "lr": 1e-4})
 'step 100 gen_loss=1.23457 disc_accuracy=0.9 lr=0.0001'
 """
