@@ -30,8 +30,9 @@ _MIDDLE = ("models", "optimizers", "utils", "convert", "data", "squad", "evaluat
 _BELOW_ENTRY = _MIDDLE + ("root", "training", "serving")
 RULES = {
     "utils": dict(package=(), top=("numpy",), inner=(),
-                  only={"tensorflow": "tf_startup", "keras_hub": "preset_dirs",
-                        "huggingface_hub": "preset_dirs"}),
+                  only={"tensorflow": ("tf_startup", "upstream"), "keras": ("upstream",),
+                        "keras_hub": ("preset_dirs", "upstream"),
+                        "huggingface_hub": ("preset_dirs",)}),
     "optimizers": dict(package=("utils",), top=("keras", "numpy"), inner=("tensorflow",)),
     "models": dict(package=("optimizers", "utils"), top=_MODEL_STACK,
                    inner=("tensorflow", "tensorflow_text", "jax", "tqdm")),
@@ -120,7 +121,7 @@ def _third_party_allowed(layer, module, package, at_import_time):
         return False
     if rule["inner"] == ANY or package in rule["inner"]:
         return True
-    return rule.get("only", {}).get(package) == module.rsplit(".", 1)[-1]
+    return module.rsplit(".", 1)[-1] in rule.get("only", {}).get(package, ())
 
 
 def check(root):
@@ -219,8 +220,9 @@ def markdown_table():
         if rule["inner"] == ANY:
             inner = "any"
         else:
-            inner = list(rule["inner"]) + [f"{p} (`{m}.py` only)"
-                                           for p, m in rule.get("only", {}).items()]
+            inner = list(rule["inner"]) + [
+                f"{p} ({', '.join(f'`{m}.py`' for m in ms)} only)"
+                for p, ms in rule.get("only", {}).items()]
             inner = ", ".join(inner) or "none"
         rows.append(f"| {_name(layer)} | {package} | {top} | {inner} |")
     return "\n".join(rows) + "\n"

@@ -193,6 +193,9 @@ def current_learning_rate(model):
 def loss_value(model):
     """The mean training loss since the last metric reset, as a float (reads the device)."""
     # private read: keras 3.15 `Trainer._loss_tracker` (tests/training/test_training_keras_patches.py)
+    from keras_electra.utils.upstream import check_upstream
+
+    check_upstream("training.callbacks.loss_value (reads keras Trainer._loss_tracker)")
     tracker = getattr(model, "_loss_tracker", None)
     if tracker is not None:
         return _scalar(tracker.result())
