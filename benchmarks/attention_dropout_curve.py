@@ -2,7 +2,7 @@
 
 The keras side of `learning_curve.py` (same data, model, optimizer, evaluation), run once per
 attention-dropout rate and seed: `electra_tiny` on the same ~60-token passages of
-`../shared/data/corpus` in the same order, AdamW (lr 2e-3, decay 0.01 except bias/LayerNorm,
+`--corpus` (default `tests/data/files/corpus`) in the same order, AdamW (lr 2e-3, decay 0.01 except bias/LayerNorm,
 eps 1e-6, clip 1.0), G's objective (MLM + 50 x RTD), hidden dropout 0.1 in every run. For one
 seed, the runs of the different rates start from identical weights (Keras' global seed is set
 before the model is built; `init_checksum` in the JSON shows it) and see the same masking and
@@ -38,6 +38,8 @@ def parse_args(argv=None):
     parser.add_argument("--cache", default=os.path.join(
         os.environ.get("TMPDIR", "/tmp"), "keras_electra_learning_curve_data.npz"))
     parser.add_argument("--tag", default="main")
+    parser.add_argument("--corpus", default=str(lc.CORPUS), help="directory of *.txt files")
+    parser.add_argument("--vocab", default=str(lc.VOCAB))
     parser.add_argument("--output", default=None)
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)
@@ -87,7 +89,7 @@ def main(argv=None):
     if args.worker is not None:
         run_worker(args)
         return 0
-    lc.make_data(args.cache)
+    lc.make_data(args.cache, args.corpus, args.vocab)
     rates = args.rates.split(",")
     seeds = [int(s) for s in args.seeds.split(",")]
     runs = [(rate, seed) for seed in seeds for rate in rates]

@@ -21,7 +21,8 @@ RESULT_PREFIX = "BENCH_RESULT "
 BENCH_DIR = pathlib.Path(__file__).resolve().parent
 PROJECT_ROOT = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
-SHARED_DATA = (PROJECT_ROOT / ".." / "shared" / "data").resolve()
+# default data: the small licensed slices the tests use (tests/data/files/README.md)
+TEST_DATA = PROJECT_ROOT / "tests" / "data" / "files"
 
 
 def child_env(extra=None):

@@ -11,7 +11,7 @@ Configurations (each repetition of each runs in its own process, one worker):
   hf_tokenizers  HF `tokenizers.BertWordPieceTokenizer` (Rust, `encode_batch`) on the
                  same line batches + the same G packing + the same serializer
 
-Input: every `*.txt` in `--corpus` (default ../shared/data/corpus), one sentence per
+Input: every `*.txt` in `--corpus` (default tests/data/files/corpus, 1.4 MB), one sentence per
 line, blank line = end of document. MB/s = input bytes / 1e6 / seconds, timed from
 the first line read to the last example serialized (tokenizer construction excluded,
 reported separately). The two tokenizers' ids are compared on the first 2,000 lines.
@@ -41,9 +41,9 @@ def parse_args(argv=None):
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--corpus", default=str(common.SHARED_DATA / "corpus"),
+    parser.add_argument("--corpus", default=str(common.TEST_DATA / "corpus"),
                         help="directory of .txt files")
-    parser.add_argument("--vocab", default=str(common.SHARED_DATA / "bert_uncased_vocab.txt"))
+    parser.add_argument("--vocab", default=str(common.TEST_DATA / "bert_uncased_vocab.txt"))
     parser.add_argument("--configs", default=",".join(CONFIGS))
     parser.add_argument("--max-seq-length", type=int, default=128)
     parser.add_argument("--max-bytes", type=int, default=None,

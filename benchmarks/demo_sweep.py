@@ -55,21 +55,23 @@ def _run(argv, log):
         raise SystemExit(f"`keras-electra {' '.join(argv)}` exited {code}; see {log}")
 
 
-def shards_for(work, vocab_size, seq_len):
-    """(vocab.txt, shards dir) of the demo's corpus at `vocab_size`, built once."""
+def shards_for(work, vocab_size, seq_len, corpus_glob=None):
+    """(vocab.txt, shards dir) of the demo's corpus at `vocab_size`, built once.
+    `corpus_glob`: text files to use instead of the demo's built-in corpus."""
     from keras_electra.demo.data.corpus import write_pydoc_corpus
 
     corpus = work / "corpus"
-    if not corpus.exists():
+    if corpus_glob is None and not corpus.exists():
         write_pydoc_corpus(str(corpus), num_files=2)
+    inputs = corpus_glob or str(corpus / "*.txt")
     root = work / f"vocab{vocab_size}"
     vocab, shards = root / "vocab.txt", root / "shards"
     if not (shards / "stats.json").exists():
         root.mkdir(parents=True, exist_ok=True)
         log = root / "log.txt"
-        _run(["build-vocab", "--input", str(corpus / "*.txt"), "--vocab_size", str(vocab_size),
+        _run(["build-vocab", "--input", inputs, "--vocab_size", str(vocab_size),
               "--output", str(vocab)], log)
-        _run(["prepare", "--input", str(corpus / "*.txt"), "--vocab_file", str(vocab),
+        _run(["prepare", "--input", inputs, "--vocab_file", str(vocab),
               "--output_dir", str(shards), "--max_seq_length", str(seq_len), "--num_shards",
               "2", "--val_fraction", "0.1", "--workers", "1", "--overwrite"], log)
     return vocab, shards
@@ -87,7 +89,7 @@ def run_setting(name, overrides, args, work):
     s = DemoSettings()  # batch, sequence length, validation sizes (not swept)
     flags = {**BASE, **overrides}
     steps = args.steps or BASE_STEPS
-    vocab, shards = shards_for(work, flags.pop("vocab_size"), s.max_seq_len)
+    vocab, shards = shards_for(work, flags.pop("vocab_size"), s.max_seq_len, args.corpus)
     run_dir = work / "runs" / f"{name}-{steps}"
     if run_dir.exists():
         import shutil
@@ -132,6 +134,9 @@ def main(argv=None):
                         help=f"default {BASE_STEPS} (the demo's before the sweep)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--work_dir", default="/tmp/keras_electra_demo_sweep")
+    parser.add_argument("--corpus", default=None,
+                        help="glob of text files (default: the demo's built-in corpus); a new "
+                        "corpus needs a new --work_dir (its shards are built once)")
     parser.add_argument("--out", default=str(HERE / "results" / "demo_sweep.jsonl"),
                         help="JSON lines file to append to")
     args = parser.parse_args(argv)

@@ -1,7 +1,8 @@
 """Learning curve of G's joint objective: keras-electra vs an HF/PyTorch G step, same data.
 
 Both sides train `electra_tiny` (2 layers, H 128, E 64, generator 1/4, BERT uncased vocab) on
-the same ~60-token passages of `../shared/data/corpus`, in the same order, with the same
+the same ~60-token passages of `--corpus` (default: the repository's `tests/data/files/corpus`),
+in the same order, with the same
 optimizer (AdamW, lr, decay 0.01 except bias/LayerNorm, eps 1e-6, clip 1.0, optional linear
 warm-up) and G's objective (masking, Gumbel-max sampling, MLM + 50 x RTD). Every
 `--eval-every` steps each side reports discriminator AUC over the real tokens of 320 held-out
@@ -38,7 +39,9 @@ import numpy as np
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
-SHARED = ROOT.parent / "shared" / "data"
+# default data: the licensed slices the tests use (tests/data/files/README.md)
+CORPUS = ROOT / "tests" / "data" / "files" / "corpus"
+VOCAB = ROOT / "tests" / "data" / "files" / "bert_uncased_vocab.txt"
 SEQUENCE_LENGTH, BATCH_SIZE, NUM_EVAL = 64, 32, 320
 
 
@@ -70,16 +73,17 @@ def adamw(learning_rate, epsilon=1e-6, clipnorm=1.0):
                         global_clipnorm=clipnorm or None)
 
 
-def make_data(cache):
-    """Tokenize + pack once with keras-electra's preprocessor; both sides read the arrays."""
+def make_data(cache, corpus=CORPUS, vocab=VOCAB):
+    """Tokenize + pack once with keras-electra's preprocessor; both sides read the arrays.
+    `corpus`: a directory of `*.txt` files."""
     if os.path.exists(cache):
         return
     from keras_electra import ElectraPretrainerPreprocessor, ElectraTokenizer
 
-    texts = corpus_passages(SHARED / "corpus")
+    texts = corpus_passages(corpus)
     np.random.default_rng(0).shuffle(texts)
     preprocessor = ElectraPretrainerPreprocessor(
-        ElectraTokenizer(str(SHARED / "bert_uncased_vocab.txt")), sequence_length=SEQUENCE_LENGTH)
+        ElectraTokenizer(str(vocab)), sequence_length=SEQUENCE_LENGTH)
 
     def arrays(items):
         return {k: np.asarray(v) for k, v in preprocessor(np.array(items)).items()}
@@ -277,12 +281,14 @@ def parse_args(argv=None):
     parser.add_argument("--cache", default=os.path.join(
         os.environ.get("TMPDIR", "/tmp"), "keras_electra_learning_curve_data.npz"))
     parser.add_argument("--tag", default="main")
+    parser.add_argument("--corpus", default=str(CORPUS), help="directory of *.txt files")
+    parser.add_argument("--vocab", default=str(VOCAB))
     return parser.parse_args(argv)
 
 
 def compare_variants(args):
     """Train the keras side once per variant, in parallel; print and store the curves."""
-    make_data(args.cache)
+    make_data(args.cache, args.corpus, args.vocab)
     names = args.variants.split(",")
     base = [sys.executable, __file__, "--impl", "keras", "--steps", str(args.steps),
             "--eval-every", str(args.eval_every), "--lr", str(args.lr), "--warmup",
@@ -314,7 +320,7 @@ def main(argv=None):
     if args.impl == "variants":
         return compare_variants(args)
     if args.impl == "both":
-        make_data(args.cache)
+        make_data(args.cache, args.corpus, args.vocab)
         base = [sys.executable, __file__, "--steps", str(args.steps), "--eval-every",
                 str(args.eval_every), "--lr", str(args.lr), "--warmup", str(args.warmup),
                 "--cache", args.cache, "--tag", args.tag] + (["--no-xla"] if args.no_xla else [])
@@ -337,7 +343,7 @@ def main(argv=None):
         out_path.write_text(json.dumps(payload, indent=1))
         print(f"wrote {out_path}")
         return
-    make_data(args.cache)
+    make_data(args.cache, args.corpus, args.vocab)
     start = time.perf_counter()
 
     def emit(step, metrics):

@@ -1,4 +1,4 @@
-"""One learning-curve variant of electra_tiny on the shared corpus: settings vs disc AUC.
+"""One learning-curve variant of electra_tiny on a small corpus: settings vs disc AUC.
 
 `learning_curve.py` compares keras-electra with an HF step under one setting. This script
 varies the setting (learning rate, vocabulary, gradient clipping, Adam epsilon, generator
@@ -6,7 +6,8 @@ size, or the paper's "unigram generator") and prints held-out discriminator AUC,
 accuracy and sampled accuracy every `--every` steps, one JSON line each (also appended to
 `results/learning_sweep_<tag>.jsonl`). RESULTS.md section 4 lists the runs made with it.
 
-Data as in the learning test: ~60-token passages of `../shared/data/corpus`
+Data as in the learning test: ~60-token passages of `--corpus` (default
+`tests/data/files/corpus`)
 (`learning_curve.corpus_passages`), shuffled, the last 320 held out; batch 32, seq 64.
 
 Examples (each ~0.45 s/step on 2 cores):
@@ -24,7 +25,7 @@ import time
 import numpy as np
 
 HERE = pathlib.Path(__file__).resolve().parent
-SHARED = HERE.parent.parent / "shared" / "data"
+TEST_DATA = HERE.parent / "tests" / "data" / "files"  # licences: its README.md
 NUM_EVAL = 320
 
 
@@ -55,7 +56,9 @@ def parse_args(argv=None):
     parser.add_argument("--generator-hidden-size", type=float, default=0.25)
     parser.add_argument("--unigram-generator", action="store_true",
                         help="gen_weight=0 and a unigram generator (see unigram_generator)")
-    parser.add_argument("--vocab", default=str(SHARED / "bert_uncased_vocab.txt"))
+    parser.add_argument("--corpus", default=str(TEST_DATA / "corpus"),
+                        help="directory of *.txt files")
+    parser.add_argument("--vocab", default=str(TEST_DATA / "bert_uncased_vocab.txt"))
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--sequence-length", type=int, default=64)
     parser.add_argument("--passages", type=int, default=12000)
@@ -77,7 +80,7 @@ def main(argv=None):
 
     from keras_electra import ElectraPretrainer, ElectraPretrainerPreprocessor, ElectraTokenizer
 
-    texts = corpus_passages(SHARED / "corpus", limit=args.passages)
+    texts = corpus_passages(args.corpus, limit=args.passages)
     np.random.default_rng(0).shuffle(texts)
     tokenizer = ElectraTokenizer(args.vocab)
     preprocessor = ElectraPretrainerPreprocessor(tokenizer, sequence_length=args.sequence_length)

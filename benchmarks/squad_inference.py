@@ -1,6 +1,6 @@
 """ELECTRA-small SQuAD inference on CPU: keras-electra vs HF ElectraForQuestionAnswering.
 
-Two numbers per configuration, both on the shared SQuAD v2 dev sample
+Two numbers per configuration, both on the SQuAD v2 dev sample in tests/data/files
 (`--squad`, first `--max-questions` questions), max_seq_length 384, doc stride 128,
 n-best 20, max answer length 30, batch 32:
 
@@ -62,8 +62,8 @@ def parse_args(argv=None):
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--squad", default=str(common.SHARED_DATA / "squad_v2_dev_sample.json"))
-    parser.add_argument("--vocab", default=str(common.SHARED_DATA / "bert_uncased_vocab.txt"))
+    parser.add_argument("--squad", default=str(common.TEST_DATA / "squad_v2_dev_sample.json"))
+    parser.add_argument("--vocab", default=str(common.TEST_DATA / "bert_uncased_vocab.txt"))
     parser.add_argument("--configs", default=",".join(DEFAULT_CONFIGS))
     parser.add_argument("--model", default="electra_small")
     parser.add_argument("--max-questions", type=int, default=160)

@@ -1,4 +1,5 @@
-"""Shared fixtures. Tests use tiny configs; real data comes from ../shared (read-only)."""
+"""Shared fixtures. Tests use tiny configs; real data comes from tests/data/files (small
+licensed slices of public data, sources and licences in tests/data/files/README.md)."""
 
 import os
 import pathlib
@@ -11,32 +12,31 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import pytest  # noqa: E402
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
-SHARED = (PROJECT_ROOT / ".." / "shared").resolve()
-SHARED_DATA = SHARED / "data"
-BERT_VOCAB = SHARED_DATA / "bert_uncased_vocab.txt"
-SQUAD_SAMPLE = SHARED_DATA / "squad_v2_dev_sample.json"
-CORPUS_DIR = SHARED_DATA / "corpus"
+TEST_DATA = PROJECT_ROOT / "tests" / "data" / "files"
+BERT_VOCAB = TEST_DATA / "bert_uncased_vocab.txt"
+SQUAD_SAMPLE = TEST_DATA / "squad_v2_dev_sample.json"
+CORPUS_DIR = TEST_DATA / "corpus"
 
 
-def require_shared(path):
+def require_test_data(path):
     if not path.exists():
-        pytest.fail(f"shared test data missing: {path} (expected ../shared beside the project)")
+        pytest.fail(f"test data missing: {path} (it is part of the repository: tests/data/files)")
     return path
 
 
 @pytest.fixture(scope="session")
 def bert_vocab_path():
-    return require_shared(BERT_VOCAB)
+    return require_test_data(BERT_VOCAB)
 
 
 @pytest.fixture(scope="session")
 def squad_sample_path():
-    return require_shared(SQUAD_SAMPLE)
+    return require_test_data(SQUAD_SAMPLE)
 
 
 @pytest.fixture(scope="session")
 def corpus_dir():
-    return require_shared(CORPUS_DIR)
+    return require_test_data(CORPUS_DIR)
 
 
 def import_or_fail(name):

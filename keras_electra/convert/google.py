@@ -1,6 +1,7 @@
 """Original google-research/electra (TF1) checkpoints -> our backbones + head weights.
 
-G names (electra_reference.md section 8): the discriminator encoder under
+G names (G `model/modeling.py` scopes, read by HF's `load_tf_weights_in_electra` in
+transformers `models/electra/modeling_electra.py`): the discriminator encoder under
 `electra/`, the generator encoder under `generator/` (its embedding block is
 the shared `electra/embeddings/`, unless `untied_generator_embeddings` gave it
 `generator/embeddings/`), heads `discriminator_predictions/`,

@@ -109,7 +109,8 @@ KERAS_HUB_RENAMES = (
 )
 KERAS_HUB_DROPPED_PREFIXES = ("pooled_dense/",)
 
-# G (google-research/electra TF1) -> HF names, per electra_reference.md section 8.
+# G (google-research/electra TF1) -> HF names, as HF's `load_tf_weights_in_electra`
+# (transformers `models/electra/modeling_electra.py`) maps them.
 # Applied to the part of a G name after its scope (`electra/` or `generator/`).
 GOOGLE_LEAF_RENAMES = (
     # (G suffix, HF suffix); kernels are [in, out] in G and get transposed.

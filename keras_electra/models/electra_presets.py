@@ -3,7 +3,8 @@
 Architecture presets are data: the discriminator config, the generator
 multiplier (G `run_pretraining.get_generator_config`) and the pretraining
 defaults of the reference. Sizes follow G `util/training_utils.get_bert_config`
-(heads = max(1, H // 64), FFN = 4H) and `electra_reference.md` section 1.1.
+(heads = max(1, H // 64), FFN = 4H) and G's README / `configure_pretraining.py` for the
+sizes (the released Small uses generator_hidden_size 1.0, google-research/electra#39).
 """
 
 import logging

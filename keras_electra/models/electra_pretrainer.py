@@ -25,6 +25,7 @@ from keras_electra.models.electra_presets import (
 )
 from keras_electra.models.electra_pretrainer_preprocessor import ElectraPretrainerPreprocessor
 from keras_electra.utils.preset_dirs import HF, KERAS_HUB, is_google_checkpoint, preset_kind
+from keras_electra.utils.upstream import check_upstream
 
 # Seeds of the three random streams of a step (positions, [MASK] coin, Gumbel).
 _STREAMS = {"positions": 0, "mask": 1, "gumbel": 2}
@@ -613,9 +614,13 @@ class ElectraPretrainer(Task):
             _, num_replicas = backend_utils.replica_info()
             self._loss_tracker.update_state(outputs["loss"] * num_replicas)
 
-    # Bypasses keras-hub 0.32 `Task.fit` (PipelineModel) without a preprocessor; checked in
-    # tests/models/test_models_keras_patches.py.
+    # Bypasses keras-hub 0.32 `Task.fit` (PipelineModel) without a preprocessor, and the train
+    # step feeds keras 3.15's private `Trainer._loss_tracker`: checked in
+    # tests/models/test_models_keras_patches.py, version-guarded here.
+    _UPSTREAM_PATCH = "ElectraPretrainer (bypasses keras-hub Task.fit, feeds Trainer._loss_tracker)"
+
     def fit(self, *args, **kwargs):
+        check_upstream(self._UPSTREAM_PATCH, keras_hub=True)
         # keras-hub's PipelineModel batches in-memory arrays through tf.data or
         # grain even without a preprocessor, which a JAX-only machine lacks;
         # without a preprocessor there is nothing to map, so use Keras directly.
@@ -624,6 +629,7 @@ class ElectraPretrainer(Task):
         return super().fit(*args, **kwargs)
 
     def evaluate(self, *args, **kwargs):
+        check_upstream(self._UPSTREAM_PATCH, keras_hub=True)
         if self.preprocessor is None:
             return keras.Model.evaluate(self, *args, **kwargs)
         return super().evaluate(*args, **kwargs)

@@ -1,8 +1,8 @@
 """The TensorFlow train step of ElectraPretrainer: XLA around forward + backward only.
 
 Keras-level `jit_compile=True` would also put the cross-replica gradient
-all-reduce inside XLA, which fails under tf.distribute on CPU (stack_notes.md
-§1). Here only the forward and backward passes are compiled; normalizers are
+all-reduce inside XLA, which fails under tf.distribute on CPU (docs/STACK_FACTS.md
+section 2). Here only the forward and backward passes are compiled; normalizers are
 all-reduced before, gradients are summed by the optimizer after. Used only on
 the TensorFlow backend; TensorFlow is imported when a step is traced, not with
 the module.

@@ -29,44 +29,20 @@ comment naming the version they were checked against.
 """
 
 import contextlib
-import functools
 
 import keras
 from keras import ops
 
-# The versions the patches were written and tested against (prefixes of __version__).
-KERAS_VERSIONS = ("3.15.",)
-KERAS_HUB_VERSIONS = ("0.32.",)
-PATCH_TEST = "tests/models/test_models_keras_patches.py"
-
-
-class UpstreamVersionError(RuntimeError):
-    """A patch of Keras / keras-hub internals met a version it was not written for."""
-
-
-def upstream_mismatch(keras_hub=False):
-    """None if keras (and, with `keras_hub=True`, keras-hub) are versions the patches were
-    written for; else a phrase naming the installed and the expected versions."""
-    found = [("keras", keras.__version__, KERAS_VERSIONS)]
-    if keras_hub:
-        import keras_hub as hub
-
-        found.append(("keras-hub", hub.__version__, KERAS_HUB_VERSIONS))
-    wrong = [f"{name} {version} (written for {'/'.join(v + 'x' for v in expected)})"
-             for name, version, expected in found if not version.startswith(expected)]
-    return "; ".join(wrong) or None
-
-
-@functools.cache
-def check_upstream(patch, keras_hub=False):
-    """Raise `UpstreamVersionError` unless the installed versions are those `patch` was
-    written for (checked once per patch and process)."""
-    problem = upstream_mismatch(keras_hub)
-    if problem is not None:
-        raise UpstreamVersionError(
-            f"{patch}: {problem}. This patch replaces or wraps private upstream code and was "
-            f"not checked on this version; install the pinned versions (setup.cfg), or run "
-            f"{PATCH_TEST}, adapt the patch and add the version to keras_patches.py.")
+# The version guard (versions, `UpstreamVersionError`, `check_upstream`) is shared with the
+# optimizers and the training package: keras_electra/utils/upstream.py.
+from keras_electra.utils.upstream import (  # noqa: E402,F401  (re-exported)
+    KERAS_HUB_VERSIONS,
+    KERAS_VERSIONS,
+    PATCH_TEST,
+    UpstreamVersionError,
+    check_upstream,
+    upstream_mismatch,
+)
 
 
 # ------------------------------------------------------------- 1. attention

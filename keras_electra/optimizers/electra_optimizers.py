@@ -37,6 +37,8 @@ import re
 import keras
 from keras import ops
 
+from keras_electra.utils.upstream import check_upstream
+
 # G `model/optimization.py`: exclude_from_weight_decay=["LayerNorm", "layer_norm", "bias"];
 # "gamma"/"beta" are the Keras names of LayerNorm scale/offset.
 DEFAULT_EXCLUDE_FROM_WEIGHT_DECAY = ("LayerNorm", "layer_norm", "bias", "gamma", "beta")
@@ -184,6 +186,9 @@ class _ElectraOptimizerMixin:
     """
 
     def _init_electra(self, exclude_from_weight_decay, lr_multipliers):
+        # the private hooks below are overridden for keras 3.15 only (raises on another keras)
+        check_upstream("ElectraAdamW / ElectraAdam (override keras BaseOptimizer's "
+                       "_clip_gradients, _all_reduce_sum_gradients, _apply_weight_decay)")
         self._electra_exclude = tuple(exclude_from_weight_decay or ())
         self._electra_lr_multipliers = lr_multipliers
         self._decay_flags = []
@@ -240,7 +245,8 @@ class _ElectraOptimizerMixin:
 
     # --- clip the all-reduced gradient under tf.distribute (TF backend only) ---
     # Private hooks of keras 3.15 `BaseOptimizer` (`_clip_gradients`, `_all_reduce_sum_gradients`,
-    # `_apply_weight_decay`, `_get_variable_index`), checked in tests/models/test_models_keras_patches.py.
+    # `_apply_weight_decay`, `_get_variable_index`), checked in tests/models/test_models_keras_patches.py;
+    # version-guarded in `_init_electra` (keras_electra/utils/upstream.py).
     def _clip_gradients(self, grads):
         if self.global_clipnorm and keras.backend.backend() == "tensorflow":
             grads = self._maybe_all_reduce_first(grads)

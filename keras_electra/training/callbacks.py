@@ -1,7 +1,7 @@
 """Callbacks of the pretraining driver: logging, validation + example view, checkpoints.
 
 * `TrainingLogger` - every `log_frequency` updates (and at `total_steps`): one
-  stable metrics line on stdout (`keras_electra.sagemaker.metrics_format`,
+  stable metrics line on stdout (`keras_electra.training.metrics_format`,
   scraped by SageMaker), one JSONL record, TensorBoard scalars
   (`train/<metric>`, `learning_rate`, `tokens_per_s`, `step_time_s`) under
   `log_dir/run_name`, a tqdm progress-bar update (gen/disc loss, accuracies,
@@ -64,11 +64,8 @@ PROGRESS_KEYS = (("gen_loss", "gen_loss"), ("disc_loss", "disc_loss"),
 
 
 def _format_metrics_line(step, logs):
-    try:
-        from keras_electra.sagemaker.metrics_format import format_metrics_line
-    except ImportError:  # pragma: no cover - the sagemaker helper's module is in the repo
-        parts = [f"step {int(step)}"] + [f"{k}={float(v):.6g}" for k, v in logs.items()]
-        return " ".join(parts)
+    from keras_electra.training.metrics_format import format_metrics_line
+
     return format_metrics_line(step, logs)
 
 
@@ -196,6 +193,9 @@ def current_learning_rate(model):
 def loss_value(model):
     """The mean training loss since the last metric reset, as a float (reads the device)."""
     # private read: keras 3.15 `Trainer._loss_tracker` (tests/training/test_training_keras_patches.py)
+    from keras_electra.utils.upstream import check_upstream
+
+    check_upstream("training.callbacks.loss_value (reads keras Trainer._loss_tracker)")
     tracker = getattr(model, "_loss_tracker", None)
     if tracker is not None:
         return _scalar(tracker.result())

@@ -34,7 +34,7 @@ Multi-worker (MWMS) choice: **every worker writes its own complete copy** into
 `worker-<index>/` (the weights are identical on all workers, and Keras 3's
 `save_weights` needs no collective). This is safe on a shared file system (no
 two processes touch the same path; Keras' BackupAndRestore races there, see
-stack_notes.md) and on node-local disks such as SageMaker's
+docs/STACK_FACTS.md section 3) and on node-local disks such as SageMaker's
 `/opt/ml/checkpoints` (each node keeps what it needs to resume). On resume each
 worker lists the steps it can see (its own dir first, then other workers'
 dirs on a shared file system), the workers all-gather these lists and load

@@ -1,7 +1,7 @@
 """`PretrainConfig`: every knob of `keras-electra pretrain`, with the AWS scripts' names.
 
 Flag names, meanings and most defaults are those of the AWS scripts' ("A")
-`common/arguments.py` (electra_reference.md section 9). Where A's default is a
+`common/arguments.py` (its dataclasses, parsed by transformers' `HfArgumentParser`). Where A's default is a
 bug or machine-specific we follow G and say so in the help text:
 dropout 0.1 (A: 0.0), `filesystem_prefix` "" (A: /fsx).
 

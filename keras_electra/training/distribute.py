@@ -308,9 +308,15 @@ def create_strategy(kind="auto", communication="auto"):
 def is_multi_worker(strategy):
     import tensorflow as tf
 
-    return (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-            # private read: TF 2.21 `CollectiveAllReduceExtended._in_multi_worker_mode`
-            and strategy.extended._in_multi_worker_mode())
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return False
+    from keras_electra.utils.upstream import check_upstream
+
+    # private read: TF 2.21 `CollectiveAllReduceExtended._in_multi_worker_mode`
+    # (tests/training/test_training_keras_patches.py); raises on another TensorFlow
+    check_upstream("is_multi_worker (TensorFlow's private _in_multi_worker_mode)",
+                   tensorflow=True)
+    return strategy.extended._in_multi_worker_mode()
 
 
 def strategy_worker_info(strategy):

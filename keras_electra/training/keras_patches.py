@@ -37,8 +37,8 @@ def apply_keras_mwms_fixes(fixes=KERAS_MWMS_FIXES):
        logs with `strategy.reduce("MEAN", v, axis=0)` -> "Invalid reduction
        dimension 0 for input with 0 dimensions". The patch uses `axis=None`
        under MWMS, for every tensor (also the plain local tensors that a
-       one-replica worker returns; filtering on PerReplica, as the workaround in
-       stack_notes.md does, silently logs worker-local metrics).
+       one-replica worker returns; filtering on PerReplica, as a first workaround
+       did, silently logs worker-local metrics: docs/STACK_FACTS.md section 1).
 
     Idempotent. Applied only on Keras 3.15.x (the patched code was read and
     tested there); on another version it logs a warning and does nothing, and

@@ -9,7 +9,8 @@ from conftest import import_or_fail
 
 pytestmark = pytest.mark.parity
 
-# G embedding names, electra_reference.md section 8 (the test's own table).
+# G embedding names (G `model/modeling.py` scopes; HF `load_tf_weights_in_electra` reads
+# them), written out here as the test's own table.
 G_EMBEDDINGS = {
     "embeddings.word_embeddings.weight": "embeddings/word_embeddings",
     "embeddings.position_embeddings.weight": "embeddings/position_embeddings",

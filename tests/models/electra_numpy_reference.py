@@ -1,7 +1,7 @@
 """An independent numpy transcription of G's masking, sampling and losses.
 
-Written from electra_reference.md §2 and google-research/electra
-pretrain_helpers.py with plain loops, to check the keras.ops implementation.
+Written from google-research/electra `pretrain/pretrain_helpers.py` (`mask`,
+`scatter_update`) and `run_pretraining.py` (`_get_fake_data`, the losses) with plain loops, to check the keras.ops implementation.
 """
 
 import numpy as np

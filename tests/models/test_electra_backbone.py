@@ -187,7 +187,8 @@ def test_shared_embeddings_must_match_sizes():
 
 
 def test_preset_parameter_counts_match_hf_electra_model():
-    # HF ElectraModel parameter counts (electra_reference.md section 1.1).
+    # HF ElectraModel parameter counts (computed from the google/electra-*-discriminator
+    # configs' shapes; tests/convert/test_hf_parity.py compares the models themselves).
     expected = {"electra_small_plus": 13_483_008, "electra_small": 13_483_008,
                 "electra_base": 108_891_648, "electra_large": 334_092_288}
     for name, count in expected.items():

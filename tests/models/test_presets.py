@@ -1,4 +1,4 @@
-"""Architecture presets against the reference table (electra_reference.md 1.1), keras-hub preset
+"""Architecture presets against G's sizes (G `util/training_utils.get_bert_config`), keras-hub preset
 names, and from_preset's dispatch for names, hf:// handles and Kaggle presets (offline)."""
 
 import numpy as np
