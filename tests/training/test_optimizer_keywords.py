@@ -61,3 +61,28 @@ def test_one_learning_rate_check_for_the_config_and_the_schedule(
     with pytest.raises(ValueError) as error:
         LinearWarmupPolyDecay(lr, total, warmup, end, power)
     assert str(error.value) == arg_message
+
+
+def test_the_pretrain_command_validates_its_config_once(tmp_path, monkeypatch):
+    """`keras-electra pretrain` leaves validation to `pretrain()` (issue 26: validate() once)."""
+    from keras_electra import cli
+    from keras_electra.training import distribute
+
+    calls = []
+    monkeypatch.setattr(PretrainConfig, "validate", lambda self, **kw: calls.append(self))
+
+    def stop(**kwargs):
+        raise RuntimeError("stopped after validation")
+
+    monkeypatch.setattr(distribute, "set_up_runtime", stop)
+    with pytest.raises(RuntimeError, match="stopped after validation"):
+        cli.main(["pretrain", "--train_dir", str(tmp_path / "train"), "--model_size", "tiny",
+                  "--total_steps", "2", "--warmup_steps", "0"])
+    assert len(calls) == 1
+
+
+def test_pretrain_called_directly_still_validates(tmp_path):
+    from keras_electra.training.pretrain import pretrain
+
+    with pytest.raises(ConfigError, match="--learning_rate 0.0: must be > 0."):
+        pretrain(train_dir=str(tmp_path), learning_rate=0.0)
