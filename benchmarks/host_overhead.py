@@ -134,8 +134,9 @@ def run_worker(args):
     keras.utils.set_random_seed(0)
     model = ElectraPretrainer.from_preset("electra_tiny", seed=0)
     total_steps = 10_000
-    optimizer = create_optimizer(1e-4, total_steps, 100, 1e-5, 1.0, 0.01, 0.9, 0.999, 1e-6,
-                                 1.0)
+    optimizer = create_optimizer(1e-4, total_steps=total_steps, warmup_steps=100,
+                                 end_learning_rate=1e-5, decay_power=1.0, weight_decay=0.01,
+                                 beta_1=0.9, beta_2=0.999, epsilon=1e-6, max_grad_norm=1.0)
     spe = args.steps_per_execution if tree == "after" else 1
     model.compile(optimizer=optimizer, **({"steps_per_execution": spe} if spe > 1 else {}))
     rng = np.random.default_rng(0)

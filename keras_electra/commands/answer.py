@@ -88,7 +88,7 @@ def _check(args):
 
 def run(args):
     from keras_electra.squad.answering import answer_question, answer_questions
-    from keras_electra.training.finetune import load_question_answerer
+    from keras_electra.squad.loading import load_question_answerer
     from keras_electra.utils.errors import read_text_file
 
     _check(args)

@@ -54,7 +54,7 @@ def run(args):
         return _run_text_classifier(args)
     if args.target_format == "saved_model":
         from keras_electra.serving import export_question_answerer
-        from keras_electra.training.finetune import load_question_answerer
+        from keras_electra.squad.loading import load_question_answerer
 
         task = load_question_answerer(args.preset)
         export_question_answerer(task, args.out_dir, null_threshold=args.null_threshold,

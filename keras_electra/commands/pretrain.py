@@ -56,8 +56,7 @@ def run(args):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     # configuration, data and checkpoint errors are `UserError`s: `cli.main` prints them (exit 2)
     config = config_from_args(args)
-    config.validate()
-    from keras_electra.training.pretrain import pretrain
+    from keras_electra.training.pretrain import pretrain  # validates `config` first, once
 
     try:
         result = pretrain(config)

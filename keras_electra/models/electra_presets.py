@@ -12,50 +12,172 @@ import logging
 VOCAB_SIZE = 30522  # BERT uncased WordPiece vocab (G default)
 
 
-def _arch(num_layers, hidden_dim, embedding_dim, generator_hidden_size,
-          max_sequence_length, mask_prob, description, vocabulary_size=VOCAB_SIZE):
-    return {
-        "backbone": {
-            "vocabulary_size": vocabulary_size,
-            "num_layers": num_layers,
-            "num_heads": max(1, hidden_dim // 64),
-            "hidden_dim": hidden_dim,
-            "embedding_dim": embedding_dim,
-            "intermediate_dim": 4 * hidden_dim,
-            "max_sequence_length": 512,  # BertConfig max_position_embeddings
-        },
-        # G: generator_hidden_size (fraction of H), generator_layers 1.0
-        "generator_hidden_size": generator_hidden_size,
-        "generator_layers": 1.0,
-        "pretraining": {"mask_prob": mask_prob, "sequence_length": max_sequence_length},
-        "metadata": {"description": description},
-    }
-
-
+# Literal data, as keras-hub's presets (issue 26). Per preset: the discriminator `backbone`
+# (G `util/training_utils.get_bert_config`: heads = max(1, H // 64), FFN = 4H, 512 positions);
+# its `generator` = `generator_config(backbone, generator_hidden_size, generator_layers)`
+# (G `run_pretraining.get_generator_config`); `metadata.params` =
+# `backbone_parameter_count(backbone)`. tests/models/test_electra_presets_literal.py recomputes
+# both from those functions, so an edit that breaks them fails there.
 ARCHITECTURE_PRESETS = {
-    "electra_tiny": _arch(
-        2, 128, 64, 0.25, 128, 0.15,
-        "Tiny ELECTRA for CPU tests and the demo: 2 layers, H 128, E 64, "
-        "generator 1/4.",
-    ),
-    "electra_small": _arch(
-        12, 256, 128, 0.25, 128, 0.15,
-        "ELECTRA-Small as in the paper: 12 layers, H 256, E 128, generator 1/4 "
-        "(H 64), sequence length 128.",
-    ),
-    "electra_small_plus": _arch(
-        12, 256, 128, 1.0, 512, 0.15,
-        "ELECTRA-Small++ (the released 'ELECTRA-Small'): generator the size of "
-        "the discriminator, sequence length 512.",
-    ),
-    "electra_base": _arch(
-        12, 768, 768, 1.0 / 3.0, 512, 0.15,
-        "ELECTRA-Base: 12 layers, H 768, generator 1/3 (H 256).",
-    ),
-    "electra_large": _arch(
-        24, 1024, 1024, 0.25, 512, 0.25,
-        "ELECTRA-Large: 24 layers, H 1024, generator 1/4 (H 256), mask prob 0.25.",
-    ),
+    "electra_tiny": {
+        "backbone": {
+            "vocabulary_size": 30522,
+            "num_layers": 2,
+            "num_heads": 2,
+            "hidden_dim": 128,
+            "embedding_dim": 64,
+            "intermediate_dim": 512,
+            "max_sequence_length": 512,
+        },
+        "generator": {
+            "vocabulary_size": 30522,
+            "num_layers": 2,
+            "num_heads": 1,
+            "hidden_dim": 32,
+            "embedding_dim": 64,
+            "intermediate_dim": 128,
+            "max_sequence_length": 512,
+        },
+        "generator_hidden_size": 0.25,
+        "generator_layers": 1.0,
+        "pretraining": {
+            "mask_prob": 0.15,
+            "sequence_length": 128,
+        },
+        "metadata": {
+            "description": (
+                "Tiny ELECTRA for CPU tests and the demo: 2 layers, H 128, E 64, "
+                "generator 1/4."),
+            "params": 2_391_296,
+        },
+    },
+    "electra_small": {
+        "backbone": {
+            "vocabulary_size": 30522,
+            "num_layers": 12,
+            "num_heads": 4,
+            "hidden_dim": 256,
+            "embedding_dim": 128,
+            "intermediate_dim": 1024,
+            "max_sequence_length": 512,
+        },
+        "generator": {
+            "vocabulary_size": 30522,
+            "num_layers": 12,
+            "num_heads": 1,
+            "hidden_dim": 64,
+            "embedding_dim": 128,
+            "intermediate_dim": 256,
+            "max_sequence_length": 512,
+        },
+        "generator_hidden_size": 0.25,
+        "generator_layers": 1.0,
+        "pretraining": {
+            "mask_prob": 0.15,
+            "sequence_length": 128,
+        },
+        "metadata": {
+            "description": (
+                "ELECTRA-Small as in the paper: 12 layers, H 256, E 128, generator 1/4 "
+                "(H 64), sequence length 128."),
+            "params": 13_483_008,
+        },
+    },
+    "electra_small_plus": {
+        "backbone": {
+            "vocabulary_size": 30522,
+            "num_layers": 12,
+            "num_heads": 4,
+            "hidden_dim": 256,
+            "embedding_dim": 128,
+            "intermediate_dim": 1024,
+            "max_sequence_length": 512,
+        },
+        "generator": {
+            "vocabulary_size": 30522,
+            "num_layers": 12,
+            "num_heads": 4,
+            "hidden_dim": 256,
+            "embedding_dim": 128,
+            "intermediate_dim": 1024,
+            "max_sequence_length": 512,
+        },
+        "generator_hidden_size": 1.0,
+        "generator_layers": 1.0,
+        "pretraining": {
+            "mask_prob": 0.15,
+            "sequence_length": 512,
+        },
+        "metadata": {
+            "description": (
+                "ELECTRA-Small++ (the released 'ELECTRA-Small'): generator the size of "
+                "the discriminator, sequence length 512."),
+            "params": 13_483_008,
+        },
+    },
+    "electra_base": {
+        "backbone": {
+            "vocabulary_size": 30522,
+            "num_layers": 12,
+            "num_heads": 12,
+            "hidden_dim": 768,
+            "embedding_dim": 768,
+            "intermediate_dim": 3072,
+            "max_sequence_length": 512,
+        },
+        "generator": {
+            "vocabulary_size": 30522,
+            "num_layers": 12,
+            "num_heads": 4,
+            "hidden_dim": 256,
+            "embedding_dim": 768,
+            "intermediate_dim": 1024,
+            "max_sequence_length": 512,
+        },
+        "generator_hidden_size": 0.3333333333333333,  # 1 / 3
+        "generator_layers": 1.0,
+        "pretraining": {
+            "mask_prob": 0.15,
+            "sequence_length": 512,
+        },
+        "metadata": {
+            "description": (
+                "ELECTRA-Base: 12 layers, H 768, generator 1/3 (H 256)."),
+            "params": 108_891_648,
+        },
+    },
+    "electra_large": {
+        "backbone": {
+            "vocabulary_size": 30522,
+            "num_layers": 24,
+            "num_heads": 16,
+            "hidden_dim": 1024,
+            "embedding_dim": 1024,
+            "intermediate_dim": 4096,
+            "max_sequence_length": 512,
+        },
+        "generator": {
+            "vocabulary_size": 30522,
+            "num_layers": 24,
+            "num_heads": 4,
+            "hidden_dim": 256,
+            "embedding_dim": 1024,
+            "intermediate_dim": 1024,
+            "max_sequence_length": 512,
+        },
+        "generator_hidden_size": 0.25,
+        "generator_layers": 1.0,
+        "pretraining": {
+            "mask_prob": 0.25,
+            "sequence_length": 512,
+        },
+        "metadata": {
+            "description": (
+                "ELECTRA-Large: 24 layers, H 1024, generator 1/4 (H 256), mask prob "
+                "0.25."),
+            "params": 334_092_288,
+        },
+    },
 }
 
 
@@ -81,21 +203,25 @@ def backbone_parameter_count(config):
     return embeddings + project + n * layer
 
 
-for _name, _preset in ARCHITECTURE_PRESETS.items():
-    _preset["metadata"]["params"] = backbone_parameter_count(_preset["backbone"])
-    _preset["generator"] = generator_config(
-        _preset["backbone"], _preset["generator_hidden_size"], _preset["generator_layers"]
-    )
-
 # keras-hub's Kaggle presets (weights of the released models, converted from HF
 # by keras-hub). They load into our ElectraBackbone through
 # `keras_electra.convert.keras_hub` (layer names are mapped, the unused tanh
 # pooler is dropped).
 KERAS_HUB_PRESETS = {
-    f"electra_{size}_{part}_uncased_en": f"kaggle://keras/electra/keras/electra_{size}_{part}_uncased_en/2"
-    for size in ("small", "base", "large")
-    for part in ("discriminator", "generator")
+    "electra_small_discriminator_uncased_en":
+        "kaggle://keras/electra/keras/electra_small_discriminator_uncased_en/2",
+    "electra_small_generator_uncased_en":
+        "kaggle://keras/electra/keras/electra_small_generator_uncased_en/2",
+    "electra_base_discriminator_uncased_en":
+        "kaggle://keras/electra/keras/electra_base_discriminator_uncased_en/2",
+    "electra_base_generator_uncased_en":
+        "kaggle://keras/electra/keras/electra_base_generator_uncased_en/2",
+    "electra_large_discriminator_uncased_en":
+        "kaggle://keras/electra/keras/electra_large_discriminator_uncased_en/2",
+    "electra_large_generator_uncased_en":
+        "kaggle://keras/electra/keras/electra_large_generator_uncased_en/2",
 }
+
 
 class classproperty(property):  # noqa: N801 (keras-hub's spelling)
     """A read-only class-level property (as keras-hub's own `Backbone.presets` uses)."""

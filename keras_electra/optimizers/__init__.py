@@ -20,6 +20,7 @@ from keras_electra.optimizers.electra_optimizers import (
     create_optimizer,
     default_pretrainer_optimizer,
     default_question_answerer_optimizer,
+    schedule_problems,
 )
 from keras_electra.optimizers.layerwise_decay import (
     format_lr_table,
@@ -43,4 +44,5 @@ __all__ = [
     "format_lr_table",
     "layer_depth",
     "layerwise_lr_multipliers",
+    "schedule_problems",
 ]

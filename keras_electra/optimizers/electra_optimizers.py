@@ -156,25 +156,53 @@ class UpdateStepSchedule(keras.optimizers.schedules.LearningRateSchedule):
         }
 
 
+def schedule_problems(learning_rate, total_steps, warmup_steps, end_learning_rate, power, *,
+                      flags=False):
+    """What is wrong with a learning-rate schedule's numbers, one message each (empty: fine).
+
+    The one learning-rate check: `LinearWarmupPolyDecay`/`create_optimizer` raise the first
+    message, `PretrainConfig.validate` reports them all. `flags=True` names the CLI flags
+    (`--learning_rate 0.0: must be > 0.`), else the Python arguments (`learning_rate=0.0`).
+
+    Example:
+    ```python
+    from keras_electra.optimizers import schedule_problems
+
+    schedule_problems(1e-3, 100, 10, 2e-3, 1.0)
+    # ['end_learning_rate=0.002 must be in [0, learning_rate=0.001].']
+    ```
+    """
+    def name(arg, value):
+        return f"--{arg} {value}" if flags else f"{arg}={value}"
+
+    problems = []
+    if not learning_rate > 0:
+        problems.append(f"{name('learning_rate', learning_rate)}: must be > 0.")
+    if int(total_steps) < 1:
+        problems.append(f"{name('total_steps', total_steps)}: must be >= 1.")
+    if int(warmup_steps) < 0 or int(warmup_steps) > int(total_steps):
+        problems.append(
+            f"{name('warmup_steps', warmup_steps)} must be in [0, "
+            f"{name('total_steps', total_steps)}]" + ("." if flags else
+                                                      "; lower --warmup_steps or raise "
+                                                      "--total_steps."))
+    if end_learning_rate < 0 or end_learning_rate > learning_rate:
+        problems.append(f"{name('end_learning_rate', end_learning_rate)} must be in "
+                        f"[0, {name('learning_rate', learning_rate)}].")
+    if not power > 0:
+        problems.append("--learning_rate_decay_power must be > 0." if flags
+                        else f"power={power}: must be > 0.")
+    return problems
+
+
 def _check_schedule_args(learning_rate, total_steps, warmup_steps, end_learning_rate, power,
                          schedule):
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule={schedule!r}: expected one of {SCHEDULES}.")
-    if not learning_rate > 0:
-        raise ValueError(f"learning_rate={learning_rate}: must be > 0.")
-    if int(total_steps) < 1:
-        raise ValueError(f"total_steps={total_steps}: must be >= 1.")
-    if int(warmup_steps) < 0 or int(warmup_steps) > int(total_steps):
-        raise ValueError(
-            f"warmup_steps={warmup_steps} must be in [0, total_steps={total_steps}]; "
-            "lower --warmup_steps or raise --total_steps."
-        )
-    if end_learning_rate < 0 or end_learning_rate > learning_rate:
-        raise ValueError(
-            f"end_learning_rate={end_learning_rate} must be in [0, learning_rate={learning_rate}]."
-        )
-    if not power > 0:
-        raise ValueError(f"power={power}: must be > 0.")
+    problems = schedule_problems(learning_rate, total_steps, warmup_steps, end_learning_rate,
+                                 power)
+    if problems:
+        raise ValueError(problems[0])
 
 
 class _ElectraOptimizerMixin:
@@ -404,7 +432,7 @@ def create_learning_rate(learning_rate, total_steps, warmup_steps=0, end_learnin
     return lr
 
 
-def create_optimizer(learning_rate, total_steps, warmup_steps=0, end_learning_rate=0.0,
+def create_optimizer(learning_rate, *, total_steps, warmup_steps=0, end_learning_rate=0.0,
                      decay_power=1.0, weight_decay=0.01, beta_1=0.9, beta_2=0.999, epsilon=1e-6,
                      max_grad_norm=1.0, optimizer="adamw", gradient_accumulation_steps=1,
                      exclude_from_weight_decay=DEFAULT_EXCLUDE_FROM_WEIGHT_DECAY,

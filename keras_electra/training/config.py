@@ -27,6 +27,7 @@ import math
 import os
 from dataclasses import dataclass, field, fields
 
+from keras_electra.optimizers import schedule_problems
 from keras_electra.utils.cli_options import options_from_args, str2bool
 from keras_electra.utils.errors import UserError, read_text_file
 
@@ -331,15 +332,10 @@ class PretrainConfig:
         need(8 <= self.max_seq_length <= 512,
              f"--max_seq_length {self.max_seq_length}: must be in [8, 512] "
              "(the position table has 512 rows).")
-        need(self.total_steps >= 1, f"--total_steps {self.total_steps}: must be >= 1.")
-        need(0 <= self.warmup_steps <= self.total_steps,
-             f"--warmup_steps {self.warmup_steps} must be in [0, --total_steps "
-             f"{self.total_steps}].")
-        need(self.learning_rate > 0, f"--learning_rate {self.learning_rate}: must be > 0.")
-        need(0 <= self.end_learning_rate <= self.learning_rate,
-             f"--end_learning_rate {self.end_learning_rate} must be in [0, --learning_rate "
-             f"{self.learning_rate}].")
-        need(self.learning_rate_decay_power > 0, "--learning_rate_decay_power must be > 0.")
+        # the learning-rate schedule's numbers: one check, in optimizers/ (as the optimizer runs it)
+        problems += schedule_problems(self.learning_rate, self.total_steps, self.warmup_steps,
+                                      self.end_learning_rate, self.learning_rate_decay_power,
+                                      flags=True)
         need(self.weight_decay >= 0, "--weight_decay must be >= 0.")
         need(0 <= self.beta_1 < 1 and 0 <= self.beta_2 < 1, "--beta_1/--beta_2 must be in [0, 1).")
         need(self.epsilon > 0, "--epsilon must be > 0.")

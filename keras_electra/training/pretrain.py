@@ -131,10 +131,11 @@ def make_optimizer(config):
     from keras_electra.optimizers import create_optimizer
 
     return create_optimizer(
-        config.learning_rate, config.total_steps, config.warmup_steps,
-        config.end_learning_rate, config.learning_rate_decay_power, config.weight_decay,
-        config.beta_1, config.beta_2, config.epsilon, config.max_grad_norm,
-        optimizer=config.optimizer,
+        config.learning_rate, total_steps=config.total_steps, warmup_steps=config.warmup_steps,
+        end_learning_rate=config.end_learning_rate,
+        decay_power=config.learning_rate_decay_power, weight_decay=config.weight_decay,
+        beta_1=config.beta_1, beta_2=config.beta_2, epsilon=config.epsilon,
+        max_grad_norm=config.max_grad_norm, optimizer=config.optimizer,
         gradient_accumulation_steps=config.gradient_accumulation_steps,
         schedule=config.resolved_schedule,
     )

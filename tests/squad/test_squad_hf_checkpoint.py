@@ -13,8 +13,8 @@ def test_hf_question_answering_dir_matches_transformers(tmp_path, bert_vocab_pat
     torch = import_or_fail("torch")
     transformers = import_or_fail("transformers")
     from keras_electra.squad.answering import answer_question, predict_features
+    from keras_electra.squad.loading import load_question_answerer
     from keras_electra.squad.reader import SquadExample
-    from keras_electra.training.finetune import load_question_answerer
 
     config = transformers.ElectraConfig(
         vocab_size=30522, embedding_size=8, hidden_size=16, num_hidden_layers=2,

@@ -25,7 +25,7 @@ init = [rng.normal(size=(4, 1)).astype("float32"), np.zeros((1,), "float32")]
 
 def make_optimizer(kind):
     if kind == "ours":
-        return create_optimizer(0.1, 10, 0, optimizer="adamw", max_grad_norm=1.0)
+        return create_optimizer(0.1, total_steps=10, optimizer="adamw", max_grad_norm=1.0)
     return keras.optimizers.AdamW(0.1, weight_decay=0.01, epsilon=1e-6, global_clipnorm=1.0)
 
 

@@ -100,8 +100,8 @@ def _toy_variables():
 def test_electra_adam_matches_numpy_transcription_of_g():
     variables, rng = _toy_variables()
     peak, total, warmup, wd = 1e-2, 20, 3, 0.01
-    opt = create_optimizer(peak, total, warmup, optimizer="electra_adam", weight_decay=wd,
-                           max_grad_norm=1.0)
+    opt = create_optimizer(peak, total_steps=total, warmup_steps=warmup, optimizer="electra_adam",
+                           weight_decay=wd, max_grad_norm=1.0)
     params = [np.array(v.numpy(), np.float64) for v in variables]
     ms = [np.zeros_like(p) for p in params]
     vs = [np.zeros_like(p) for p in params]
@@ -122,8 +122,8 @@ def test_electra_adam_matches_numpy_transcription_of_g():
 def test_electra_adamw_matches_numpy_adam_with_bias_correction():
     variables, rng = _toy_variables()
     peak, end, total, warmup, wd, eps = 1e-2, 1e-3, 20, 2, 0.05, 1e-6
-    opt = create_optimizer(peak, total, warmup, end, optimizer="adamw", weight_decay=wd,
-                           max_grad_norm=None, epsilon=eps)
+    opt = create_optimizer(peak, total_steps=total, warmup_steps=warmup, end_learning_rate=end,
+                           optimizer="adamw", weight_decay=wd, max_grad_norm=None, epsilon=eps)
     params = [np.array(v.numpy(), np.float64) for v in variables]
     ms = [np.zeros_like(p) for p in params]
     vs = [np.zeros_like(p) for p in params]
@@ -195,8 +195,8 @@ def test_gradient_accumulation_schedule_counts_updates():
 
     peak, total, warmup, wd, n = 1.0, 10, 4, 0.1, 2
     kernel = keras.Variable(np.ones((2, 2), "float32"), name="kernel")
-    opt = create_optimizer(peak, total, warmup, optimizer="electra_adam", weight_decay=wd,
-                           gradient_accumulation_steps=n, max_grad_norm=None)
+    opt = create_optimizer(peak, total_steps=total, warmup_steps=warmup, optimizer="electra_adam",
+                           weight_decay=wd, gradient_accumulation_steps=n, max_grad_norm=None)
     expected = 1.0
     for micro in range(8):
         # Keras evaluates the schedule at the micro-step; ours must give lr(update index)
@@ -214,7 +214,8 @@ def test_gradient_accumulation_schedule_counts_updates():
 def test_optimizer_serialization_round_trip():
     import keras
 
-    opt = create_optimizer(1e-3, 100, 10, 1e-5, optimizer="electra_adam",
+    opt = create_optimizer(1e-3, total_steps=100, warmup_steps=10, end_learning_rate=1e-5,
+                           optimizer="electra_adam",
                            gradient_accumulation_steps=2)
     clone = keras.optimizers.deserialize(keras.optimizers.serialize(opt))
     assert isinstance(clone, ElectraAdam)
@@ -228,7 +229,7 @@ _JAX_SCRIPT = textwrap.dedent("""
     from keras_electra.optimizers import create_optimizer
     assert keras.backend.backend() == "jax"
     v = keras.Variable(np.full((3,), 2.0, "float32"), name="kernel")
-    opt = create_optimizer(0.1, 10, 0, optimizer="electra_adam", weight_decay=0.1,
+    opt = create_optimizer(0.1, total_steps=10, optimizer="electra_adam", weight_decay=0.1,
                            max_grad_norm=1.0, schedule="google")
     g = np.array([3.0, 0.0, -4.0], "float32")
     opt.apply_gradients([(g, v)])
