@@ -26,7 +26,7 @@ ANY = "*"
 # "top": third-party at import time; "inner": third-party only inside functions (a module
 # listed in "only" may use that package, no other module of the layer).
 _MODEL_STACK = ("keras", "keras_hub", "numpy")
-_MIDDLE = ("models", "optimizers", "utils", "convert", "data", "squad", "evaluation")
+_MIDDLE = ("models", "optimizers", "utils", "convert", "data", "squad", "glue", "evaluation")
 _BELOW_ENTRY = _MIDDLE + ("root", "training", "serving")
 RULES = {
     "utils": dict(package=(), top=("numpy",), inner=(),
@@ -41,6 +41,7 @@ RULES = {
     "data": dict(package=_MIDDLE, top=_MODEL_STACK,
                  inner=("tensorflow", "tensorflow_text", "tqdm")),
     "squad": dict(package=_MIDDLE, top=_MODEL_STACK, inner=("tqdm",)),
+    "glue": dict(package=_MIDDLE, top=_MODEL_STACK, inner=()),
     "evaluation": dict(package=_MIDDLE, top=_MODEL_STACK, inner=()),
     "root": dict(package=_MIDDLE, top=(), inner=()),
     "training": dict(package=_MIDDLE + ("root", "serving"), top=_MODEL_STACK,

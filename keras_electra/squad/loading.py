@@ -28,7 +28,7 @@ def _task_from_preset(path):
     saved optimizer state (in task.weights.h5) does not fit the fresh default optimizer."""
     import warnings
 
-    from keras_electra import ElectraQuestionAnswerer
+    from keras_electra.models.electra_question_answerer import ElectraQuestionAnswerer
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
@@ -37,7 +37,7 @@ def _task_from_preset(path):
 
 def load_tokenizer(preset=None, vocab_file=None):
     """Tokenizer from `vocab_file`, else from a preset dir (ours or HF)."""
-    from keras_electra import ElectraTokenizer
+    from keras_electra.models.electra_tokenizer import ElectraTokenizer
 
     if vocab_file:
         return ElectraTokenizer(vocabulary=str(vocab_file))
@@ -66,7 +66,8 @@ def build_question_answerer(preset="electra_small", load_from="scratch", checkpo
       keras-hub presets, HF Electra dirs); an HF `ElectraForQuestionAnswering`
       dir with `head="simple"` also brings its `qa_outputs` weights.
     """
-    from keras_electra import ElectraBackbone, ElectraQuestionAnswerer
+    from keras_electra.models.electra_backbone import ElectraBackbone
+    from keras_electra.models.electra_question_answerer import ElectraQuestionAnswerer
     from keras_electra.models.electra_presets import architecture_preset_name
     from keras_electra.models.electra_question_answerer_preprocessor import (
         ElectraQuestionAnswererPreprocessor,
