@@ -71,20 +71,17 @@ def _checkpoint(out, worker, step=TOTAL_STEPS):
 @pytest.mark.slow
 def test_two_processes_and_two_devices_equal_one_device(shards, tmp_path):
     single, devices, multi = tmp_path / "single", tmp_path / "devices", tmp_path / "multi"
-    # The three independent runs start together (their start-up and compilation overlap):
-    # one process, one device, global batch 8 (the others: 2 x 4 rows);
-    # one process, two host devices;
-    # two processes, stopped after update 2 (restarted below: they agree on the resume step)
-    runs = [procs.start(_argv(shards, single, 8), _env(), str(tmp_path / "single.log")),
-            procs.start(_argv(shards, devices, 4), _env(
-                XLA_FLAGS="--xla_force_host_platform_device_count=2"),
-                str(tmp_path / "devices.log"))]
-    first = _start_processes(shards, multi, "m1", extra=("--stop_after_steps", "2"))
-    rcs = _run(runs + first, timeout=600)
-    assert rcs[0] == 0, procs.tail(tmp_path / "single.log")
-    assert rcs[1] == 0, procs.tail(tmp_path / "devices.log")
+    # one process, one device, global batch 8 (both runs below: 2 x 4 rows)
+    run = procs.start(_argv(shards, single, 8), _env(), str(tmp_path / "single.log"))
+    assert _run([run]) == [0], procs.tail(tmp_path / "single.log")
+    # one process, two host devices
+    run = procs.start(_argv(shards, devices, 4), _env(
+        XLA_FLAGS="--xla_force_host_platform_device_count=2"), str(tmp_path / "devices.log"))
+    assert _run([run]) == [0], procs.tail(tmp_path / "devices.log")
     assert "2 replica(s), process 0 of 1" in procs.read(tmp_path / "devices.log")
-    assert rcs[2:] == [0, 0], "\n".join(procs.tail(p._log_path) for p in first)
+    # two processes, stopped after update 2 and restarted: they agree on the resume step
+    first = _start_processes(shards, multi, "m1", extra=("--stop_after_steps", "2"))
+    assert _run(first) == [0, 0], "\n".join(procs.tail(p._log_path) for p in first)
     second = _start_processes(shards, multi, "m2")
     assert _run(second) == [0, 0], "\n".join(procs.tail(p._log_path) for p in second)
     logs = [procs.read(p._log_path) for p in second]
