@@ -197,15 +197,27 @@ def pretrain(config=None, callbacks=None, **overrides):
         return _train(config, runtime, vocab_file, list(callbacks or []), started)
 
 
+def model_vocabulary_size(config, vocab_file):
+    """The vocabulary size the model will have: `--vocab_file`'s, else the preset's."""
+    if vocab_file:
+        from keras_electra.utils.vocab_file import read_vocabulary_file
+
+        return len(read_vocabulary_file(vocab_file))
+    from keras_electra.models.electra_presets import ARCHITECTURE_PRESETS
+
+    return ARCHITECTURE_PRESETS[f"electra_{config.model_size}"]["backbone"]["vocabulary_size"]
+
+
 def _check_inputs(config, vocab_file, is_chief):
     """Shards (prepare manifest, schema, sequence length) and output dirs, before any work."""
     from keras_electra.training import pretraining_input as inputs
 
+    vocabulary_size = model_vocabulary_size(config, vocab_file)
     inputs.check_manifest(config.train_path, "--train_dir", vocab_file, config.max_seq_length)
-    inputs.check_shards(config.train_path, config.max_seq_length, "--train_dir")
+    inputs.check_shards(config.train_path, config.max_seq_length, "--train_dir", vocabulary_size)
     if config.val_dir:
         inputs.check_manifest(config.val_path, "--val_dir", vocab_file, config.max_seq_length)
-        inputs.check_shards(config.val_path, config.max_seq_length, "--val_dir")
+        inputs.check_shards(config.val_path, config.max_seq_length, "--val_dir", vocabulary_size)
     _check_output_dir(config.checkpoint_root, "--checkpoint_dir")
     if is_chief:
         _check_output_dir(config.log_path, "--log_dir")
@@ -237,7 +249,8 @@ def _train(config, runtime, vocab_file, user_callbacks, started):
     resumed_from, consumed = resume.restore(model, resume_path, runtime.strategy,
                                             runtime.process_index, run_name)
     remaining = resume.remaining_updates(config, resumed_from)
-    train_ds, val_ds = _make_datasets(config, runtime, global_batch, consumed, val_batches)
+    train_ds, val_ds = _make_datasets(config, runtime, global_batch, consumed, val_batches,
+                                      int(model.backbone.vocabulary_size))
 
     sink = cb._Sink(config.log_path, run_name, is_chief=runtime.is_chief)
     counter = resume.BatchCounter(consumed)
@@ -246,8 +259,16 @@ def _train(config, runtime, vocab_file, user_callbacks, started):
     fit_callbacks, logger_cb, validation_cb, watchdog = _make_callbacks(
         config, runtime, global_batch, sink, counter, saver, val_ds, val_batches, tokenizer,
         resumed_from, user_callbacks)
-    logs = _fit(model, train_ds, config, fit_callbacks, logger_cb, watchdog, remaining,
-                resumed_from, consumed)
+    try:
+        logs = _fit(model, train_ds, config, fit_callbacks, logger_cb, watchdog, remaining,
+                    resumed_from, consumed)
+    except Exception as error:  # the in-pipeline token id check: one line naming the shards
+        from keras_electra.data.pretraining_dataset import token_id_error
+
+        converted = token_id_error(error, config.train_path, model.backbone.vocabulary_size)
+        if converted is None:
+            raise
+        raise converted from None
     final_step = cb.to_int(model.optimizer.iterations)
     saver.final(final_step)
     sink.close()
@@ -305,15 +326,17 @@ def _build_model(config, runtime, tokenizer):
     return model
 
 
-def _make_datasets(config, runtime, global_batch, consumed, val_batches):
+def _make_datasets(config, runtime, global_batch, consumed, val_batches, vocabulary_size=None):
     """(training stream `consumed` global batches in, validation batches or None)."""
     from keras_electra.training import pretraining_input as inputs
 
     layout = (global_batch, config.data_readers, runtime.num_processes, runtime.process_index)
-    train_ds = inputs.train_dataset(config, runtime.strategy, *layout, skip_batches=consumed)
+    train_ds = inputs.train_dataset(config, runtime.strategy, *layout, skip_batches=consumed,
+                                    vocabulary_size=vocabulary_size)
     val_ds = None
     if val_batches:
-        val_ds = inputs.validation_dataset(config, runtime.strategy, *layout, val_batches)
+        val_ds = inputs.validation_dataset(config, runtime.strategy, *layout, val_batches,
+                                           vocabulary_size=vocabulary_size)
     return train_ds, val_ds
 
 

@@ -19,13 +19,14 @@ readers (`--data_readers`).
 from keras_electra.training.config import ConfigError
 
 
-def check_shards(path, sequence_length, flag):
-    """Schema and length of every shard's first record; ConfigError naming the file if wrong."""
+def check_shards(path, sequence_length, flag, vocabulary_size=None):
+    """Schema and length of every shard's first record (and its token ids against
+    `vocabulary_size`, whatever metadata is present); ConfigError naming the file if wrong."""
     from keras_electra.data.pretraining_dataset import check_shards as check
     from keras_electra.data.pretraining_dataset import list_shard_files
 
     try:
-        schema, length = check(path, None)
+        schema, length = check(path, None, vocabulary_size=vocabulary_size)
     except (ValueError, FileNotFoundError) as error:
         raise ConfigError(f"{flag}: {error}") from None
     if length != sequence_length:
@@ -112,8 +113,9 @@ def _build(strategy, make):
 
 
 def train_dataset(config, strategy, global_batch, num_readers, num_processes, process_index,
-                  skip_batches=0):
-    """The training stream (repeated, seeded shuffle), `skip_batches` global batches in."""
+                  skip_batches=0, vocabulary_size=None):
+    """The training stream (repeated, seeded shuffle), `skip_batches` global batches in; with
+    `vocabulary_size`, every batch's token ids are checked in the pipeline."""
     from keras_electra.data.pretraining_dataset import pretraining_dataset
 
     def make(context):
@@ -121,7 +123,8 @@ def train_dataset(config, strategy, global_batch, num_readers, num_processes, pr
             config.train_path, global_batch, config.max_seq_length, shuffle=True, repeat=True,
             seed=config.seed, num_readers=num_readers, num_processes=num_processes,
             process_index=process_index, input_context=context, skip_batches=skip_batches,
-            shuffle_buffer=max(1, config.shuffle_buffer), verify=False)
+            shuffle_buffer=max(1, config.shuffle_buffer), verify=False,
+            vocabulary_size=vocabulary_size)
 
     try:
         return _build(strategy, make)
@@ -151,7 +154,7 @@ def validation_batches(config, global_batch, num_readers):
 
 
 def validation_dataset(config, strategy, global_batch, num_readers, num_processes,
-                       process_index, num_batches):
+                       process_index, num_batches, vocabulary_size=None):
     """The first `num_batches` global batches of the validation shards, in file order, cached.
 
     No CRC pass here: `validation_batches` has just read every record to count them.
@@ -162,7 +165,8 @@ def validation_dataset(config, strategy, global_batch, num_readers, num_processe
         return pretraining_dataset(
             config.val_path, global_batch, config.max_seq_length, shuffle=False, repeat=False,
             num_readers=num_readers, num_processes=num_processes, process_index=process_index,
-            input_context=context, num_batches=num_batches, verify=False).cache()
+            input_context=context, num_batches=num_batches, verify=False,
+            vocabulary_size=vocabulary_size).cache()
 
     try:
         return _build(strategy, make)
