@@ -84,6 +84,11 @@ def _check(args):
         raise UserError("--output goes with --input")
     if args.batch_size < 1:
         raise UserError(f"--batch_size {args.batch_size}: must be a positive integer")
+    from keras_electra.utils.output_dirs import check_output_not_input
+
+    check_output_not_input(args.output, [("--input", args.input), ("--model", args.model),
+                                         ("--vocab_file", args.vocab_file)],
+                           "--output", "answers")
 
 
 def run(args):
