@@ -61,6 +61,8 @@ def main(argv=None):
 
     try:
         check_numeric_flags(subparser(parser, args.command), args, args.command)
+        if getattr(args, "preflight", None):  # a command's checks that need no TensorFlow
+            args.preflight(args)
     except UserError as error:
         print(f"keras-electra {args.command}: error: {one_line(error)}", file=sys.stderr)
         return 2

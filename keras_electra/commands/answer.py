@@ -41,7 +41,7 @@ def register(subparsers):
     parser.add_argument("--no_progress", action="store_true", help="no progress bars")
     # ValueError: not a QA model, or a vocabulary that does not fit it; OSError: h5py cannot
     # read a damaged weights file
-    parser.set_defaults(func=run, user_errors=(ValueError, OSError))
+    parser.set_defaults(func=run, preflight=_check, user_errors=(ValueError, OSError))
 
 
 def read_questions(path):
@@ -84,8 +84,9 @@ def _check(args):
         raise UserError("--output goes with --input")
     if args.batch_size < 1:
         raise UserError(f"--batch_size {args.batch_size}: must be a positive integer")
-    from keras_electra.utils.output_dirs import check_output_not_input
+    from keras_electra.utils.output_dirs import check_output_file, check_output_not_input
 
+    check_output_file(args.output, "--output")
     check_output_not_input(args.output, [("--input", args.input), ("--model", args.model),
                                          ("--vocab_file", args.vocab_file)],
                            "--output", "answers")

@@ -187,7 +187,8 @@ def write_predictions(result, output_dir):
                         ("non_null_predictions", result.non_null_predictions),
                         ("nbest", result.nbest)):
         path = os.path.join(output_dir, f"{name}.json")
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(value, f, indent=1, ensure_ascii=False)
+        from keras_electra.utils.output_dirs import write_file_atomically
+
+        write_file_atomically(path, json.dumps(value, indent=1, ensure_ascii=False))
         paths[name] = path
     return paths

@@ -114,6 +114,7 @@ def build_question_answerer(preset="electra_small", load_from="scratch", checkpo
                 task.preprocessor.sequence_length = max_seq_length
                 task.preprocessor.doc_stride = doc_stride
                 task.preprocessor.max_query_length = max_query_length
+            check_max_seq_length(task.backbone, max_seq_length, checkpoint_path)
             return task
         tokenizer = load_tokenizer(checkpoint_path, vocab_file)
         kwargs = {} if dropout is None else {"dropout": dropout}
@@ -144,6 +145,30 @@ def build_question_answerer(preset="electra_small", load_from="scratch", checkpo
     return task
 
 
+def check_max_seq_length(backbone, max_seq_length, source="the model"):
+    """ValueError naming the limit when `max_seq_length` exceeds the model's positions."""
+    if max_seq_length is not None and int(max_seq_length) > int(backbone.max_sequence_length):
+        raise ValueError(f"--max_seq_length {max_seq_length} exceeds the "
+                         f"{backbone.max_sequence_length} positions of {source}; pass "
+                         f"--max_seq_length <= {backbone.max_sequence_length}")
+
+
+def _check_vocab_file_matches(task, preset, vocab_file):
+    """A fine-tuned QA preset carries its tokenizer: `--vocab_file` may only repeat it."""
+    if not vocab_file:
+        return
+    from keras_electra.utils.vocab_file import read_vocabulary_file
+
+    given = read_vocabulary_file(vocab_file)
+    own = list(task.preprocessor.tokenizer.get_vocabulary())
+    if given != own:
+        raise ValueError(
+            f"--vocab_file {vocab_file}: {preset} is a fine-tuned model with its own "
+            f"vocabulary ({len(own)} tokens; {len(given)} in --vocab_file, which differs); the "
+            "model answers with the vocabulary it was trained with. Drop --vocab_file (it is "
+            "for a model dir without a vocabulary).")
+
+
 def load_question_answerer(preset, vocab_file=None, head="simple", max_seq_length=None):
     """A ready-to-predict `ElectraQuestionAnswerer` from our QA preset or an HF QA dir."""
     from keras_electra.models.electra_question_answerer_preprocessor import (
@@ -156,8 +181,11 @@ def load_question_answerer(preset, vocab_file=None, head="simple", max_seq_lengt
         if task.preprocessor is None:
             task.preprocessor = ElectraQuestionAnswererPreprocessor(
                 load_tokenizer(preset, vocab_file), sequence_length=max_seq_length or 384)
-        elif max_seq_length:
-            task.preprocessor.sequence_length = max_seq_length
+        else:
+            _check_vocab_file_matches(task, preset, vocab_file)
+            if max_seq_length:
+                task.preprocessor.sequence_length = max_seq_length
+        check_max_seq_length(task.backbone, task.preprocessor.sequence_length, preset)
         return task
     if kind == HF:
         return build_question_answerer(load_from="checkpoint", checkpoint_path=preset,
@@ -189,12 +217,36 @@ def _restrict_dataset(dataset, qids):
         for article in dataset if isinstance(article, dict)]
 
 
+SQUAD_OUTPUT_FILES = ("predictions.json", "null_odds.json", "non_null_predictions.json",
+                      "nbest.json", "eval.json", "train.json", "model")
+
+
+def check_squad_outputs(config):
+    """Refuse (before any work) an --output_dir whose outputs would replace an input: a SQuAD
+    file, the checkpoint or vocabulary it reads, or a file it names (`out/predictions.json`
+    given as --predict_file)."""
+    from keras_electra.utils.output_dirs import check_output_not_input
+
+    inputs = [("--train_file", config.train_file), ("--predict_file", config.predict_file),
+              ("--checkpoint_path", config.checkpoint_path),
+              ("--vocab_file", config.vocab_file)]
+    if os.path.exists(config.output_dir) and not os.path.isdir(config.output_dir):
+        from keras_electra.utils.errors import InputFileError
+
+        raise InputFileError(f"--output_dir {config.output_dir}: exists and is not a "
+                             "directory; choose another path.")
+    for name in SQUAD_OUTPUT_FILES:
+        check_output_not_input(os.path.join(config.output_dir, name), inputs,
+                               f"--output_dir ({name})", "SQuAD outputs")
+
+
 def _read_inputs(config):
     """Validate the options and read (validate) both SQuAD files before any expensive work:
     a malformed dev file must not cost a model build and a fine-tuning run to be noticed."""
     from keras_electra.squad.reader import read_squad
 
     config.validate()
+    check_squad_outputs(config)
     train = dev = None
     if config.train_file:
         train = read_squad(config.train_file, squad_version=config.squad_version,

@@ -107,7 +107,9 @@ def build_pretrainer(config, tokenizer):
             raise ConfigError(f"--unigram_generator: {path} not found (the train split's token "
                               "counts); re-run `keras-electra prepare` (--overwrite for data "
                               "prepared by an older version).")
-        kwargs["unigram_generator"] = read_token_counts(path)
+        vocabulary_size = (tokenizer.vocabulary_size() if tokenizer is not None
+                           else model_vocabulary_size(config, None))
+        kwargs["unigram_generator"] = read_token_counts(path, vocabulary_size)
     if tokenizer is not None:
         # No preprocessor on the model: Task.fit would map it over our id batches.
         # The tokenizer is saved next to the exported presets instead.
@@ -218,6 +220,22 @@ def _check_inputs(config, vocab_file, is_chief):
     if config.val_dir:
         inputs.check_manifest(config.val_path, "--val_dir", vocab_file, config.max_seq_length)
         inputs.check_shards(config.val_path, config.max_seq_length, "--val_dir", vocabulary_size)
+    if config.unigram_generator:  # its counts, before any model is built
+        from keras_electra.data.pretraining_builder import read_token_counts
+        from keras_electra.training.config import token_counts_path
+
+        read_token_counts(token_counts_path(config.train_path), vocabulary_size)
+    from keras_electra.utils.output_dirs import check_output_not_input
+
+    inputs = [("--train_dir", config.train_path), ("--val_dir", config.val_path),
+              ("--vocab_file", vocab_file), ("--checkpoint_path", config.checkpoint_path)]
+    for path, flag in ((config.checkpoint_root, "--checkpoint_dir"),
+                       (config.log_path, "--log_dir"), (config.export_root, "--export_dir")):
+        try:
+            check_output_not_input(path, inputs, flag, "checkpoints, logs and presets",
+                                   refuse=("is", "is inside"))
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
     _check_output_dir(config.checkpoint_root, "--checkpoint_dir")
     if is_chief:
         _check_output_dir(config.log_path, "--log_dir")

@@ -51,7 +51,8 @@ def _same_file(a, b):
         return False
 
 
-def check_output_not_input(output, inputs, output_flag, what="output"):
+def check_output_not_input(output, inputs, output_flag, what="output",
+                           refuse=("is", "is inside", "contains")):
     """Refuse an output path that is, is inside, or contains one of the inputs.
 
     Args:
@@ -60,6 +61,8 @@ def check_output_not_input(output, inputs, output_flag, what="output"):
             (`scheme://`) and paths that do not exist are ignored.
         output_flag: how to name `output` in the message (e.g. "--output").
         what: what the command writes there (for the message).
+        refuse: which overlaps to refuse (a command that only adds files to a directory
+            may leave "contains" out).
 
     Raises:
         InputFileError: one line naming both flags and paths (symlinks and hard links
@@ -80,10 +83,36 @@ def check_output_not_input(output, inputs, output_flag, what="output"):
                 continue
             overlap = {"is": "is", "is the input": "is", "is inside the input": "is inside",
                        "contains the input": "contains"}[overlap]
+            if overlap not in refuse:
+                continue
             raise InputFileError(
                 f"{output_flag} {output} {overlap} the {flag} {path}: writing the {what} "
                 f"would replace what is being read. Choose an {output_flag} path that is not "
                 "an input.")
+
+
+def check_output_file(path, flag):
+    """Refuse, before any work, an output file path that cannot be written: an existing
+    directory, a parent that is a file, or a parent without write permission.
+
+    Raises:
+        InputFileError: one line naming `flag` and the path.
+    """
+    if path is None:
+        return
+    path = os.path.abspath(os.fspath(path))
+    if os.path.isdir(path):
+        raise InputFileError(f"{flag} {path}: is a directory; pass a file path (e.g. "
+                             f"{os.path.join(path, 'vocab.txt')}).")
+    parent = os.path.dirname(path)
+    while parent and not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if parent and not os.path.isdir(parent):
+        raise InputFileError(f"{flag} {path}: {parent} is a file, not a directory; choose "
+                             "another path.")
+    if parent and not os.access(parent, os.W_OK):
+        raise InputFileError(f"{flag} {path}: no permission to write in {parent}; choose a "
+                             "writable directory.")
 
 
 @contextlib.contextmanager
