@@ -742,12 +742,13 @@ def prepare_pretraining_data(
                f"matched by {input_patterns!r} tokenize to no tokens ({stats['tokens']} tokens; "
                "the text holds only characters the tokenizer drops, such as control or "
                "zero-width characters). Check the files' content and encoding.")
-    if num_val_shards and stats["val_examples"] == 0:
-        refuse(f"no validation examples: validation is drawn by document (--val_fraction "
-               f"{val_fraction} of the documents) and none of the corpus's "
-               f"{stats['documents']} document(s) was drawn. Separate documents with blank "
-               "lines (one sentence per line, a blank line between documents), give more "
-               "documents, or pass --val_fraction 0 (no validation split).")
+    no_validation = bool(num_val_shards) and stats["val_examples"] == 0
+    if no_validation:  # the real cause, not "fewer --num_shards"
+        print(f"prepare: warning: no validation examples: validation is drawn by document "
+              f"(--val_fraction {val_fraction} of the documents) and none of the corpus's "
+              f"{stats['documents']} document(s) was drawn, so the val/ shards are empty. "
+              "Separate documents with blank lines (one sentence per line, a blank line "
+              "between documents), give more documents, or pass --val_fraction 0.")
     if stats["train_examples"] == 0:
         refuse(f"no training examples: all {stats['documents']} document(s) were drawn for "
                f"validation (--val_fraction {val_fraction}, drawn by document). Give more "
@@ -782,7 +783,7 @@ def prepare_pretraining_data(
         # end to end: text bytes processed by this run / wall time (startup, merge included)
         mb_per_s=processed_bytes / 1e6 / seconds if seconds > 0 else 0.0,
     )
-    if stats["empty_shards"]:
+    if stats["empty_shards"] > (num_val_shards if no_validation else 0):
         print(f"prepare: warning: {stats['empty_shards']} shard(s) are empty; use fewer "
               "--num_shards for a corpus this small")
     _write_json(os.path.join(build_dir, STATS), stats)

@@ -258,7 +258,13 @@ def _train(config, runtime, vocab_file, user_callbacks, started):
                                               runtime.process_index)
     manager.cleanup_partial()
     resume_path, resume_state = resume.find_resume_point(config, manager, runtime.strategy)
-    config = resume.settle_config(config, runtime.num_processes, resume_state)
+    inputs = resume.input_fingerprints(config, vocab_file)
+    # a resume of this run (its own --checkpoint_dir) must see the same input files; a start
+    # from another run's checkpoint (--load_from checkpoint) may bring new data
+    own = resume_path is not None and os.path.abspath(resume_path).startswith(
+        os.path.abspath(config.checkpoint_root) + os.sep)
+    config = resume.settle_config(config, runtime.num_processes, resume_state,
+                                  inputs if own else None)
     global_batch = config.per_gpu_batch_size * runtime.num_replicas
     val_batches = _validation_batches(config, global_batch)
     run_name = _run_name(config, runtime, resume_state)
@@ -274,6 +280,7 @@ def _train(config, runtime, vocab_file, user_callbacks, started):
     counter = resume.BatchCounter(consumed)
     saver = _Saver(config, manager, model, run_name, tokenizer, runtime.is_chief, counter,
                    resume_path, resumed_from)
+    saver.inputs = inputs
     fit_callbacks, logger_cb, validation_cb, watchdog = _make_callbacks(
         config, runtime, global_batch, sink, counter, saver, val_ds, val_batches, tokenizer,
         resumed_from, user_callbacks)
@@ -374,7 +381,7 @@ class _Saver:
         from keras_electra.training import resume
 
         path = resume.save(self.manager, self.model, step, self.counter.consumed, self.config,
-                           self.run_name)
+                           self.run_name, getattr(self, "inputs", None))
         self.last_checkpoint.update(path=path, step=step)
         if self.is_chief:
             logger.info("checkpoint %s; presets %s", path, self.export(step))

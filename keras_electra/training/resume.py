@@ -97,12 +97,58 @@ def ordered_callbacks(guard, counter, logger_cb, validation, checkpoint, user, w
 
 
 # ------------------------------------------------------------------ what is saved
-def save(manager, model, step, consumed, config, run_name):
-    """Write checkpoint `step` (data position `consumed`) for `config`'s run; returns its path."""
+def save(manager, model, step, consumed, config, run_name, inputs=None):
+    """Write checkpoint `step` (data position `consumed`) for `config`'s run; returns its path.
+    `inputs` (`input_fingerprints`) is stored so a resume can check the files it depends on."""
     critical = resume_critical(config)
+    extra = {"run_name": run_name, "resume_critical": critical, "config": config.to_dict()}
+    if inputs:
+        extra["inputs"] = inputs
     return manager.save(model, step, consumed, config.seed, checkpointing.config_hash(critical),
-                        extra={"run_name": run_name, "resume_critical": critical,
-                               "config": config.to_dict()})
+                        extra=extra)
+
+
+def input_fingerprints(config, vocab_file):
+    """The input files a resume depends on, fingerprinted: the vocabulary and (with
+    `--unigram_generator`) the token counts by sha256, the training shards by name and size
+    (the data position `batches_consumed` counts batches of exactly these files)."""
+    import os
+
+    from keras_electra.data.pretraining_dataset import list_shard_files
+
+    inputs = {"train_shards": {os.path.basename(path): os.path.getsize(path)
+                               for path in list_shard_files(config.train_path)}}
+    if vocab_file:
+        inputs["vocab_sha256"] = checkpointing.file_sha256(vocab_file)
+    if config.unigram_generator:
+        from keras_electra.training.config import token_counts_path
+
+        inputs["token_counts_sha256"] = checkpointing.file_sha256(
+            token_counts_path(config.train_path))
+    return inputs
+
+
+def check_inputs_unchanged(state, inputs):
+    """ConfigError when a file the checkpoint depends on differs from the one it was trained
+    with (a checkpoint without fingerprints, from an older version, is not checked)."""
+    saved = (state or {}).get("inputs") or {}
+    where = state.get("path", "the checkpoint")
+    names = {"vocab_sha256": "--vocab_file (its sha256)",
+             "token_counts_sha256": "token_counts.tsv (its sha256; --unigram_generator)"}
+    for key, label in names.items():
+        if key in saved and key in inputs and saved[key] != inputs[key]:
+            raise ConfigError(
+                f"cannot resume from {where}: {label} differs from the one the checkpoint was "
+                "trained with. Resume with the original file, or start a new --checkpoint_dir.")
+    if "train_shards" in saved and saved["train_shards"] != inputs.get("train_shards"):
+        ours, theirs = inputs.get("train_shards") or {}, saved["train_shards"]
+        changed = sorted(set(ours) ^ set(theirs)) or sorted(
+            k for k in ours if ours[k] != theirs.get(k))
+        raise ConfigError(
+            f"cannot resume from {where}: the --train_dir shards differ from those the "
+            f"checkpoint was trained on (e.g. {changed[0]}: {theirs.get(changed[0])} bytes then, "
+            f"{ours.get(changed[0])} now), so its data position would point at other examples. "
+            "Resume with the original shards, or start a new --checkpoint_dir.")
 
 
 # ------------------------------------------------------------- where a run starts
@@ -214,13 +260,15 @@ def _learning_rate_at(config, step):
     return float(schedule(step)) if callable(schedule) else float(optimizer.learning_rate)
 
 
-def settle_config(config, num_processes, resume_state):
+def settle_config(config, num_processes, resume_state, inputs=None):
     """`config` with `data_readers` resolved, checked against the checkpoint it resumes; a
     changed learning-rate schedule is said on stderr (and in the log)."""
     config = dataclasses.replace(config, data_readers=resolve_data_readers(
         config, num_processes, resume_state))
     if resume_state is not None:
         check_compatible(config, resume_state)
+        if inputs is not None:
+            check_inputs_unchanged(resume_state, inputs)
         notice = schedule_change_message(config, resume_state)
         if notice:
             import sys
