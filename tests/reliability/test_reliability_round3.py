@@ -510,3 +510,28 @@ def test_resume_refuses_changed_input_files(tmp_path):
     os.remove(os.path.join(train, sorted(os.listdir(train))[1]))
     with pytest.raises(ConfigError, match="shards differ"):
         check_inputs_unchanged(state, input_fingerprints(config, vocab))
+
+
+def test_squad_and_pretrain_outputs_may_not_be_inputs(tmp_path, capsys):
+    from keras_electra import cli
+    from keras_electra.training.finetune import check_squad_outputs
+    from keras_electra.training.squad_config import SquadConfig
+    from keras_electra.utils.errors import UserError
+
+    out = tmp_path / "out"
+    out.mkdir()
+    predict = out / "predictions.json"  # the file `squad` would write its predictions to
+    predict.write_text("{}")
+    config = SquadConfig(output_dir=str(out), predict_file=str(predict),
+                         load_from="checkpoint", checkpoint_path=str(tmp_path))
+    with pytest.raises(UserError, match=r"--output_dir \(predictions.json\) .* is the "
+                                        r"--predict_file"):
+        check_squad_outputs(config)
+    assert predict.read_text() == "{}"
+    train = write_shards(str(tmp_path / "train"), num_examples=16, sequence_length=32,
+                         num_shards=1)
+    rc = cli.main([str(a) for a in _pretrain_args(tmp_path, train)] + ["--export_dir", train])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert f"--export_dir {train} is the --train_dir {train}" in err
+    assert os.listdir(train) == ["pretrain_data.tfrecord-00000-of-00001"]
