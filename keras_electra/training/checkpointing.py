@@ -104,7 +104,7 @@ def checkpoint_dir_lock(directory, worker_index=0):
 
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, f"{LOCK_FILE_PREFIX}{int(worker_index)}")
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)  # the umask decides, as for any file
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -115,6 +115,7 @@ def build_question_answerer(preset="electra_small", load_from="scratch", checkpo
                 task.preprocessor.doc_stride = doc_stride
                 task.preprocessor.max_query_length = max_query_length
             check_max_seq_length(task.backbone, max_seq_length, checkpoint_path)
+            check_vocabulary_fits(task.backbone, task.preprocessor.tokenizer, checkpoint_path)
             return task
         tokenizer = load_tokenizer(checkpoint_path, vocab_file)
         kwargs = {} if dropout is None else {"dropout": dropout}
@@ -153,6 +154,16 @@ def check_max_seq_length(backbone, max_seq_length, source="the model"):
                          f"--max_seq_length <= {backbone.max_sequence_length}")
 
 
+def check_vocabulary_fits(backbone, tokenizer, source="the model"):
+    """ValueError when the tokenizer can produce ids the embedding table does not have (the
+    gather would clamp them silently)."""
+    if tokenizer is not None and tokenizer.vocabulary_size() > backbone.vocabulary_size:
+        raise ValueError(f"{source}: the vocabulary has {tokenizer.vocabulary_size()} tokens "
+                         f"but the model's embedding table only {backbone.vocabulary_size}; "
+                         "ids beyond it would be clamped. Use the vocabulary the model was "
+                         "trained with.")
+
+
 def _check_vocab_file_matches(task, preset, vocab_file):
     """A fine-tuned QA preset carries its tokenizer: `--vocab_file` may only repeat it."""
     if not vocab_file:
@@ -186,6 +197,7 @@ def load_question_answerer(preset, vocab_file=None, head="simple", max_seq_lengt
             if max_seq_length:
                 task.preprocessor.sequence_length = max_seq_length
         check_max_seq_length(task.backbone, task.preprocessor.sequence_length, preset)
+        check_vocabulary_fits(task.backbone, task.preprocessor.tokenizer, preset)
         return task
     if kind == HF:
         return build_question_answerer(load_from="checkpoint", checkpoint_path=preset,
@@ -217,8 +229,9 @@ def _restrict_dataset(dataset, qids):
         for article in dataset if isinstance(article, dict)]
 
 
-SQUAD_OUTPUT_FILES = ("predictions.json", "null_odds.json", "non_null_predictions.json",
-                      "nbest.json", "eval.json", "train.json", "model")
+PREDICT_OUTPUT_FILES = ("predictions.json", "null_odds.json", "non_null_predictions.json",
+                        "nbest.json", "eval.json")
+TRAIN_OUTPUT_FILES = ("train.json", "model")
 
 
 def check_squad_outputs(config):
@@ -235,7 +248,9 @@ def check_squad_outputs(config):
 
         raise InputFileError(f"--output_dir {config.output_dir}: exists and is not a "
                              "directory; choose another path.")
-    for name in SQUAD_OUTPUT_FILES:
+    outputs = ((PREDICT_OUTPUT_FILES if config.predict_file else ())
+               + (TRAIN_OUTPUT_FILES if config.train_file else ()))
+    for name in outputs:  # only what this run writes
         check_output_not_input(os.path.join(config.output_dir, name), inputs,
                                f"--output_dir ({name})", "SQuAD outputs")
 
@@ -348,8 +363,7 @@ def _predict_and_evaluate(task, dev, config, is_chief, verbose):
     evaluation = dict(evaluation)
     if is_chief:
         paths["eval"] = os.path.join(config.output_dir, "eval.json")
-        with open(paths["eval"], "w", encoding="utf-8") as f:
-            json.dump(evaluation, f, indent=2)
+        write_file_atomically(paths["eval"], json.dumps(evaluation, indent=2))
         print(json.dumps(evaluation, indent=2), flush=True)
     return predictions, evaluation, paths
 

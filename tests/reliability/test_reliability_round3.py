@@ -535,3 +535,14 @@ def test_squad_and_pretrain_outputs_may_not_be_inputs(tmp_path, capsys):
     assert rc == 2, err
     assert f"--export_dir {train} is the --train_dir {train}" in err
     assert os.listdir(train) == ["pretrain_data.tfrecord-00000-of-00001"]
+
+
+def test_a_tokenizer_larger_than_the_embedding_table_is_refused(bert_vocab_path):
+    from keras_electra import ElectraBackbone, ElectraTokenizer
+    from keras_electra.training.finetune import check_vocabulary_fits
+
+    backbone = ElectraBackbone(vocabulary_size=500, num_layers=1, num_heads=1, hidden_dim=8,
+                               embedding_dim=8, intermediate_dim=16, max_sequence_length=16)
+    with pytest.raises(ValueError, match="30522 tokens but the model's embedding table only "
+                                         "500"):
+        check_vocabulary_fits(backbone, ElectraTokenizer(str(bert_vocab_path)), "qa")
