@@ -71,6 +71,7 @@ def _shard_with_late_bad_ids(directory, good_max, bad_id, rows=16, length=32):
 
 # ---- silent case 1: out-of-vocabulary ids without a manifest --------------------------------
 
+@pytest.mark.slow
 def test_out_of_vocabulary_ids_without_a_manifest_are_refused_at_start(tmp_path):
     """Shards copied without manifest.json (a SageMaker channel) whose ids exceed --vocab_file:
     refused before the model is built, naming the shard and record (was: exit 0, XLA's gather
@@ -85,6 +86,7 @@ def test_out_of_vocabulary_ids_without_a_manifest_are_refused_at_start(tmp_path)
     assert not os.path.exists(tmp_path / "ckpt" / "worker-0")
 
 
+@pytest.mark.slow
 def test_out_of_vocabulary_ids_later_in_a_shard_are_caught_in_the_pipeline(tmp_path):
     """The start check reads first records; any later record is checked in the tf.data
     pipeline, so no id outside the vocabulary reaches the embedding gather."""
@@ -233,6 +235,7 @@ def test_numeric_flags_are_refused_before_any_work(tmp_path, argv, parts):
     assert not os.path.exists(tmp_path / "out")  # nothing written
 
 
+@pytest.mark.slow
 def test_build_vocab_refuses_a_directory_output_before_learning(tmp_path):
     corpus = tmp_path / "c.txt"
     corpus.write_text("the river flows into the sea\n" * 50)
@@ -269,6 +272,7 @@ def test_answer_input_ids_map_one_to_one(tmp_path):
 
 # ---- weak spots that need a model or data --------------------------------------------------
 
+@pytest.mark.slow
 def test_answer_checks_its_flags_against_the_model(presets, tmp_path):
     """--max_seq_length above the model's positions: one line with the limit (was: ANSI codes
     and Keras wrapper text); --vocab_file for a fine-tuned model: refused unless it is the
@@ -361,6 +365,7 @@ def test_corrupt_token_counts_are_named(tmp_path, content, part):
     assert str(caught.value).startswith(f"{path}: ") and part in str(caught.value)
 
 
+@pytest.mark.slow
 def test_pretrain_unigram_generator_with_short_counts_is_one_line(tmp_path):
     train = write_shards(str(tmp_path / "data" / "train"), num_examples=16,
                          sequence_length=32, num_shards=1)
