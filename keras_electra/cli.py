@@ -56,6 +56,16 @@ def main(argv=None):
         parser.print_help()
         return 2
     user_errors = (UserError, *getattr(args, "user_errors", ()))
+    # every numeric flag finite and in range, before TensorFlow or any file is touched
+    from keras_electra.utils.flag_checks import check_numeric_flags, subparser
+
+    try:
+        check_numeric_flags(subparser(parser, args.command), args, args.command)
+        if getattr(args, "preflight", None):  # a command's checks that need no TensorFlow
+            args.preflight(args)
+    except UserError as error:
+        print(f"keras-electra {args.command}: error: {one_line(error)}", file=sys.stderr)
+        return 2
     if getattr(args, "needs_tensorflow", True):
         # every other command reads or writes through TensorFlow (tf.data, tensorflow-text,
         # SavedModel): import it now, without its known-harmless C++ start-up lines

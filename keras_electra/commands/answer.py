@@ -41,14 +41,21 @@ def register(subparsers):
     parser.add_argument("--no_progress", action="store_true", help="no progress bars")
     # ValueError: not a QA model, or a vocabulary that does not fit it; OSError: h5py cannot
     # read a damaged weights file
-    parser.set_defaults(func=run, user_errors=(ValueError, OSError))
+    parser.set_defaults(func=run, preflight=_preflight, user_errors=(ValueError, OSError))
+
+
+def _preflight(args):
+    """The flags and the whole questions file, before TensorFlow or the model is loaded."""
+    _check(args)
+    if args.input:
+        args.questions = read_questions(args.input)
 
 
 def read_questions(path):
     """`(ids, pairs)` from a JSON-lines file; `InputFileError` naming the file and line."""
     from keras_electra.utils.errors import InputFileError, read_text_file
 
-    ids, pairs = [], []
+    ids, pairs, lines = [], [], {}
     for number, line in enumerate(read_text_file(path, "questions file (JSON lines)")
                                   .splitlines(), start=1):
         if not line.strip():
@@ -63,7 +70,14 @@ def read_questions(path):
                 isinstance(item.get(k), str) and item[k].strip() for k in ("question", "context")):
             raise InputFileError(f"{path}: line {number}: needs non-empty string fields "
                                  "\"question\" and \"context\"")
-        ids.append(str(item.get("id", len(ids))))
+        identifier = str(item.get("id", len(ids)))
+        if identifier in lines:  # one answer line per question: ids must tell them apart
+            raise InputFileError(
+                f"{path}: line {number}: id {identifier!r} is also the id of line "
+                f"{lines[identifier]}; each question needs its own id (answers are written "
+                "one line per question, keyed by id)")
+        lines[identifier] = number
+        ids.append(identifier)
         pairs.append((item["question"], item["context"]))
     if not pairs:
         raise InputFileError(f"{path}: no questions (one JSON object per line)")
@@ -84,6 +98,12 @@ def _check(args):
         raise UserError("--output goes with --input")
     if args.batch_size < 1:
         raise UserError(f"--batch_size {args.batch_size}: must be a positive integer")
+    from keras_electra.utils.output_dirs import check_output_file, check_output_not_input
+
+    check_output_file(args.output, "--output")
+    check_output_not_input(args.output, [("--input", args.input), ("--model", args.model),
+                                         ("--vocab_file", args.vocab_file)],
+                           "--output", "answers")
 
 
 def run(args):
@@ -94,7 +114,7 @@ def run(args):
     _check(args)
     ids = pairs = None
     if args.input:  # read and check the whole file before the model is loaded
-        ids, pairs = read_questions(args.input)
+        ids, pairs = getattr(args, "questions", None) or read_questions(args.input)
     context = args.context
     if args.context_file:
         context = read_text_file(args.context_file, "context file")
@@ -104,6 +124,8 @@ def run(args):
         results = answer_questions(task, pairs, batch_size=args.batch_size,
                                    null_threshold=args.null_threshold,
                                    progress=not args.no_progress)
+        if len(results) != len(ids):  # one answer per question, in order
+            raise RuntimeError(f"{len(results)} answers for {len(ids)} questions")
         lines = "".join(json.dumps({"id": i, **r}, ensure_ascii=False) + "\n"
                         for i, r in zip(ids, results))
         if args.output:

@@ -27,7 +27,19 @@ def register(subparsers):
     add_option(parser, "--out_file", "-o", aliases=["--out-file"], default=None,
                help="write the JSON here too")
     # ValueError: non-finite null odds (`check_null_odds`)
-    parser.set_defaults(func=run, user_errors=(ValueError,), needs_tensorflow=False)
+    parser.set_defaults(func=run, preflight=_check_outputs, user_errors=(ValueError,),
+                        needs_tensorflow=False)
+
+
+def _check_outputs(args):
+    """--out_file: writable, and none of the files it reads."""
+    from keras_electra.utils.output_dirs import check_output_file, check_output_not_input
+
+    check_output_file(args.out_file, "--out_file")
+    check_output_not_input(args.out_file, [("DATA.json", args.data_file),
+                                           ("PREDICTIONS.json", args.pred_file),
+                                           ("--na_prob_file", args.na_prob_file)],
+                           "--out_file", "evaluation")
 
 
 def squad_eval(data_file, pred_file, na_prob_file=None, na_prob_thresh=1.0):
@@ -70,7 +82,8 @@ def run(args):
     text = json.dumps(result, indent=2)
     print(text)
     if args.out_file:
-        with open(args.out_file, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
+        from keras_electra.utils.output_dirs import write_file_atomically
+
+        write_file_atomically(args.out_file, text + "\n")
     sys.stdout.flush()
     return 0

@@ -328,7 +328,9 @@ def write_google_checkpoint(prefix, variables):
         tensors=[tf.constant(np.asarray(variables[n])) for n in names],
     )
     directory = os.path.dirname(os.path.abspath(prefix))
-    with open(os.path.join(directory, "checkpoint"), "w", encoding="utf-8") as f:
-        base = os.path.basename(prefix)
-        f.write(f'model_checkpoint_path: "{base}"\nall_model_checkpoint_paths: "{base}"\n')
+    from keras_electra.utils.output_dirs import write_file_atomically
+
+    base = os.path.basename(prefix)
+    write_file_atomically(os.path.join(directory, "checkpoint"),
+                          f'model_checkpoint_path: "{base}"\nall_model_checkpoint_paths: "{base}"\n')
     return prefix

@@ -575,6 +575,11 @@ def export_backbone_to_hf(backbone, out_dir, model_class="ElectraModel", heads=N
     with open(os.path.join(out_dir, "config.json"), "w", encoding="utf-8") as f:
         json.dump(config, f, indent=2)
     save_file(tensors, os.path.join(out_dir, SAFETENSORS_FILE), metadata={"format": "pt"})
+    # safetensors writes through a private temporary file (mode 0600): give it the umask's
+    # permissions, as every other file here, so another user (a serving container) can read it
+    from keras_electra.utils.output_dirs import apply_umask
+
+    apply_umask(os.path.join(out_dir, SAFETENSORS_FILE))
     if vocabulary is not None:
         if isinstance(vocabulary, str):
             with open(vocabulary, encoding="utf-8") as f:

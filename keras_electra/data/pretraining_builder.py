@@ -493,10 +493,37 @@ def _write_token_counts(path, unit_stats, vocabulary_size):
     os.replace(temporary, path)
 
 
-def read_token_counts(path):
-    """The counts of a `token_counts.tsv` (a list of ints, one per vocab id)."""
-    with open(path) as f:
-        return [int(line) for line in f if line.strip()]
+def read_token_counts(path, vocabulary_size=None):
+    """The counts of a `token_counts.tsv` (a list of ints, one per vocab id).
+
+    Raises `InputFileError` naming the file (and line) when it is not UTF-8 text, a line is not
+    a non-negative integer, every count is zero, or (with `vocabulary_size`) it does not hold
+    one count per vocabulary id.
+    """
+    from keras_electra.utils.errors import InputFileError, read_text_file
+
+    fix = ("re-create it with `keras-electra prepare ... --overwrite` (it writes "
+           "token_counts.tsv beside train/)")
+    counts = []
+    for number, line in enumerate(read_text_file(path, "token counts file").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            count = int(line.strip())
+        except ValueError:
+            count = -1
+        if count < 0:
+            raise InputFileError(f"{path}: line {number}: {line.strip()[:40]!r} is not a "
+                                 f"non-negative integer (one count per vocabulary id); {fix}")
+        counts.append(count)
+    if not counts or not any(counts):
+        raise InputFileError(f"{path}: {'no counts' if not counts else 'every count is 0'}: "
+                             f"a unigram generator cannot sample from it; {fix}")
+    if vocabulary_size is not None and len(counts) != int(vocabulary_size):
+        raise InputFileError(f"{path}: {len(counts)} counts, but the vocabulary has "
+                             f"{vocabulary_size} ids (one count per id; a short or cut file, or "
+                             f"counts of another vocabulary); {fix}")
+    return counts
 
 
 def _summarize(unit_stats, max_seq_length):
@@ -613,6 +640,12 @@ def prepare_pretraining_data(
     if max_seq_length < 5:
         raise ValueError(f"max_seq_length must be >= 5 (G draws targets in [5, max]); got "
                          f"{max_seq_length}")
+    from keras_electra.utils.flag_checks import MAX_POSITIONS
+
+    if max_seq_length > MAX_POSITIONS:
+        raise ValueError(f"max_seq_length {max_seq_length}: must be <= {MAX_POSITIONS}, the "
+                         "positions of any ELECTRA model (G: 128 for Small, 512 for Base/Large); "
+                         "longer examples could never be trained on")
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
     output_dir = os.fspath(output_dir)
@@ -692,16 +725,34 @@ def prepare_pretraining_data(
     done_now = {task[0] for task in todo}
     processed_bytes = sum(s["bytes"] for s in unit_stats if s["unit"] in done_now)
     stats = _summarize(unit_stats, max_seq_length)
-    if stats["documents"] == 0:
+
+    def refuse(message):  # no manifest left: the same command can be rerun after a fix
         shutil.rmtree(work_dir, ignore_errors=True)
         os.remove(os.path.join(build_dir, MANIFEST))
         if build_dir != output_dir:
             shutil.rmtree(build_dir, ignore_errors=True)
-        raise BadInputError(
-            f"empty corpus: the {len(files)} file(s) matched by {input_patterns!r} hold no "
-            f"non-blank lines ({stats['lines']} lines, {stats['bad_lines']} skipped as "
-            f"bad: {BAD_LINE_KINDS})"
-        )
+        raise BadInputError(message)
+
+    if stats["documents"] == 0:
+        refuse(f"empty corpus: the {len(files)} file(s) matched by {input_patterns!r} hold no "
+               f"non-blank lines ({stats['lines']} lines, {stats['bad_lines']} skipped as "
+               f"bad: {BAD_LINE_KINDS})")
+    if stats["examples"] == 0:
+        refuse(f"no examples: the {stats['documents']} document(s) in the {len(files)} file(s) "
+               f"matched by {input_patterns!r} tokenize to no tokens ({stats['tokens']} tokens; "
+               "the text holds only characters the tokenizer drops, such as control or "
+               "zero-width characters). Check the files' content and encoding.")
+    no_validation = bool(num_val_shards) and stats["val_examples"] == 0
+    if no_validation:  # the real cause, not "fewer --num_shards"
+        print(f"prepare: warning: no validation examples: validation is drawn by document "
+              f"(--val_fraction {val_fraction} of the documents) and none of the corpus's "
+              f"{stats['documents']} document(s) was drawn, so the val/ shards are empty. "
+              "Separate documents with blank lines (one sentence per line, a blank line "
+              "between documents), give more documents, or pass --val_fraction 0.")
+    if stats["train_examples"] == 0:
+        refuse(f"no training examples: all {stats['documents']} document(s) were drawn for "
+               f"validation (--val_fraction {val_fraction}, drawn by document). Give more "
+               "documents or a smaller --val_fraction.")
     if stats["bad_lines"]:
         print(f"prepare: warning: skipped {stats['bad_lines']} bad lines ({BAD_LINE_KINDS})")
 
@@ -732,7 +783,7 @@ def prepare_pretraining_data(
         # end to end: text bytes processed by this run / wall time (startup, merge included)
         mb_per_s=processed_bytes / 1e6 / seconds if seconds > 0 else 0.0,
     )
-    if stats["empty_shards"]:
+    if stats["empty_shards"] > (num_val_shards if no_validation else 0):
         print(f"prepare: warning: {stats['empty_shards']} shard(s) are empty; use fewer "
               "--num_shards for a corpus this small")
     _write_json(os.path.join(build_dir, STATS), stats)

@@ -22,6 +22,44 @@ class CorruptRecordError(UserError, ValueError):
     """A TFRecord file is corrupt or truncated (the message names the file)."""
 
 
+class TokenIdError(UserError, ValueError):
+    """A shard holds token ids outside the model's vocabulary (the message names the file)."""
+
+
+# The in-pipeline check's message starts with this, so a driver can turn TensorFlow's
+# InvalidArgumentError into a `TokenIdError` (`token_id_error`).
+TOKEN_ID_MARKER = "keras-electra token id check:"
+
+
+def _out_of_vocabulary(where, token_id, vocabulary_size):
+    return TokenIdError(
+        f"{where}: token id {token_id} is outside the vocabulary of {vocabulary_size} ids "
+        f"(0..{vocabulary_size - 1}): the shards were tokenized with another (larger) "
+        "vocabulary. Pass the vocabulary the shards were built with (--vocab_file), or rebuild "
+        "them with this one: keras-electra prepare ... --vocab_file VOCAB --overwrite")
+
+
+def check_token_ids(path, record, schema_name, vocabulary_size, number=1):
+    """Raise `TokenIdError` naming `path` if a token id of the serialized record is outside
+    `[0, vocabulary_size)` (XLA's gather would clamp it silently)."""
+    from tensorflow.core.example import example_pb2
+
+    values = example_pb2.Example.FromString(record).features.feature[
+        SCHEMAS[schema_name]["token_ids"]].int64_list.value
+    bad = [v for v in values if v < 0 or v >= vocabulary_size]
+    if bad:
+        raise _out_of_vocabulary(f"{path}: record {number}", bad[0], vocabulary_size)
+
+
+def token_id_error(error, file_pattern, vocabulary_size):
+    """The `TokenIdError` for TensorFlow's error from the in-pipeline check, else None."""
+    message = getattr(error, "message", str(error))
+    if TOKEN_ID_MARKER not in message:
+        return None
+    return _out_of_vocabulary(f"shards {file_pattern}: a record read during training",
+                              "out of range", vocabulary_size)
+
+
 def list_shard_files(file_pattern):
     """Sorted shard files for a glob, a comma-separated list of globs, a list, or a directory.
 
@@ -151,19 +189,23 @@ def inspect_record(path, record):
     )
 
 
-def _check_files(files, sequence_length, verify):
-    """Schema and sequence length of the files; with `verify`, read every record (CRC check)."""
+def _check_files(files, sequence_length, verify, vocabulary_size=None):
+    """Schema and sequence length of the files; with `verify`, read every record (CRC check).
+    With `vocabulary_size`, the token ids of the records read are checked against it."""
     schema = None
     for path in files:
         first = None
         records = _records(path, first_only=not verify)
-        for record in records:
-            first = record
+        for number, record in enumerate(records, start=1):
+            if first is None:
+                first = record
+                name, length = inspect_record(path, first)
+            if vocabulary_size is not None:
+                check_token_ids(path, record, name, vocabulary_size, number)
             if not verify:
                 break
         if first is None:
             continue  # an empty shard
-        name, length = inspect_record(path, first)
         if schema is None:
             schema = (name, length, path)
         elif (name, length) != schema[:2]:
@@ -182,13 +224,15 @@ def _check_files(files, sequence_length, verify):
     return schema[0], schema[1]
 
 
-def check_shards(file_pattern, sequence_length=None, verify=False):
+def check_shards(file_pattern, sequence_length=None, verify=False, vocabulary_size=None):
     """`(schema_name, sequence_length)` of the shards; ValueError naming the file if they differ.
 
     Checks the first record of every file (all records with `verify`), so a driver can refuse
-    mismatched shards before it builds a model.
+    mismatched shards before it builds a model; with `vocabulary_size`, also their token ids
+    (`TokenIdError` naming the file and record).
     """
-    return _check_files(list_shard_files(file_pattern), sequence_length, verify)
+    return _check_files(list_shard_files(file_pattern), sequence_length, verify,
+                        vocabulary_size)
 
 
 def _reader_seed(seed, reader):
@@ -276,6 +320,7 @@ def pretraining_dataset(
     shuffle_buffer=1000,
     cycle_length=None,
     verify=True,
+    vocabulary_size=None,
 ):
     """A `tf.data.Dataset` of ElectraBackbone inputs from pretraining TFRecord shards.
 
@@ -321,6 +366,12 @@ def pretraining_dataset(
         cycle_length: files each reader reads concurrently (default `min(4, its files)`, as G).
         verify: read every record of this process's files once up front (CRC check), so a
             corrupt or truncated file is reported by name; False only checks first records.
+        vocabulary_size: int or None. If given, the records checked up front are checked
+            for token ids outside `[0, vocabulary_size)` (`TokenIdError` naming the file), and
+            every batch is checked in the pipeline (a cheap `tf.debugging` assertion whose
+            `InvalidArgumentError` message starts with `TOKEN_ID_MARKER`; `token_id_error`
+            turns it into a `TokenIdError`): ids from another vocabulary never reach the
+            model's embedding gather, which clamps them silently under XLA.
 
     Returns:
         A `tf.data.Dataset` of `{"token_ids", "segment_ids", "padding_mask"}`, int32
@@ -354,7 +405,7 @@ def pretraining_dataset(
                          f"{local_replicas} local replicas")
     mine = [files[r::num_readers] for r in readers]
     schema_name, length = _check_files([f for group in mine for f in group], sequence_length,
-                                       verify)
+                                       verify, vocabulary_size)
     keys = SCHEMAS[schema_name]
     feature_spec = {key: tf.io.FixedLenFeature([length], tf.int64) for key in keys.values()}
 
@@ -374,6 +425,15 @@ def pretraining_dataset(
 
     def parse(records):
         parsed = tf.io.parse_example(records, feature_spec)
+        if vocabulary_size is not None:
+            ids = parsed[keys["token_ids"]]
+            checks = [
+                tf.debugging.assert_less(ids, tf.constant(int(vocabulary_size), tf.int64),
+                                         message=f"{TOKEN_ID_MARKER} id >= {vocabulary_size}"),
+                tf.debugging.assert_non_negative(ids, message=f"{TOKEN_ID_MARKER} id < 0"),
+            ]
+            with tf.control_dependencies(checks):
+                parsed[keys["token_ids"]] = tf.identity(ids)
         return {name: tf.cast(parsed[key], tf.int32) for name, key in keys.items()}
 
     dataset = dataset.map(parse, num_parallel_calls=tf.data.AUTOTUNE)

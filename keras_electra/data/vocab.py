@@ -129,6 +129,11 @@ def build_vocabulary(
             "special tokens; use a larger size (BERT uses 30522)"
         )
     files = expand_input_patterns(input_patterns)
+    if output_path is not None:  # before the learning pass, not after it
+        from keras_electra.utils.output_dirs import check_output_file, check_output_not_input
+
+        check_output_file(output_path, "--output")
+        check_output_not_input(output_path, [("--input", files)], "--output", "vocabulary")
     total_bytes = sum(os.path.getsize(p) for p in files)
     with tqdm(
         total=total_bytes, unit="B", unit_scale=True, desc="build-vocab: counting words",

@@ -107,7 +107,10 @@ def window_starts(num_doc_tokens, max_tokens_for_doc, doc_stride):
 
 
 def is_max_context(spans, span_index, position):
-    """G `_check_is_max_context`: is `spans[span_index]` the best window for `position`."""
+    """G `_check_is_max_context`: is `spans[span_index]` the best window for `position`.
+
+    The reference for one position (it scores every window); `max_context_flags` computes
+    all positions of all windows in linear time with the same result."""
     best_score, best_index = None, None
     for index, (start, length) in enumerate(spans):
         end = start + length - 1
@@ -117,6 +120,40 @@ def is_max_context(spans, span_index, position):
         if best_score is None or score > best_score:
             best_score, best_index = score, index
     return best_index == span_index
+
+
+def max_context_flags(spans):
+    """`token_is_max_context` of every window at once: one bool array per span (its
+    `length` context tokens), equal to `is_max_context(spans, w, start + i)` for each.
+
+    Linear in the context length: a position is only scored against the windows that
+    overlap its own window (found by binary search: `window_starts` gives increasing starts
+    and ends), not against all of them, which made a long context quadratic (a 1 MB context:
+    ~1,600 windows, ~10^9 window checks). Ties go to the first window, as in G's strict `>`.
+    """
+    if not spans:
+        return []
+    starts = np.asarray([start for start, _ in spans], np.int64)
+    lengths = np.asarray([length for _, length in spans], np.int64)
+    ends = starts + lengths - 1
+    ordered = bool(np.all(np.diff(starts) >= 0) and np.all(np.diff(ends) >= 0))
+    flags = []
+    for window, (start, length) in enumerate(spans):
+        if length <= 0:
+            flags.append(np.zeros(0, bool))
+            continue
+        last = start + length - 1
+        if ordered:  # the windows overlapping [start, last]: a contiguous index range
+            low = int(np.searchsorted(ends, start, side="left"))
+            high = int(np.searchsorted(starts, last, side="right"))
+        else:
+            low, high = 0, len(spans)
+        positions = np.arange(start, last + 1, dtype=np.int64)[None, :]
+        s, e, n = starts[low:high, None], ends[low:high, None], lengths[low:high, None]
+        score = np.minimum(positions - s, e - positions) + 0.01 * n
+        score = np.where((positions >= s) & (positions <= e), score, -np.inf)
+        flags.append(low + np.argmax(score, axis=0) == window)
+    return flags
 
 
 def answer_token_span(char_starts, char_ends, answer_start, answer_text):
@@ -181,6 +218,7 @@ def convert_examples_to_features(examples, tokenizer, max_seq_length=384, doc_st
                 f"lower max_query_length (now {max_query_length})")
         spans = window_starts(len(doc_ids), max_tokens_for_doc, doc_stride)
         offset = len(query) + 2
+        flags = max_context_flags(spans)
         for window, (doc_start, length) in enumerate(spans):
             token_ids = np.full(max_seq_length, pad_id, np.int32)
             segment_ids = np.zeros(max_seq_length, np.int32)
@@ -195,8 +233,7 @@ def convert_examples_to_features(examples, tokenizer, max_seq_length=384, doc_st
             segment_ids[offset:offset + length + 1] = 1
             char_start[offset:offset + length] = doc_starts[doc_start:doc_start + length]
             char_end[offset:offset + length] = doc_ends[doc_start:doc_start + length]
-            for i in range(length):
-                max_context[offset + i] = is_max_context(spans, window, doc_start + i)
+            max_context[offset:offset + length] = flags[window]
             padding_mask = np.zeros(max_seq_length, np.int32)
             padding_mask[:offset + length + 1] = 1
 

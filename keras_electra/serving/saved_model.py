@@ -156,7 +156,7 @@ def build_serving_module(task, null_threshold=None):
     import tensorflow as tf
     import tensorflow_text as tf_text
 
-    from keras_electra.squad.postprocess import NULL_THRESHOLDS
+    from keras_electra.squad.postprocess import resolve_null_threshold
 
     if keras.backend.backend() != "tensorflow":
         raise RuntimeError("export to a SavedModel needs KERAS_BACKEND=tensorflow (the "
@@ -172,7 +172,7 @@ def build_serving_module(task, null_threshold=None):
                     doc_stride=int(preprocessor.doc_stride),
                     cls_id=tokenizer.cls_token_id, sep_id=tokenizer.sep_token_id,
                     pad_id=tokenizer.pad_token_id)
-    threshold = NULL_THRESHOLDS[task.head] if null_threshold is None else float(null_threshold)
+    threshold = resolve_null_threshold(task.head, null_threshold)
 
     class QuestionAnswererServing(tf.Module):
         def __init__(self):

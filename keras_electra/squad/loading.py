@@ -67,8 +67,8 @@ def build_question_answerer(preset="electra_small", load_from="scratch", checkpo
       dir with `head="simple"` also brings its `qa_outputs` weights.
     """
     from keras_electra.models.electra_backbone import ElectraBackbone
-    from keras_electra.models.electra_question_answerer import ElectraQuestionAnswerer
     from keras_electra.models.electra_presets import architecture_preset_name
+    from keras_electra.models.electra_question_answerer import ElectraQuestionAnswerer
     from keras_electra.models.electra_question_answerer_preprocessor import (
         ElectraQuestionAnswererPreprocessor,
     )
@@ -95,6 +95,8 @@ def build_question_answerer(preset="electra_small", load_from="scratch", checkpo
                 task.preprocessor.sequence_length = max_seq_length
                 task.preprocessor.doc_stride = doc_stride
                 task.preprocessor.max_query_length = max_query_length
+            check_max_seq_length(task.backbone, max_seq_length, checkpoint_path)
+            check_vocabulary_fits(task.backbone, task.preprocessor.tokenizer, checkpoint_path)
             return task
         tokenizer = load_tokenizer(checkpoint_path, vocab_file)
         kwargs = {} if dropout is None else {"dropout": dropout}
@@ -127,6 +129,40 @@ def build_question_answerer(preset="electra_small", load_from="scratch", checkpo
     return task
 
 
+def check_max_seq_length(backbone, max_seq_length, source="the model"):
+    """ValueError naming the limit when `max_seq_length` exceeds the model's positions."""
+    if max_seq_length is not None and int(max_seq_length) > int(backbone.max_sequence_length):
+        raise ValueError(f"--max_seq_length {max_seq_length} exceeds the "
+                         f"{backbone.max_sequence_length} positions of {source}; pass "
+                         f"--max_seq_length <= {backbone.max_sequence_length}")
+
+
+def check_vocabulary_fits(backbone, tokenizer, source="the model"):
+    """ValueError when the tokenizer can produce ids the embedding table does not have (the
+    gather would clamp them silently)."""
+    if tokenizer is not None and tokenizer.vocabulary_size() > backbone.vocabulary_size:
+        raise ValueError(f"{source}: the vocabulary has {tokenizer.vocabulary_size()} tokens "
+                         f"but the model's embedding table only {backbone.vocabulary_size}; "
+                         "ids beyond it would be clamped. Use the vocabulary the model was "
+                         "trained with.")
+
+
+def _check_vocab_file_matches(task, preset, vocab_file):
+    """A fine-tuned QA preset carries its tokenizer: `--vocab_file` may only repeat it."""
+    if not vocab_file:
+        return
+    from keras_electra.utils.vocab_file import read_vocabulary_file
+
+    given = read_vocabulary_file(vocab_file)
+    own = list(task.preprocessor.tokenizer.get_vocabulary())
+    if given != own:
+        raise ValueError(
+            f"--vocab_file {vocab_file}: {preset} is a fine-tuned model with its own "
+            f"vocabulary ({len(own)} tokens; {len(given)} in --vocab_file, which differs); the "
+            "model answers with the vocabulary it was trained with. Drop --vocab_file (it is "
+            "for a model dir without a vocabulary).")
+
+
 def load_question_answerer(preset, vocab_file=None, head="simple", max_seq_length=None):
     """A ready-to-predict `ElectraQuestionAnswerer` from our QA preset or an HF QA dir."""
     from keras_electra.models.electra_question_answerer_preprocessor import (
@@ -139,8 +175,12 @@ def load_question_answerer(preset, vocab_file=None, head="simple", max_seq_lengt
         if task.preprocessor is None:
             task.preprocessor = ElectraQuestionAnswererPreprocessor(
                 load_tokenizer(preset, vocab_file), sequence_length=max_seq_length or 384)
-        elif max_seq_length:
-            task.preprocessor.sequence_length = max_seq_length
+        else:
+            _check_vocab_file_matches(task, preset, vocab_file)
+            if max_seq_length:
+                task.preprocessor.sequence_length = max_seq_length
+        check_max_seq_length(task.backbone, task.preprocessor.sequence_length, preset)
+        check_vocabulary_fits(task.backbone, task.preprocessor.tokenizer, preset)
         return task
     if kind == HF:
         return build_question_answerer(load_from="checkpoint", checkpoint_path=preset,

@@ -33,6 +33,17 @@ import os
 import numpy as np
 
 NULL_THRESHOLDS = {"electra": -2.75, "simple": 0.0}  # G qa_na_threshold; HF default
+
+
+def resolve_null_threshold(head, null_threshold=None):
+    """The null threshold to use: `null_threshold`, or the head's default. A NaN or infinite
+    threshold is refused (`BadValueError`): NaN would switch the no-answer decision off
+    (every `odds > NaN` is False) and reach the output JSON as a bare `NaN`."""
+    if null_threshold is None:
+        return NULL_THRESHOLDS[head]
+    from keras_electra.utils.flag_checks import finite
+
+    return finite(null_threshold, "--null_threshold")
 N_BEST_SIZE = 20  # G/HF n_best_size
 MAX_ANSWER_LENGTH = 30  # G/HF max_answer_length
 
@@ -115,7 +126,7 @@ def postprocess_predictions(features, outputs, head="electra", n_best_size=N_BES
     """
     if head not in NULL_THRESHOLDS:
         raise ValueError(f"head must be one of {sorted(NULL_THRESHOLDS)}, got {head!r}")
-    threshold = NULL_THRESHOLDS[head] if null_threshold is None else float(null_threshold)
+    threshold = resolve_null_threshold(head, null_threshold)
     candidates_fn = _candidates_electra if head == "electra" else _candidates_simple
     first_key = "answerable_logit" if head == "electra" else "start_logits"
     if first_key not in outputs:
@@ -176,7 +187,8 @@ def write_predictions(result, output_dir):
                         ("non_null_predictions", result.non_null_predictions),
                         ("nbest", result.nbest)):
         path = os.path.join(output_dir, f"{name}.json")
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(value, f, indent=1, ensure_ascii=False)
+        from keras_electra.utils.output_dirs import write_file_atomically
+
+        write_file_atomically(path, json.dumps(value, indent=1, ensure_ascii=False))
         paths[name] = path
     return paths

@@ -252,10 +252,13 @@ def _read_question(qa, context, title, at, q_index, v2, is_training, seen_ids, f
             return None
         found = context[start:start + len(text)] if 0 <= start <= len(context) else ""
         if found != text:
+            occurs = context.find(text)
+            fix = (f"fix answer_start (the text occurs at {occurs})" if occurs >= 0 else
+                   "the text does not occur anywhere in the context: fix the answer text "
+                   "(or the context)")
             fail("answer_mismatch",
                  f"{where}: answer_start {start} does not match text {text!r} "
-                 f"(context has {found!r}); fix answer_start (the text occurs at "
-                 f"{context.find(text)})")
+                 f"(context has {found!r}); {fix}")
             return None
         parsed.append((text, start))
     if is_impossible and parsed:

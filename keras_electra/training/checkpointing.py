@@ -104,7 +104,7 @@ def checkpoint_dir_lock(directory, worker_index=0):
 
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, f"{LOCK_FILE_PREFIX}{int(worker_index)}")
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)  # the umask decides, as for any file
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -210,6 +210,29 @@ def _warn_damaged(path, problem, intact_path):
           f"copy or an overwrite). Skipping it: the newest intact checkpoint is {intact_path}. "
           "Move the damaged one aside or delete it to silence this warning.",
           file=sys.stderr, flush=True)
+
+
+def close_hdf5_files_under(directory):
+    """Close every HDF5 file h5py holds open under `directory` (errors ignored: the disk may
+    be full, and the file is about to be deleted)."""
+    try:
+        import h5py
+    except ImportError:
+        return
+    directory = os.path.abspath(directory) + os.sep
+    for file_id in h5py.h5f.get_obj_ids(types=h5py.h5f.OBJ_FILE):
+        try:
+            name = h5py.h5f.get_name(file_id)
+            name = name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
+            if os.path.abspath(name).startswith(directory):
+                # HDF5 cannot close a file whose metadata it cannot flush (a full disk): it
+                # keeps it open and crashes at exit. Emptying the file first frees its space,
+                # so the close (a few KB of metadata) succeeds; the file is deleted next.
+                os.truncate(name, 0)
+                while file_id.valid:
+                    file_id.close()
+        except Exception:  # noqa: BLE001 - best effort on a failing disk
+            pass
 
 
 class CheckpointManager:
@@ -322,6 +345,18 @@ class CheckpointManager:
         tmp = os.path.join(self.worker_dir, f".tmp-ckpt-{step:010d}-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         os.makedirs(tmp)
+        try:
+            return self._write(model, step, tmp, final, batches_consumed, seed, config_hash,
+                               extra)
+        except BaseException:
+            # A failed write (a full disk) leaves Keras' HDF5 file open in the traceback; HDF5
+            # closing it at interpreter exit crashed the process (exit 139) after the one-line
+            # error. Close it now, and free the space of the partial checkpoint.
+            close_hdf5_files_under(tmp)
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def _write(self, model, step, tmp, final, batches_consumed, seed, config_hash, extra):
         build_optimizer_for(model)  # so optimizer variables are always in the file
         weights_path = os.path.join(tmp, WEIGHTS_FILE)
         model.save_weights(weights_path)

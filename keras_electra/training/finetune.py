@@ -37,6 +37,8 @@ import time
 from keras_electra.squad.answering import predict_features
 from keras_electra.squad.loading import (  # noqa: F401 (re-exported)
     build_question_answerer,
+    check_max_seq_length,
+    check_vocabulary_fits,
     load_question_answerer,
     load_tokenizer,
 )
@@ -71,12 +73,39 @@ def _restrict_dataset(dataset, qids):
         for article in dataset if isinstance(article, dict)]
 
 
+PREDICT_OUTPUT_FILES = ("predictions.json", "null_odds.json", "non_null_predictions.json",
+                        "nbest.json", "eval.json")
+TRAIN_OUTPUT_FILES = ("train.json", "model")
+
+
+def check_squad_outputs(config):
+    """Refuse (before any work) an --output_dir whose outputs would replace an input: a SQuAD
+    file, the checkpoint or vocabulary it reads, or a file it names (`out/predictions.json`
+    given as --predict_file)."""
+    from keras_electra.utils.output_dirs import check_output_not_input
+
+    inputs = [("--train_file", config.train_file), ("--predict_file", config.predict_file),
+              ("--checkpoint_path", config.checkpoint_path),
+              ("--vocab_file", config.vocab_file)]
+    if os.path.exists(config.output_dir) and not os.path.isdir(config.output_dir):
+        from keras_electra.utils.errors import InputFileError
+
+        raise InputFileError(f"--output_dir {config.output_dir}: exists and is not a "
+                             "directory; choose another path.")
+    outputs = ((PREDICT_OUTPUT_FILES if config.predict_file else ())
+               + (TRAIN_OUTPUT_FILES if config.train_file else ()))
+    for name in outputs:  # only what this run writes
+        check_output_not_input(os.path.join(config.output_dir, name), inputs,
+                               f"--output_dir ({name})", "SQuAD outputs")
+
+
 def _read_inputs(config):
     """Validate the options and read (validate) both SQuAD files before any expensive work:
     a malformed dev file must not cost a model build and a fine-tuning run to be noticed."""
     from keras_electra.squad.reader import read_squad
 
     config.validate()
+    check_squad_outputs(config)
     train = dev = None
     if config.train_file:
         train = read_squad(config.train_file, squad_version=config.squad_version,
@@ -178,8 +207,7 @@ def _predict_and_evaluate(task, dev, config, is_chief, verbose):
     evaluation = dict(evaluation)
     if is_chief:
         paths["eval"] = os.path.join(config.output_dir, "eval.json")
-        with open(paths["eval"], "w", encoding="utf-8") as f:
-            json.dump(evaluation, f, indent=2)
+        write_file_atomically(paths["eval"], json.dumps(evaluation, indent=2))
         print(json.dumps(evaluation, indent=2), flush=True)
     return predictions, evaluation, paths
 

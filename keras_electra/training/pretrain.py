@@ -110,7 +110,9 @@ def build_pretrainer(config, tokenizer, architecture=None):
             raise ConfigError(f"--unigram_generator: {path} not found (the train split's token "
                               "counts); re-run `keras-electra prepare` (--overwrite for data "
                               "prepared by an older version).")
-        kwargs["unigram_generator"] = read_token_counts(path)
+        vocabulary_size = (tokenizer.vocabulary_size() if tokenizer is not None
+                           else model_vocabulary_size(config, None))
+        kwargs["unigram_generator"] = read_token_counts(path, vocabulary_size)
     if tokenizer is not None:
         # No preprocessor on the model: Task.fit would map it over our id batches.
         # The tokenizer is saved next to the exported presets instead.
@@ -209,15 +211,43 @@ def pretrain(config=None, callbacks=None, **overrides):
         return _train(config, runtime, vocab_file, list(callbacks or []), started)
 
 
+def model_vocabulary_size(config, vocab_file):
+    """The vocabulary size the model will have: `--vocab_file`'s, else the preset's."""
+    if vocab_file:
+        from keras_electra.utils.vocab_file import read_vocabulary_file
+
+        return len(read_vocabulary_file(vocab_file))
+    from keras_electra.models.electra_presets import ARCHITECTURE_PRESETS
+
+    return ARCHITECTURE_PRESETS[f"electra_{config.model_size}"]["backbone"]["vocabulary_size"]
+
+
 def _check_inputs(config, vocab_file, is_chief):
     """Shards (prepare manifest, schema, sequence length) and output dirs, before any work."""
     from keras_electra.training import pretraining_input as inputs
 
+    vocabulary_size = model_vocabulary_size(config, vocab_file)
     inputs.check_manifest(config.train_path, "--train_dir", vocab_file, config.max_seq_length)
-    inputs.check_shards(config.train_path, config.max_seq_length, "--train_dir")
+    inputs.check_shards(config.train_path, config.max_seq_length, "--train_dir", vocabulary_size)
     if config.val_dir:
         inputs.check_manifest(config.val_path, "--val_dir", vocab_file, config.max_seq_length)
-        inputs.check_shards(config.val_path, config.max_seq_length, "--val_dir")
+        inputs.check_shards(config.val_path, config.max_seq_length, "--val_dir", vocabulary_size)
+    if config.unigram_generator:  # its counts, before any model is built
+        from keras_electra.data.pretraining_builder import read_token_counts
+        from keras_electra.training.config import token_counts_path
+
+        read_token_counts(token_counts_path(config.train_path), vocabulary_size)
+    from keras_electra.utils.output_dirs import check_output_not_input
+
+    inputs = [("--train_dir", config.train_path), ("--val_dir", config.val_path),
+              ("--vocab_file", vocab_file), ("--checkpoint_path", config.checkpoint_path)]
+    for path, flag in ((config.checkpoint_root, "--checkpoint_dir"),
+                       (config.log_path, "--log_dir"), (config.export_root, "--export_dir")):
+        try:
+            check_output_not_input(path, inputs, flag, "checkpoints, logs and presets",
+                                   refuse=("is", "is inside"))
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
     _check_output_dir(config.checkpoint_root, "--checkpoint_dir")
     if is_chief:
         _check_output_dir(config.log_path, "--log_dir")
@@ -240,7 +270,13 @@ def _train(config, runtime, vocab_file, user_callbacks, started):
                                               runtime.process_index)
     manager.cleanup_partial()
     resume_path, resume_state = resume.find_resume_point(config, manager, runtime.strategy)
-    config = resume.settle_config(config, runtime.num_processes, resume_state)
+    inputs = resume.input_fingerprints(config, vocab_file)
+    # a resume of this run (its own --checkpoint_dir) must see the same input files; a start
+    # from another run's checkpoint (--load_from checkpoint) may bring new data
+    own = resume_path is not None and os.path.abspath(resume_path).startswith(
+        os.path.abspath(config.checkpoint_root) + os.sep)
+    config = resume.settle_config(config, runtime.num_processes, resume_state,
+                                  inputs if own else None)
     global_batch = config.per_gpu_batch_size * runtime.num_replicas
     val_batches = _validation_batches(config, global_batch)
     run_name = _run_name(config, runtime, resume_state)
@@ -249,17 +285,27 @@ def _train(config, runtime, vocab_file, user_callbacks, started):
     resumed_from, consumed = resume.restore(model, resume_path, runtime.strategy,
                                             runtime.process_index, run_name)
     remaining = resume.remaining_updates(config, resumed_from)
-    train_ds, val_ds = _make_datasets(config, runtime, global_batch, consumed, val_batches)
+    train_ds, val_ds = _make_datasets(config, runtime, global_batch, consumed, val_batches,
+                                      int(model.backbone.vocabulary_size))
 
     sink = cb._Sink(config.log_path, run_name, is_chief=runtime.is_chief)
     counter = resume.BatchCounter(consumed)
     saver = _Saver(config, manager, model, run_name, tokenizer, runtime.is_chief, counter,
                    resume_path, resumed_from)
+    saver.inputs = inputs
     fit_callbacks, logger_cb, validation_cb, watchdog = _make_callbacks(
         config, runtime, global_batch, sink, counter, saver, val_ds, val_batches, tokenizer,
         resumed_from, user_callbacks)
-    logs = _fit(model, train_ds, config, fit_callbacks, logger_cb, watchdog, remaining,
-                resumed_from, consumed)
+    try:
+        logs = _fit(model, train_ds, config, fit_callbacks, logger_cb, watchdog, remaining,
+                    resumed_from, consumed)
+    except Exception as error:  # the in-pipeline token id check: one line naming the shards
+        from keras_electra.data.pretraining_dataset import token_id_error
+
+        converted = token_id_error(error, config.train_path, model.backbone.vocabulary_size)
+        if converted is None:
+            raise
+        raise converted from None
     final_step = cb.to_int(model.optimizer.iterations)
     saver.final(final_step)
     sink.close()
@@ -317,15 +363,17 @@ def _build_model(config, runtime, tokenizer, architecture=None):
     return model
 
 
-def _make_datasets(config, runtime, global_batch, consumed, val_batches):
+def _make_datasets(config, runtime, global_batch, consumed, val_batches, vocabulary_size=None):
     """(training stream `consumed` global batches in, validation batches or None)."""
     from keras_electra.training import pretraining_input as inputs
 
     layout = (global_batch, config.data_readers, runtime.num_processes, runtime.process_index)
-    train_ds = inputs.train_dataset(config, runtime.strategy, *layout, skip_batches=consumed)
+    train_ds = inputs.train_dataset(config, runtime.strategy, *layout, skip_batches=consumed,
+                                    vocabulary_size=vocabulary_size)
     val_ds = None
     if val_batches:
-        val_ds = inputs.validation_dataset(config, runtime.strategy, *layout, val_batches)
+        val_ds = inputs.validation_dataset(config, runtime.strategy, *layout, val_batches,
+                                           vocabulary_size=vocabulary_size)
     return train_ds, val_ds
 
 
@@ -345,7 +393,7 @@ class _Saver:
         from keras_electra.training import resume
 
         path = resume.save(self.manager, self.model, step, self.counter.consumed, self.config,
-                           self.run_name)
+                           self.run_name, getattr(self, "inputs", None))
         self.last_checkpoint.update(path=path, step=step)
         if self.is_chief:
             logger.info("checkpoint %s; presets %s", path, self.export(step))

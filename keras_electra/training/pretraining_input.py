@@ -17,23 +17,48 @@ readers (`--data_readers`).
 """
 
 from keras_electra.training.config import ConfigError
+from keras_electra.utils.flag_checks import MAX_POSITIONS
 
 
-def check_shards(path, sequence_length, flag):
-    """Schema and length of every shard's first record; ConfigError naming the file if wrong."""
+def check_shards(path, sequence_length, flag, vocabulary_size=None):
+    """Schema and length of every shard's first record (and its token ids against
+    `vocabulary_size`, whatever metadata is present); ConfigError naming the file if wrong."""
     from keras_electra.data.pretraining_dataset import check_shards as check
     from keras_electra.data.pretraining_dataset import list_shard_files
 
     try:
-        schema, length = check(path, None)
+        schema, length = check(path, None, vocabulary_size=vocabulary_size)
     except (ValueError, FileNotFoundError) as error:
         raise ConfigError(f"{flag}: {error}") from None
+    if length > MAX_POSITIONS:
+        raise ConfigError(
+            f"{flag}: {list_shard_files(path)[0]}: examples have length {length}, more than "
+            f"the {MAX_POSITIONS} positions of any ELECTRA model; no model can train on them. "
+            f"Prepare the data again with --max_seq_length <= {MAX_POSITIONS} (G: 128 for "
+            "Small, 512 for Base/Large).")
     if length != sequence_length:
         raise ConfigError(
             f"{flag}: {list_shard_files(path)[0]}: examples have length {length}, but "
             f"--max_seq_length is {sequence_length}; pass --max_seq_length {length} (or "
             f"prepare the data with --max_seq_length {sequence_length}).")
     return schema, length
+
+
+def rebuild_command(inputs, vocab_file, folder, sequence_length):
+    """The `prepare` command that rebuilds `folder` (one `--input` per file: the flag takes
+    one value and is repeated; many files of one directory as one quoted glob)."""
+    import os
+    import shlex
+
+    files = [entry[0] if isinstance(entry, (list, tuple)) else entry for entry in inputs]
+    if len(files) > 4 and len({os.path.dirname(f) for f in files}) == 1:
+        files = [os.path.join(os.path.dirname(files[0]), "*")]
+    given = " ".join(f"--input {shlex.quote(f)}" for f in files) or "--input CORPUS"
+    if sequence_length is None or int(sequence_length) > MAX_POSITIONS:
+        sequence_length = 128
+    return (f"keras-electra prepare {given} --vocab_file {shlex.quote(vocab_file or 'VOCAB')} "
+            f"--output_dir {shlex.quote(folder)} --max_seq_length {sequence_length} "
+            "--overwrite")
 
 
 def check_manifest(path, flag, vocab_file, sequence_length):
@@ -59,9 +84,7 @@ def check_manifest(path, flag, vocab_file, sequence_length):
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ConfigError(f"{flag}: {manifest_path} is not a readable prepare manifest "
                           f"({error}); re-create the shards with `keras-electra prepare`.") from None
-    inputs = " ".join(p for p, _ in config.get("inputs", [])[:3]) or "CORPUS"
-    rebuild = (f"keras-electra prepare --input {inputs} --vocab_file {vocab_file or 'VOCAB'} "
-               f"--output_dir {folder} --max_seq_length {sequence_length} --overwrite")
+    rebuild = rebuild_command(config.get("inputs", []), vocab_file, folder, sequence_length)
     if not manifest.get("complete", False):
         raise ConfigError(f"{flag}: {manifest_path} says `prepare` did not finish; its shards may "
                           f"be partial. Run it again: {rebuild}")
@@ -93,6 +116,11 @@ def check_manifest(path, flag, vocab_file, sequence_length):
                 f"{config['vocab_sha256'][:12]}..., {vocab_file}: {ours[:12]}...). Pass the "
                 f"vocabulary the shards were built with, or rebuild them: {rebuild}")
     saved_length = config.get("max_seq_length")
+    if saved_length is not None and int(saved_length) > MAX_POSITIONS:
+        raise ConfigError(
+            f"{flag}: the shards were built with --max_seq_length {saved_length} "
+            f"({manifest_path}), more than the {MAX_POSITIONS} positions of any ELECTRA model; "
+            f"no model can train on them. Rebuild them: {rebuild}")
     if saved_length is not None and int(saved_length) != int(sequence_length):
         raise ConfigError(
             f"{flag}: the shards were built with --max_seq_length {saved_length} ({manifest_path}) "
@@ -112,8 +140,9 @@ def _build(strategy, make):
 
 
 def train_dataset(config, strategy, global_batch, num_readers, num_processes, process_index,
-                  skip_batches=0):
-    """The training stream (repeated, seeded shuffle), `skip_batches` global batches in."""
+                  skip_batches=0, vocabulary_size=None):
+    """The training stream (repeated, seeded shuffle), `skip_batches` global batches in; with
+    `vocabulary_size`, every batch's token ids are checked in the pipeline."""
     from keras_electra.data.pretraining_dataset import pretraining_dataset
 
     def make(context):
@@ -121,7 +150,8 @@ def train_dataset(config, strategy, global_batch, num_readers, num_processes, pr
             config.train_path, global_batch, config.max_seq_length, shuffle=True, repeat=True,
             seed=config.seed, num_readers=num_readers, num_processes=num_processes,
             process_index=process_index, input_context=context, skip_batches=skip_batches,
-            shuffle_buffer=max(1, config.shuffle_buffer), verify=False)
+            shuffle_buffer=max(1, config.shuffle_buffer), verify=False,
+            vocabulary_size=vocabulary_size)
 
     try:
         return _build(strategy, make)
@@ -151,7 +181,7 @@ def validation_batches(config, global_batch, num_readers):
 
 
 def validation_dataset(config, strategy, global_batch, num_readers, num_processes,
-                       process_index, num_batches):
+                       process_index, num_batches, vocabulary_size=None):
     """The first `num_batches` global batches of the validation shards, in file order, cached.
 
     No CRC pass here: `validation_batches` has just read every record to count them.
@@ -162,7 +192,8 @@ def validation_dataset(config, strategy, global_batch, num_readers, num_processe
         return pretraining_dataset(
             config.val_path, global_batch, config.max_seq_length, shuffle=False, repeat=False,
             num_readers=num_readers, num_processes=num_processes, process_index=process_index,
-            input_context=context, num_batches=num_batches, verify=False).cache()
+            input_context=context, num_batches=num_batches, verify=False,
+            vocabulary_size=vocabulary_size).cache()
 
     try:
         return _build(strategy, make)

@@ -99,16 +99,62 @@ def ordered_callbacks(guard, counter, logger_cb, validation, checkpoint, user, w
 
 
 # ------------------------------------------------------------------ what is saved
-def save(manager, model, step, consumed, config, run_name):
-    """Write checkpoint `step` (data position `consumed`) for `config`'s run; returns its path."""
+def save(manager, model, step, consumed, config, run_name, inputs=None):
+    """Write checkpoint `step` (data position `consumed`) for `config`'s run; returns its path.
+    `inputs` (`input_fingerprints`) is stored so a resume can check the files it depends on."""
     from keras_electra.training import init_from
 
     critical = resume_critical(config)
     extra = {"run_name": run_name, "resume_critical": critical, "config": config.to_dict()}
+    if inputs:
+        extra["inputs"] = inputs
     if config.init_from:  # a rerun builds this architecture, never reading the source again
         extra["architecture"] = init_from.architecture_of(model)
     return manager.save(model, step, consumed, config.seed, checkpointing.config_hash(critical),
                         extra=extra)
+
+
+def input_fingerprints(config, vocab_file):
+    """The input files a resume depends on, fingerprinted: the vocabulary and (with
+    `--unigram_generator`) the token counts by sha256, the training shards by name and size
+    (the data position `batches_consumed` counts batches of exactly these files)."""
+    import os
+
+    from keras_electra.data.pretraining_dataset import list_shard_files
+
+    inputs = {"train_shards": {os.path.basename(path): os.path.getsize(path)
+                               for path in list_shard_files(config.train_path)}}
+    if vocab_file:
+        inputs["vocab_sha256"] = checkpointing.file_sha256(vocab_file)
+    if config.unigram_generator:
+        from keras_electra.training.config import token_counts_path
+
+        inputs["token_counts_sha256"] = checkpointing.file_sha256(
+            token_counts_path(config.train_path))
+    return inputs
+
+
+def check_inputs_unchanged(state, inputs):
+    """ConfigError when a file the checkpoint depends on differs from the one it was trained
+    with (a checkpoint without fingerprints, from an older version, is not checked)."""
+    saved = (state or {}).get("inputs") or {}
+    where = state.get("path", "the checkpoint")
+    names = {"vocab_sha256": "--vocab_file (its sha256)",
+             "token_counts_sha256": "token_counts.tsv (its sha256; --unigram_generator)"}
+    for key, label in names.items():
+        if key in saved and key in inputs and saved[key] != inputs[key]:
+            raise ConfigError(
+                f"cannot resume from {where}: {label} differs from the one the checkpoint was "
+                "trained with. Resume with the original file, or start a new --checkpoint_dir.")
+    if "train_shards" in saved and saved["train_shards"] != inputs.get("train_shards"):
+        ours, theirs = inputs.get("train_shards") or {}, saved["train_shards"]
+        changed = sorted(set(ours) ^ set(theirs)) or sorted(
+            k for k in ours if ours[k] != theirs.get(k))
+        raise ConfigError(
+            f"cannot resume from {where}: the --train_dir shards differ from those the "
+            f"checkpoint was trained on (e.g. {changed[0]}: {theirs.get(changed[0])} bytes then, "
+            f"{ours.get(changed[0])} now), so its data position would point at other examples. "
+            "Resume with the original shards, or start a new --checkpoint_dir.")
 
 
 # ------------------------------------------------------------- where a run starts
@@ -145,11 +191,35 @@ def resolve_data_readers(config, num_processes, resume_state=None):
     return readers
 
 
+# settings whose None means "the preset's value": `--mask_prob 0.15` given explicitly equals
+# the default it resolves to, and must not be refused as a change
+PRESET_DEFAULTS = {"mask_prob": ("pretraining", "mask_prob"),
+                   "generator_hidden_size": ("generator_hidden_size",),
+                   "generator_layers": ("generator_layers",)}
+
+
+def _effective(key, value, model_size):
+    """`value` with None resolved to the preset's default for `key` (when it has one)."""
+    if value is not None or key not in PRESET_DEFAULTS or not model_size:
+        return value
+    from keras_electra.models.electra_presets import ARCHITECTURE_PRESETS
+
+    found = ARCHITECTURE_PRESETS.get(f"electra_{model_size}")
+    for part in PRESET_DEFAULTS[key]:
+        if not isinstance(found, dict) or part not in found:
+            return value
+        found = found[part]
+    return found
+
+
 def check_compatible(config, state):
     """ConfigError naming each `RESUME_CRITICAL` setting that differs from the checkpoint's."""
     saved = state.get("resume_critical") or {}
     current = resume_critical(config)
-    changed = {k: (saved[k], current[k]) for k in saved if k in current and saved[k] != current[k]}
+    size = current.get("model_size")
+    changed = {k: (saved[k], current[k]) for k in saved if k in current
+               and _effective(k, saved[k], saved.get("model_size", size))
+               != _effective(k, current[k], size)}
     if changed:
         details = ", ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in changed.items())
         raise ConfigError(
@@ -157,12 +227,60 @@ def check_compatible(config, state):
             "original settings, or a new --checkpoint_dir to start another run.")
 
 
-def settle_config(config, num_processes, resume_state):
-    """`config` with `data_readers` resolved, checked against the checkpoint it resumes."""
+# settings that define the learning-rate schedule: changing them on resume moves the lr
+SCHEDULE_SETTINGS = ("total_steps", "warmup_steps", "learning_rate", "end_learning_rate",
+                     "learning_rate_decay_power", "schedule")
+
+
+def schedule_change_message(config, state):
+    """A one-line notice when the resumed run's learning-rate schedule differs from the
+    checkpoint's (e.g. a larger --total_steps), with the lr before and after at the resumed
+    step; None when it is the same."""
+    saved = (state or {}).get("config") or {}
+    changed = [k for k in SCHEDULE_SETTINGS
+               if k in saved and hasattr(config, k) and saved[k] != getattr(config, k)]
+    if not changed:
+        return None
+    step = int(state.get("step", 0))
+    details = ", ".join(f"--{k} {saved[k]} -> {getattr(config, k)}" for k in changed)
+    try:
+        before, after = (_learning_rate_at(c, step) for c in (
+            dataclasses.replace(config, **{k: saved[k] for k in changed}), config))
+        jump = f"; the learning rate at step {step} goes from {before:.3g} to {after:.3g}"
+    except Exception:  # noqa: BLE001 - the notice must not stop a resume
+        jump = ""
+    return (f"keras-electra: resuming at step {step} with another learning-rate schedule "
+            f"than the checkpoint's ({details}){jump}. To continue the original schedule, "
+            "pass the original values.")
+
+
+def _learning_rate_at(config, step):
+    from keras_electra.optimizers import create_optimizer
+
+    optimizer = create_optimizer(
+        config.learning_rate, config.total_steps, config.warmup_steps,
+        config.end_learning_rate, config.learning_rate_decay_power, config.weight_decay,
+        optimizer=config.optimizer, schedule=config.resolved_schedule,
+        gradient_accumulation_steps=config.gradient_accumulation_steps)
+    schedule = getattr(optimizer, "learning_rate_schedule", None)
+    return float(schedule(step)) if callable(schedule) else float(optimizer.learning_rate)
+
+
+def settle_config(config, num_processes, resume_state, inputs=None):
+    """`config` with `data_readers` resolved, checked against the checkpoint it resumes; a
+    changed learning-rate schedule is said on stderr (and in the log)."""
     config = dataclasses.replace(config, data_readers=resolve_data_readers(
         config, num_processes, resume_state))
     if resume_state is not None:
         check_compatible(config, resume_state)
+        if inputs is not None:
+            check_inputs_unchanged(resume_state, inputs)
+        notice = schedule_change_message(config, resume_state)
+        if notice:
+            import sys
+
+            logger.warning(notice)
+            print(notice, file=sys.stderr, flush=True)
     return config
 
 

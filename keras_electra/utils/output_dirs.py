@@ -44,6 +44,77 @@ def _overlap(out_dir, source):
     return None
 
 
+def _same_file(a, b):
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_output_not_input(output, inputs, output_flag, what="output",
+                           refuse=("is", "is inside", "contains")):
+    """Refuse an output path that is, is inside, or contains one of the inputs.
+
+    Args:
+        output: the path the command will write (a file or a directory).
+        inputs: `[(flag, path or list of paths)]` the command reads; None, remote handles
+            (`scheme://`) and paths that do not exist are ignored.
+        output_flag: how to name `output` in the message (e.g. "--output").
+        what: what the command writes there (for the message).
+        refuse: which overlaps to refuse (a command that only adds files to a directory
+            may leave "contains" out).
+
+    Raises:
+        InputFileError: one line naming both flags and paths (symlinks and hard links
+            resolved), before anything is read or written.
+    """
+    if output is None:
+        return
+    output = os.fspath(output)
+    for flag, paths in inputs:
+        if paths is None:
+            continue
+        for path in ([paths] if isinstance(paths, (str, os.PathLike)) else paths):
+            if path is None or "://" in str(path) or not os.path.exists(path):
+                continue
+            path = os.fspath(path)
+            overlap = "is" if _same_file(output, path) else _overlap(output, path)
+            if overlap is None:
+                continue
+            overlap = {"is": "is", "is the input": "is", "is inside the input": "is inside",
+                       "contains the input": "contains"}[overlap]
+            if overlap not in refuse:
+                continue
+            raise InputFileError(
+                f"{output_flag} {output} {overlap} the {flag} {path}: writing the {what} "
+                f"would replace what is being read. Choose an {output_flag} path that is not "
+                "an input.")
+
+
+def check_output_file(path, flag):
+    """Refuse, before any work, an output file path that cannot be written: an existing
+    directory, a parent that is a file, or a parent without write permission.
+
+    Raises:
+        InputFileError: one line naming `flag` and the path.
+    """
+    if path is None:
+        return
+    path = os.path.abspath(os.fspath(path))
+    if os.path.isdir(path):
+        raise InputFileError(f"{flag} {path}: is a directory; pass a file path (e.g. "
+                             f"{os.path.join(path, 'vocab.txt')}).")
+    parent = os.path.dirname(path)
+    while parent and not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if parent and not os.path.isdir(parent):
+        raise InputFileError(f"{flag} {path}: {parent} is a file, not a directory; choose "
+                             "another path.")
+    if parent and not os.access(parent, os.W_OK):
+        raise InputFileError(f"{flag} {path}: no permission to write in {parent}; choose a "
+                             "writable directory.")
+
+
 @contextlib.contextmanager
 def staged_output_dir(out_dir, sources=(), flag="output directory", marker="config.json"):
     """Yield a fresh staging directory; on success it replaces `out_dir` atomically.
@@ -92,6 +163,41 @@ def staged_output_dir(out_dir, sources=(), flag="output directory", marker="conf
         os.replace(out_dir, old)
     os.replace(staging, out_dir)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def current_umask():
+    """The process's umask (read without changing it where /proc allows)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def apply_umask(path, directory_mode=0o777, file_mode=0o666):
+    """Give `path` (a file, or a directory tree) the permissions a plain `open()` /
+    `os.makedirs` would have: `0666 & ~umask` for files, `0777 & ~umask` for directories.
+
+    For files written by libraries that create them through a private temporary file (mode
+    0600: safetensors, `tempfile`), so every file the package writes has the same permissions.
+    """
+    mask = current_umask()
+    if os.path.isdir(path) and not os.path.islink(path):
+        os.chmod(path, directory_mode & ~mask)
+        for folder, dirs, files in os.walk(path):
+            for name in dirs:
+                os.chmod(os.path.join(folder, name), directory_mode & ~mask)
+            for name in files:
+                if not os.path.islink(os.path.join(folder, name)):
+                    os.chmod(os.path.join(folder, name), file_mode & ~mask)
+    elif os.path.isfile(path) and not os.path.islink(path):
+        os.chmod(path, file_mode & ~mask)
+    return path
 
 
 def write_file_atomically(path, text):

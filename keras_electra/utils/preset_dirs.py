@@ -88,8 +88,19 @@ def preset_kind(preset):
         return HF
     if config is not None and config.get("registered_name") == KERAS_HUB_REGISTERED_NAME:
         return KERAS_HUB
-    task = _read_json(os.path.join(preset, "task.json"))
-    if task is not None and "ElectraQuestionAnswerer" in task.get("registered_name", ""):
+    task_path = os.path.join(preset, "task.json")
+    task = _read_json(task_path)
+    if os.path.isfile(task_path) and (task is None or not isinstance(
+            task.get("registered_name"), str) or not isinstance(task.get("class_name"), str)):
+        from keras_electra.utils.errors import InputFileError
+
+        raise InputFileError(
+            f"{task_path}: not a Keras task file: it needs a JSON object with the task's class "
+            "(\"class_name\" and \"registered_name\", e.g. "
+            "\"keras_electra>ElectraQuestionAnswerer\"); the file is damaged or was edited. "
+            "Re-save the model (`keras-electra squad` writes OUTPUT_DIR/model) or restore the "
+            "file.")
+    if task is not None and "ElectraQuestionAnswerer" in task["registered_name"]:
         return QA_TASK
     return None
 
