@@ -45,7 +45,7 @@ RULES = {
     "evaluation": dict(package=_MIDDLE, top=_MODEL_STACK, inner=()),
     "root": dict(package=_MIDDLE, top=(), inner=()),
     "training": dict(package=_MIDDLE + ("root", "serving"), top=_MODEL_STACK,
-                     inner=("tensorflow", "tensorflow_text", "jax", "tqdm", "yaml")),
+                     inner=("tensorflow", "tensorflow_text", "jax", "tqdm", "yaml", "h5py")),
     "serving": dict(package=_MIDDLE + ("root", "training"), top=_MODEL_STACK,
                     inner=("tensorflow", "tensorflow_text")),
     "commands": dict(package=_BELOW_ENTRY, top=(), inner=ANY),
