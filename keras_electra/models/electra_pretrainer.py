@@ -7,9 +7,9 @@ from keras import ops
 from keras_hub.layers import MaskedLMHead
 from keras_hub.models import Task
 
+import keras_electra.models.electra_objectives as objectives
 from keras_electra.models import electra_backend_utils as backend_utils
 from keras_electra.models import electra_masking as masking
-from keras_electra.models import electra_objectives as objectives
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.models.electra_layers import electra_kernel_initializer, gelu_exact
 from keras_electra.models.electra_preset_loaders import get_preset_loader
