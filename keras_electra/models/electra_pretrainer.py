@@ -4,11 +4,11 @@ import copy
 import os
 
 import keras
-import numpy as np
 from keras import ops
 from keras_hub.layers import MaskedLMHead
 from keras_hub.models import Task
 
+import keras_electra.models.electra_objectives as objectives
 from keras_electra.models import electra_backend_utils as backend_utils
 from keras_electra.models import electra_masking as masking
 from keras_electra.models.electra_backbone import ElectraBackbone
@@ -75,97 +75,49 @@ class ElectraDiscriminatorHead(keras.layers.Layer):
         return config
 
 
+def _special_token_ids(preprocessor, **given):
+    """{"cls", "sep", "mask", "pad"} ids: as given, else the preprocessor's tokenizer's, else
+    BERT's 101, 102, 103, 0."""
+    tokenizer = getattr(preprocessor, "tokenizer", None)
+    defaults = {"cls": 101, "sep": 102, "mask": 103, "pad": 0}
+    return {key: int(given[key] if given[key] is not None else
+                     getattr(tokenizer, f"{key}_token_id") if tokenizer is not None
+                     else defaults[key]) for key in defaults}
+
+
 @keras.saving.register_keras_serializable(package="keras_electra")
 class ElectraPretrainer(Task):
     """ELECTRA pretraining: a generator (MLM) and a discriminator (replaced-token detection).
 
-    Exactly G (`run_pretraining.py`, `pretrain/pretrain_helpers.py`):
-
-    * The generator backbone is built on the discriminator's embedding block
-      (word, position, token-type embeddings and their LayerNorm are shared;
-      each model keeps its own `embeddings_project`). The generator head is
-      Dense -> GELU -> LayerNorm -> logits through the tied word embeddings +
-      its own output bias, evaluated only at the masked positions.
-    * Dynamic masking every step: candidates exclude padding, [CLS], [SEP],
-      [MASK]; N = int((p + 0.005) S) slots, max(1, min(N, round(real * p)))
-      of them used; positions drawn uniformly with replacement; 85% -> [MASK],
-      15% unchanged, never a random token; position 0 never written.
-    * Fake tokens: Gumbel-max sampling at `temperature` over the full
-      vocabulary, stop-gradient; label = sampled != original.
-
-    G's objective switches (defaults = G's ELECTRA): `generator_layers`
-    (generator depth as a fraction of the discriminator's), `disallow_correct`
-    (the original token's logit -1000 before sampling), `untied_generator_embeddings`
-    (the generator gets its own embedding block), `uniform_generator` (fakes drawn
-    uniformly: the generator's logits are zeroed), `unigram_generator` (the paper's
-    unigram ablation: fakes drawn from the corpus' token frequencies), `electric`
-    (G's `electric_objective`, Clark et al. 2020, see below).
-    * Loss = `gen_weight` * MLM cross-entropy (mean over masked slots) +
-      `disc_weight` * sigmoid cross-entropy (mean over real tokens). Both
-      means are over the *global* batch, so the loss and gradients are the
-      same on 1 device or N replicas.
-    * Random streams are stateless functions of (`seed`, step counter,
-      global example index): the same draws on 1 device or N replicas for
-      the same global batch, and reproduced after a resume because the step
-      counter is saved with the weights.
-
-    On the TensorFlow backend `fit` uses a custom train step that XLA-compiles
-    only forward + backward (`xla=True`); the gradient all-reduce and the
-    optimizer run outside XLA, which is what works under tf.distribute on CPU
-    and GPU. On JAX, `fit` uses Keras' own jit-compiled step.
+    Exactly G (`run_pretraining.py`, `pretrain/pretrain_helpers.py`); `forward` is one
+    ELECTRA step: G's masking, the generator, Gumbel sampling, the discriminator, the
+    weighted losses. What G's ELECTRA does in detail is in `models/electra_objectives/
+    electra.py`; each objective variant is a module beside it, chosen at construction.
+    On the TensorFlow backend `fit` uses a custom train step that XLA-compiles only forward
+    + backward (`xla=True`, `models/electra_tf_train_step.py`); on JAX, Keras' own
+    jit-compiled step.
 
     Args:
         backbone: `ElectraBackbone`, the discriminator.
-        generator_config: dict of `ElectraBackbone` arguments for the
-            generator (sizes only; its embedding block is the discriminator's).
-            Default: G's generator with `generator_hidden_size` of H.
-        generator_hidden_size: float. Used when `generator_config` is None.
-        generator_layers: float. Generator depth as a fraction of the
-            discriminator's (G `generator_layers`); used when `generator_config`
-            is None.
+        generator_config: dict of `ElectraBackbone` arguments for the generator (sizes
+            only; its embedding block is the discriminator's). Default: G's generator.
+        generator_hidden_size: float. The generator's width as a fraction of the
+            discriminator's (G, 0.25); used when `generator_config` is None.
+        generator_layers: float. Generator depth as a fraction of the discriminator's
+            (G `generator_layers`); used when `generator_config` is None.
         disallow_correct: bool. G's switch: never sample the original token.
-        untied_generator_embeddings: bool. G's switch: the generator has its own
-            embedding block (and its MLM head its own tied word embeddings).
-        uniform_generator: bool. G's switch: fakes uniform over the vocabulary.
+        untied_generator_embeddings: bool. G's switch: the generator has its own embedding
+            block (and its MLM head its own tied word embeddings).
+        uniform_generator: bool. G's switch: fakes uniform over the vocabulary
+            (`electra_objectives/uniform.py`).
         unigram_generator: None, or the training split's token counts (`vocabulary_size`
-            numbers, e.g. `prepare`'s `token_counts.tsv`; kept in the config, so a saved
-            preset is self-contained). The ELECTRA paper's unigram-generator ablation:
-            fakes are drawn (Gumbel-max, at `temperature`) from log(count / total), with
-            [CLS], [SEP], [MASK], [PAD] and ids of count 0 at probability 0. Like
-            `uniform_generator` here (and G's), the distribution *replaces* the generator:
-            the generator's logits are multiplied by 0 and the unigram log-probabilities
-            added, so its MLM loss is the unigram model's cross-entropy (a constant; an id
-            of probability 0 counts as log(1e-12)), the generator gets zero gradients, and
-            `gen_accuracy` is that of always predicting the most frequent token.
-            `disallow_correct` composes; excludes `uniform_generator` and `electric`.
-        electric: bool. G's `electric_objective` with its `two_tower_generator` (Clark et
-            al. 2020, "Pre-Training Transformers as Energy-Based Cloze Models"), as
-            `run_pretraining.py` does it:
-            the generator is a two-tower cloze model, a left-to-right (`generator`,
-            causal attention) and a right-to-left (`generator_rtl`, anti-causal) tower of
-            the generator's size, both on the shared embedding block (own blocks with
-            `untied_generator_embeddings`), run on the *unmasked* input; position i's
-            representation is [ltr output at i-1, rtl output at i+1] (G's `roll`, which
-            wraps around at the ends: positions 0 and S-1 are never candidates), so its
-            prediction never sees token i. The cloze head (Dense -> GELU -> LayerNorm ->
-            tied word embeddings + bias) gives log q(. | context) at every position; the
-            generator loss is its cross-entropy averaged over all candidate positions
-            (real tokens except [CLS]/[SEP]/[MASK]/[PAD]), times `gen_weight`. Masked
-            positions are drawn as for ELECTRA, fakes sampled from q at them
-            (`disallow_correct` composes); every written position is labelled noise
-            (1), even when the sample equals the original (G: `labels = masked`). The
-            discriminator's logit gets the NCE correction
-            `+ stop_gradient(log q(x_i | context)) + log(mask_prob / (1 - mask_prob))`,
-            x_i the token of the corrupted input at every position, before the usual
-            sigmoid cross-entropy (`disc_logits` and the disc metrics are the corrected
-            logits, as G's). Metrics: `gen_loss` is the cloze loss (all candidates),
-            `gen_accuracy` the cloze model's at the masked positions. Excludes
-            `uniform_generator`, `unigram_generator`, `gdes` (none of them in G's Electric).
-        gdes: bool. Gradient-disentangled embedding sharing (DeBERTa-v3): only the
-            MLM loss updates the shared word table; the RTD loss updates the
-            discriminator's residual table (`models.electra_layers.GdesEmbedding`).
-            `export_discriminator` / `discriminator.save_to_preset` write the folded
-            table, a plain `ElectraBackbone`.
+            numbers): the paper's unigram-generator ablation (`electra_objectives/
+            unigram.py`). Excludes `uniform_generator`.
+        electric: bool. G's `electric_objective` (Clark et al. 2020) with its two-tower
+            cloze generator (`electra_objectives/electric.py`). Excludes
+            `uniform_generator`, `unigram_generator`, `gdes`.
+        gdes: bool. Gradient-disentangled embedding sharing, DeBERTa-v3
+            (`electra_objectives/gdes.py`). Excludes `untied_generator_embeddings`.
         preprocessor: optional `ElectraPretrainerPreprocessor` for raw text.
         mask_prob: float. 0.15 (0.25 for large).
         gen_weight, disc_weight: floats. Loss weights, G 1.0 and 50.0.
@@ -201,65 +153,32 @@ class ElectraPretrainer(Task):
                  disallow_correct=False, untied_generator_embeddings=False,
                  uniform_generator=False, gdes=False, unigram_generator=None, electric=False,
                  **kwargs):
-        if not isinstance(backbone, ElectraBackbone):
-            raise TypeError(
-                "ElectraPretrainer: `backbone` must be a keras_electra ElectraBackbone "
-                f"(the discriminator); got {type(backbone).__name__}."
-            )
-        if not 0.0 < mask_prob < 1.0:
-            raise ValueError(f"ElectraPretrainer: mask_prob must be in (0, 1); got {mask_prob}.")
+        objectives.check_arguments(backbone, mask_prob, gdes, untied_generator_embeddings,
+                                   uniform_generator, unigram_generator, electric)
         if generator_config is None:
             generator_config = generator_config_from(backbone, generator_hidden_size,
                                                      generator_layers)
         generator_config = _clean_generator_config(generator_config, backbone)
-        if gdes and untied_generator_embeddings:
-            raise ValueError("ElectraPretrainer: gdes shares the generator's embedding block "
-                             "with the discriminator; it cannot be combined with "
-                             "untied_generator_embeddings=True.")
-        if unigram_generator is not None and uniform_generator:
-            raise ValueError("ElectraPretrainer: unigram_generator and uniform_generator both "
-                             "choose the fakes' distribution; use one of them.")
-        if electric and (uniform_generator or unigram_generator is not None or gdes):
-            raise ValueError("ElectraPretrainer: electric (G's electric_objective) samples from "
-                             "its two-tower cloze generator and uses no GDES; it cannot be "
-                             "combined with uniform_generator, unigram_generator or gdes.")
-        if unigram_generator is not None and len(unigram_generator) != backbone.vocabulary_size:
-            raise ValueError(
-                f"ElectraPretrainer: unigram_generator has {len(unigram_generator)} counts; "
-                f"the vocabulary has {backbone.vocabulary_size} ids.")
         if gdes:
-            backbone = _gdes_discriminator(backbone)
+            backbone = objectives.gdes_discriminator(backbone, _backbone_args(backbone))
         shared_embeddings = (backbone.embeddings.base if backbone.token_residual
                              else backbone.embeddings)
-        tokenizer = getattr(preprocessor, "tokenizer", None)
-        special = {
-            "cls": cls_token_id, "sep": sep_token_id, "mask": mask_token_id, "pad": pad_token_id,
-        }
-        defaults = {"cls": 101, "sep": 102, "mask": 103, "pad": 0}
-        for key in special:
-            if special[key] is None:
-                special[key] = (
-                    getattr(tokenizer, f"{key}_token_id") if tokenizer is not None
-                    else defaults[key]
-                )
-            special[key] = int(special[key])
+        special = _special_token_ids(preprocessor, cls=cls_token_id, sep=sep_token_id,
+                                     mask=mask_token_id, pad=pad_token_id)
+        if unigram_generator is not None:
+            unigram_generator = [_plain_number(c) for c in unigram_generator]
+        objective = objectives.objective_for(uniform_generator, unigram_generator, electric,
+                                             special_ids=list(special.values()))
 
         # === Layers ===
         self.backbone = backbone
         self.preprocessor = preprocessor
-        self.generator = ElectraBackbone(
-            **generator_config, dtype=backbone.dtype_policy, name="generator",
+        # Electric: `generator` is the cloze model's left-to-right tower, `generator_rtl` its
+        # right-to-left one (G `generator_rtl`); None otherwise.
+        self.generator, self.generator_rtl = objective.build_generators(
+            generator_config, dtype=backbone.dtype_policy,
             embeddings=None if untied_generator_embeddings else shared_embeddings,
-            **({"attention_direction": "ltr"} if electric else {}),
         )
-        # Electric: the cloze model's right-to-left tower (G `generator_rtl`).
-        self.generator_rtl = None
-        if electric:
-            self.generator_rtl = ElectraBackbone(
-                **generator_config, dtype=backbone.dtype_policy, name="generator_rtl",
-                embeddings=None if untied_generator_embeddings else shared_embeddings,
-                attention_direction="rtl",
-            )
         self.generator_head = MaskedLMHead(
             token_embedding=self.generator.token_embedding,
             intermediate_activation=gelu_exact,
@@ -275,6 +194,7 @@ class ElectraPretrainer(Task):
         super().__init__(**kwargs)
 
         # === Config ===
+        self.objective = objective  # the variant's strategy (models/electra_objectives/)
         self.generator_config = generator_config
         self.generator_hidden_size = generator_hidden_size
         self.generator_layers = float(generator_layers)
@@ -283,20 +203,15 @@ class ElectraPretrainer(Task):
         self.uniform_generator = bool(uniform_generator)
         self.gdes = bool(gdes)
         self.electric = bool(electric)
-        self.unigram_generator = (None if unigram_generator is None
-                                  else [_plain_number(c) for c in unigram_generator])
-        self._unigram_logits = (None if unigram_generator is None else masking.unigram_logits(
-            self.unigram_generator, [special[k] for k in ("cls", "sep", "mask", "pad")]))
+        self.unigram_generator = unigram_generator
         self.mask_prob = float(mask_prob)
         self.gen_weight = float(gen_weight)
         self.disc_weight = float(disc_weight)
         self.temperature = float(temperature)
         self.seed = int(seed)
         self.xla = bool(xla)
-        self.cls_token_id = special["cls"]
-        self.sep_token_id = special["sep"]
-        self.mask_token_id = special["mask"]
-        self.pad_token_id = special["pad"]
+        self.cls_token_id, self.sep_token_id, self.mask_token_id, self.pad_token_id = (
+            special.values())
 
         # === State ===
         # Steps taken; every random stream of a step is a function of it, so
@@ -317,10 +232,8 @@ class ElectraPretrainer(Task):
 
         # Build the heads now so the model is complete before fit (needed by
         # BackupAndRestore and for save/load of every variable).
-        # (Electric: the cloze head reads both towers' outputs, concatenated.)
         self.generator_head.build(
-            (None, None, self.generator.hidden_dim * (2 if electric else 1)), (None, None)
-        )
+            (None, None, self.generator.hidden_dim * objective.towers), (None, None))
         self.discriminator_head.build((None, None, backbone.hidden_dim))
         self.built = True
 
@@ -444,111 +357,60 @@ class ElectraPretrainer(Task):
         }
 
     def normalizers(self, inputs):
-        """Global-batch denominators of the two losses (sum of MLM weights, real tokens)."""
-        padding_mask = inputs["padding_mask"]
+        """Global-batch denominators of the two losses (sum of generator-loss weights, real
+        tokens)."""
         sequence_length = _static_length(inputs["token_ids"])
         n = masking.max_predictions_per_seq(sequence_length, self.mask_prob)
-        if self.electric:  # the cloze loss is averaged over every candidate position
-            mlm_weight = ops.sum(self._cloze_weights(inputs["token_ids"], padding_mask))
-        else:
-            mlm_weight = ops.sum(ops.cast(
-                masking.num_to_predict(padding_mask, self.mask_prob, n), "float32"))
-        real_tokens = ops.sum(ops.cast(padding_mask, "float32"))
+        mlm_weight = self.objective.generator_weight_sum(self, inputs, n)
+        real_tokens = ops.sum(ops.cast(inputs["padding_mask"], "float32"))
         return backend_utils.cross_replica_sum(ops.stack([mlm_weight, real_tokens]))
 
     def _ignore_ids(self):
         return (self.sep_token_id, self.cls_token_id, self.mask_token_id, self.pad_token_id)
 
-    def _cloze_weights(self, token_ids, padding_mask):
-        """Electric's cloze-loss weights: 1.0 at candidate positions (G `get_candidates_mask`)."""
-        return ops.cast(masking.candidates_mask(ops.cast(token_ids, "int32"), padding_mask,
-                                                self._ignore_ids()), "float32")
-
     def cloze_logits(self, token_ids, segment_ids, padding_mask, training=False):
         """Electric's two-tower cloze model (G `TwoTowerClozeTransformer` +
         `_get_cloze_outputs`): `[B, S, V]` float32 logits of q(. | context) at every position,
-        from the unmasked input; position i sees the ltr tower at i-1 and the rtl tower at
-        i+1 (G's `roll`, wrapping around at the ends), never token i."""
-        tower_inputs = {"token_ids": token_ids, "segment_ids": segment_ids,
-                        "padding_mask": padding_mask}
-        ltr = self.generator(tower_inputs, training=training)["sequence_output"]
-        rtl = self.generator_rtl(tower_inputs, training=training)["sequence_output"]
-        # G roll(ltr, -1): [ltr[S-1], ltr[0], ..., ltr[S-2]]; roll(rtl, 1): [rtl[1], ..., rtl[0]]
-        ltr = ops.concatenate([ltr[:, -1:, :], ltr[:, :-1, :]], axis=1)
-        rtl = ops.concatenate([rtl[:, 1:, :], rtl[:, :1, :]], axis=1)
-        sequence_length = _static_length(token_ids)
-        every_position = ops.broadcast_to(
-            ops.arange(sequence_length, dtype="int32")[None, :], ops.shape(token_ids))
-        return ops.cast(self.generator_head(ops.concatenate([ltr, rtl], axis=-1),
-                                            mask_positions=every_position), "float32")
+        from the unmasked input (`models/electra_objectives/electric.py`)."""
+        _static_length(token_ids)
+        return objectives.electric.cloze_logits(self, token_ids, segment_ids, padding_mask, training)
 
     def forward(self, inputs, noise, normalizers=None, training=False):
-        """One ELECTRA step from explicit noise; returns every intermediate and the losses."""
-        token_ids = ops.cast(inputs["token_ids"], "int32")
-        segment_ids = ops.cast(inputs["segment_ids"], "int32")
-        padding_mask = ops.cast(inputs["padding_mask"], "int32")
+        """One ELECTRA step from explicit noise; returns every intermediate and the losses.
+
+        G `run_pretraining.PretrainingModel`. `self.objective` (a variant's strategy) gives
+        the generator's distribution at the masked positions, the generator loss and the
+        correction of the discriminator's logits; everything else is the same for all.
+        `normalizers`: the global denominators (`normalizers()`); None: this batch's own.
+        """
+        ids = {key: ops.cast(inputs[key], "int32")
+               for key in ("token_ids", "segment_ids", "padding_mask")}
+        padding_mask = ids["padding_mask"]
+        # G `pretrain_helpers.mask`: dynamic masking (85% [MASK], 15% unchanged)
         masked = masking.mask_tokens(
-            token_ids, padding_mask, noise["position_noise"], noise["mask_noise"],
+            ids["token_ids"], padding_mask, noise["position_noise"], noise["mask_noise"],
             self.mask_prob, ignore_ids=self._ignore_ids(), mask_token_id=self.mask_token_id,
         )
-        extra = {}
-        if self.electric:
-            # G electric: the cloze model reads the unmasked input; its logits at the masked
-            # positions are the generator's (sampling, MLM metrics)
-            cloze_log_probs = ops.log_softmax(
-                self.cloze_logits(token_ids, segment_ids, padding_mask, training), axis=-1)
-            gen_logits = ops.take_along_axis(
-                cloze_log_probs, masked["positions"][:, :, None], axis=1)
-        else:
-            generator_output = self.generator(
-                {"token_ids": masked["masked_ids"], "segment_ids": segment_ids,
-                 "padding_mask": padding_mask}, training=training,
-            )["sequence_output"]
-            gen_logits = ops.cast(
-                self.generator_head(generator_output, mask_positions=masked["positions"]),
-                "float32")
-        if self.uniform_generator:
-            # G `uniform_generator`: zero logits, so fakes are uniform over the vocabulary and
-            # the MLM loss is the constant log V (times 0 keeps the generator's gradients
-            # defined, all zero, instead of absent)
-            gen_logits = gen_logits * 0.0
-        if self._unigram_logits is not None:
-            # the unigram generator replaces the generator's distribution, as above
-            gen_logits = gen_logits * 0.0 + ops.convert_to_tensor(self._unigram_logits)[None, None]
+        # the generator, then G `sample_from_softmax` (Gumbel-max) and `_get_fake_data`
+        gen_logits, state = self.objective.generator_logits(self, ids, masked, training)
         sampled_ids = masking.gumbel_argmax(
             ops.stop_gradient(gen_logits), noise["gumbel_noise"], self.temperature,
             disallow=masked["masked_lm_ids"] if self.disallow_correct else None,
         )
         corrupted_ids, labels = masking.replace_tokens(
             masked["masked_ids"], masked["positions"], masked["masked_lm_ids"], sampled_ids,
-            updated_only=self.electric,
+            updated_only=self.objective.labels_updated_only,
         )
+        # the discriminator (G `_get_discriminator_output`)
         discriminator_output = self.backbone(
-            {"token_ids": corrupted_ids, "segment_ids": segment_ids,
+            {"token_ids": corrupted_ids, "segment_ids": ids["segment_ids"],
              "padding_mask": padding_mask}, training=training,
         )["sequence_output"]
         disc_logits = ops.cast(self.discriminator_head(discriminator_output), "float32")
-        if self.electric:
-            # G `_get_discriminator_output`, electric_objective: the NCE correction
-            log_q = ops.stop_gradient(ops.squeeze(
-                ops.take_along_axis(cloze_log_probs, corrupted_ids[:, :, None], axis=-1), -1))
-            extra["disc_log_q"] = log_q
-            disc_logits = disc_logits + log_q + float(
-                np.log(self.mask_prob / (1.0 - self.mask_prob)))
-
-        # Losses (G `_get_masked_lm_output` / `_get_cloze_outputs`, `_get_discriminator_output`).
-        if self.electric:  # cloze loss at every candidate position of the unmasked input
-            weights = self._cloze_weights(token_ids, padding_mask)
-            nll = -ops.squeeze(
-                ops.take_along_axis(cloze_log_probs, token_ids[:, :, None], axis=-1), -1)
-        else:
-            weights = masked["masked_lm_weights"]
-            log_probs = ops.log_softmax(gen_logits, axis=-1)
-            if self._unigram_logits is not None:  # an id of probability 0 costs log(1e-12)
-                log_probs = ops.maximum(log_probs, float(np.log(1e-12)))
-            nll = -ops.squeeze(
-                ops.take_along_axis(log_probs, masked["masked_lm_ids"][:, :, None], axis=-1), -1
-            )
+        disc_logits, extra = self.objective.correct_discriminator(
+            self, disc_logits, corrupted_ids, state)
+        # the weighted losses, means over the global batch
+        weights, nll = self.objective.generator_nll(self, ids, masked, gen_logits, state)
         token_weights = ops.cast(padding_mask, "float32")
         bce = masking.sigmoid_cross_entropy_with_logits(disc_logits, ops.cast(labels, "float32"))
         gen_sum = ops.sum(weights * nll)
@@ -745,40 +607,6 @@ def _plain_number(value):
     """A count as a JSON-friendly int (float if it is not a whole number)."""
     value = float(value)
     return int(value) if value.is_integer() else value
-
-
-def _gdes_discriminator(backbone):
-    """The GDES discriminator for `backbone`.
-
-    A plain `backbone` is rebuilt with `token_residual=True` on its own embedding block (which
-    the generator then shares) and keeps its encoder weights, so a given discriminator keeps
-    what it has learned; the residual starts at zero (GDES). The rebuild restores Python's and
-    numpy's random states afterwards (Keras draws initializer seeds from them), so every
-    layer built after it gets the same initial weights as without GDES: same seed, same
-    start. A GDES backbone (a saved pretrainer being loaded) is returned as it is.
-    """
-    import random
-
-    import numpy as np
-
-    if backbone.token_residual:
-        return backbone
-    python_state, numpy_state = random.getstate(), np.random.get_state()
-    try:
-        discriminator = ElectraBackbone(
-            **_backbone_args(backbone), embeddings=backbone.embeddings, token_residual=True,
-            dtype=backbone.dtype_policy, name=backbone.name,
-        )
-    finally:
-        random.setstate(python_state)
-        np.random.set_state(numpy_state)
-    pairs = list(zip(backbone.transformer_layers, discriminator.transformer_layers))
-    if backbone.embeddings_project is not None:
-        pairs.append((backbone.embeddings_project, discriminator.embeddings_project))
-    for source, destination in pairs:
-        for a, b in zip(source.weights, destination.weights):
-            b.assign(a.value)
-    return discriminator
 
 
 def generator_config_from(backbone, generator_hidden_size=0.25, generator_layers=1.0):
