@@ -18,7 +18,6 @@ load_preset_heads("ckpt/presets/run-step100-discriminator")  # {"discriminator":
 
 import os
 
-import keras
 import numpy as np
 
 HEADS_FILE = "electra_heads.npz"
@@ -90,5 +89,6 @@ def assign_head_weights(layer, kind, weights):
 
 def get_head_weights(layer, kind):
     """Read a head layer's weights into the dict format of `assign_head_weights`."""
+    import keras  # here, not at import time: `import keras_electra` loads no TensorFlow
     return {key: np.asarray(keras.ops.convert_to_numpy(_resolve_attr(layer, attr).value))
             for key, attr in HEAD_ATTRIBUTES[kind].items()}

@@ -27,7 +27,6 @@ import math
 import os
 from dataclasses import dataclass, field, fields
 
-from keras_electra.optimizers import schedule_problems
 from keras_electra.utils.cli_options import options_from_args, str2bool
 from keras_electra.utils.errors import UserError, read_text_file
 
@@ -333,6 +332,10 @@ class PretrainConfig:
              f"--max_seq_length {self.max_seq_length}: must be in [8, 512] "
              "(the position table has 512 rows).")
         # the learning-rate schedule's numbers: one check, in optimizers/ (as the optimizer runs it)
+        # (imported here: optimizers/ imports keras, and the CLI imports this module before
+        # TensorFlow, which it imports quietly)
+        from keras_electra.optimizers import schedule_problems
+
         problems += schedule_problems(self.learning_rate, self.total_steps, self.warmup_steps,
                                       self.end_learning_rate, self.learning_rate_decay_power,
                                       flags=True)

@@ -258,8 +258,9 @@ def _learning_rate_at(config, step):
     from keras_electra.optimizers import create_optimizer
 
     optimizer = create_optimizer(
-        config.learning_rate, config.total_steps, config.warmup_steps,
-        config.end_learning_rate, config.learning_rate_decay_power, config.weight_decay,
+        config.learning_rate, total_steps=config.total_steps, warmup_steps=config.warmup_steps,
+        end_learning_rate=config.end_learning_rate,
+        decay_power=config.learning_rate_decay_power, weight_decay=config.weight_decay,
         optimizer=config.optimizer, schedule=config.resolved_schedule,
         gradient_accumulation_steps=config.gradient_accumulation_steps)
     schedule = getattr(optimizer, "learning_rate_schedule", None)
