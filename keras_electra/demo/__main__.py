@@ -5,7 +5,6 @@ import sys
 
 from keras_electra.demo.settings import DemoSettings, parse_args
 
-
 DEPENDENCIES = {"matplotlib": "the report's plots"}  # beyond the runtime requirements
 
 

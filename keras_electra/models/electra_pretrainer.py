@@ -10,11 +10,11 @@ from keras_hub.models import Task
 
 from keras_electra.models import electra_backend_utils as backend_utils
 from keras_electra.models import electra_masking as masking
+from keras_electra.models import electra_task_inputs as task_inputs
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.models.electra_layers import electra_kernel_initializer, gelu_exact
 from keras_electra.models.electra_preset_loaders import get_preset_loader
 from keras_electra.models.electra_presets import ARCHITECTURE_PRESETS, generator_config
-from keras_electra.models import electra_task_inputs as task_inputs
 from keras_electra.models.electra_pretrainer_preprocessor import ElectraPretrainerPreprocessor
 from keras_electra.utils.preset_dirs import HF, preset_kind
 

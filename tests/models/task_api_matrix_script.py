@@ -2,7 +2,8 @@
 
 Every (task, dtype, call) of: ElectraQuestionAnswerer (both heads) and ElectraPretrainer x
 float32 / mixed_bfloat16 x predict / fit / evaluate, on tiny models and raw strings. Prints
-one `OK task dtype call` line per cell, then `MATRIX-OK <backend>`; argv[1]: a vocab.txt.
+one `OK task dtype call` line per cell, then `MATRIX-OK <backend>`; argv[1]: a vocab.txt;
+argv[2:] (optional, for debugging): run only these `task:dtype` rows, e.g. `pretrainer:float32`.
 """
 
 import sys
@@ -76,9 +77,13 @@ def run_pretrainer(tokenizer, dtype):
     print("OK pretrainer", dtype, "evaluate", flush=True)
 
 
+only = set(sys.argv[2:])
 tokenizer = ElectraTokenizer(vocab_path)
 for dtype in ("float32", "mixed_bfloat16"):
     for head in ("simple", "electra"):
-        run_question_answerer(tokenizer, dtype, head)
-    run_pretrainer(tokenizer, dtype)
-print("MATRIX-OK", keras.backend.backend())
+        if not only or f"qa-{head}:{dtype}" in only:
+            run_question_answerer(tokenizer, dtype, head)
+    if not only or f"pretrainer:{dtype}" in only:
+        run_pretrainer(tokenizer, dtype)
+if not only:
+    print("MATRIX-OK", keras.backend.backend())

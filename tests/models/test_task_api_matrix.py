@@ -19,7 +19,7 @@ def _run_matrix(backend, vocab_path):
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
     proc = subprocess.run([sys.executable, str(HERE / "task_api_matrix_script.py"),
                            str(vocab_path)], env=env, capture_output=True, text=True,
-                          timeout=900)
+                          timeout=1800)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     lines = set(proc.stdout.splitlines())
     assert [c for c in CELLS if c not in lines] == []

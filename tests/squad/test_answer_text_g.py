@@ -10,11 +10,10 @@ models; a few paragraphs get double spaces, zero-width characters and CJK text.
 
 import unicodedata
 
+import g_squad_reference as G
 import numpy as np
 import pytest
-
 from conftest import tiny_question_answerer
-import g_squad_reference as G
 
 MAX_SEQ, STRIDE, MAX_QUERY = 64, 24, 16
 
