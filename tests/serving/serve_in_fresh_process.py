@@ -16,6 +16,6 @@ outputs = serve(question=tf.constant([p[0] for p in pairs]),
                 context=tf.constant([p[1] for p in pairs]))
 assert not [m for m in sys.modules if m.startswith("keras_electra")], "keras_electra imported"
 # string outputs (the WordPieces) as fixed-width bytes: np.load reads them without pickle
-np.savez(out_path, **{k: v.numpy().astype(bytes) if v.dtype == tf.string else v.numpy()
+np.savez(out_path, **{k: np.asarray(v.numpy()).astype(bytes) if v.dtype == tf.string else v.numpy()
                       for k, v in outputs.items()})
 print("served", len(pairs), "questions ->", outputs["example_index"].shape[0], "windows")
