@@ -55,15 +55,17 @@ def fit_arguments(x, y, sample_weight, batch_size, kwargs):
 
     In-memory inputs with `shuffle=True` (Keras' default) become a `tf.data.Dataset` shuffled
     every epoch and batched by `batch_size` (default 32); `shuffle` goes on as False. Without
-    a shuffle, or for datasets, the arguments pass unchanged (`shuffle` dropped for datasets,
-    whose order is theirs).
+    a shuffle the arguments pass unchanged; a `tf.data.Dataset` keeps its own order
+    (`shuffle=False` goes on, so Keras does not warn that it ignores its default `True`).
     """
     check_batched(x)
     kwargs = dict(kwargs)
     shuffle = kwargs.pop("shuffle", True)
-    if _is_tf_dataset(x) or not _is_in_memory(x) or kwargs.get("validation_split"):
-        if not _is_tf_dataset(x):
-            kwargs["shuffle"] = shuffle
+    if _is_tf_dataset(x):  # its order is its own: Keras' default shuffle=True only warns
+        kwargs["shuffle"] = False
+        return x, y, sample_weight, batch_size, kwargs
+    if not _is_in_memory(x) or kwargs.get("validation_split"):
+        kwargs["shuffle"] = shuffle
         return x, y, sample_weight, batch_size, kwargs
     if not shuffle:
         kwargs["shuffle"] = False

@@ -64,6 +64,9 @@ def test_fit_on_lists_shuffles_every_epoch_without_a_warning(bert_vocab_path):
     # shuffle=False keeps the order and hands the lists to keras-hub as they are
     same = fit_arguments(texts, None, None, 4, {"shuffle": False})
     assert same[0] is texts and same[4] == {"shuffle": False}
+    # a dataset keeps its order, and Keras gets shuffle=False (its default True only warns)
+    assert fit_arguments(dataset, None, None, None, {"epochs": 2})[4] == {"epochs": 2,
+                                                                          "shuffle": False}
 
     model = _tiny_pretrainer(bert_vocab_path)
     with warnings.catch_warnings():
