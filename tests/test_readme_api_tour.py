@@ -69,9 +69,13 @@ def test_api_tour_runs_literally_quietly_and_answers(tmp_path, squad_sample_path
                           capture_output=True, text=True, timeout=1500)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     assert "Skipping variable loading" not in proc.stdout + proc.stderr
-    answer = proc.stdout.strip().splitlines()[-1]
+    line = proc.stdout.strip().splitlines()[-1]
     context = "ELECTRA, a pretraining method, detects replaced tokens."
-    assert answer and not answer.startswith("no answer") and answer in context, answer
+    # a model fine-tuned for 2 steps on tiny data may say "no answer" (G's head, threshold
+    # -2.75); the text it prints is still a real span of the context, never G's "empty"
+    answer = re.fullmatch(r"no answer \(best span: '(.*)'\)", line)
+    answer = answer.group(1) if answer else line
+    assert answer and answer != "empty" and answer in context, line
     # whole words: the answer neither starts nor ends inside a word of the context
     start = context.index(answer)
     end = start + len(answer)
