@@ -159,7 +159,8 @@ def run_ours(args, config, raw, num_questions):
     features = features_of(raw)
     outputs = {k: np.asarray(v, dtype="float32" if v.dtype.kind == "f" else v.dtype)
                for k, v in forward(features).items()}
-    answers = postprocess_predictions(features, outputs, head=head).predictions
+    answers = postprocess_predictions(features, outputs, head=head,
+                                      tokenizer=tokenizer).predictions
     e2e_s = time.perf_counter() - start
     return {
         "config": config, "features": len(features), "questions": num_questions,

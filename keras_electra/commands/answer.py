@@ -13,7 +13,8 @@ def register(subparsers):
         "answer",
         help="answer questions about contexts with a fine-tuned QA model",
         description=(
-            "Prints the answer span (exact characters of --context) with its score, or "
+            "Prints the answer (its text built as G's SQuAD post-processing builds it; "
+            "--whole_words for whole words of --context) with its score, or "
             "'no answer' when the null decision says so. With --input, answers every line of "
             "a JSON-lines file ({\"question\": ..., \"context\": ..., optional \"id\"}) in "
             "batches and writes one JSON line per question (its id and the full result) to "
@@ -37,6 +38,10 @@ def register(subparsers):
     parser.add_argument("--max_seq_length", type=int, default=None)
     parser.add_argument("--null_threshold", type=float, default=None,
                         help="default: electra head -2.75, simple head 0.0")
+    parser.add_argument("--whole_words", action="store_true",
+                        help="widen each answer to the whole words it touches (exact context "
+                             "characters); default: G's text, which may start or end inside "
+                             "a word")
     parser.add_argument("--json", action="store_true", help="print the full result as JSON")
     parser.add_argument("--no_progress", action="store_true", help="no progress bars")
     # ValueError: not a QA model, or a vocabulary that does not fit it; OSError: h5py cannot
@@ -123,7 +128,8 @@ def run(args):
     if args.input:
         results = answer_questions(task, pairs, batch_size=args.batch_size,
                                    null_threshold=args.null_threshold,
-                                   progress=not args.no_progress)
+                                   progress=not args.no_progress,
+                                   whole_words=args.whole_words)
         if len(results) != len(ids):  # one answer per question, in order
             raise RuntimeError(f"{len(results)} answers for {len(ids)} questions")
         lines = "".join(json.dumps({"id": i, **r}, ensure_ascii=False) + "\n"
@@ -136,7 +142,8 @@ def run(args):
         else:
             sys.stdout.write(lines)
         return 0
-    result = answer_question(task, args.question, context, null_threshold=args.null_threshold)
+    result = answer_question(task, args.question, context, null_threshold=args.null_threshold,
+                             whole_words=args.whole_words)
     if args.json:
         print(json.dumps(result, indent=2, ensure_ascii=False))
     elif result["answer"]:

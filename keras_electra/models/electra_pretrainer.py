@@ -11,6 +11,7 @@ from keras_hub.models import Task
 import keras_electra.models.electra_objectives as objectives
 from keras_electra.models import electra_backend_utils as backend_utils
 from keras_electra.models import electra_masking as masking
+from keras_electra.models import electra_task_inputs as task_inputs
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.models.electra_layers import electra_kernel_initializer, gelu_exact
 from keras_electra.models.electra_preset_heads import get_head_weights, save_preset_heads
@@ -488,13 +489,30 @@ class ElectraPretrainer(Task):
         # without a preprocessor there is nothing to map, so use Keras directly.
         if self.preprocessor is None:
             return keras.Model.fit(self, *args, **kwargs)
-        return super().fit(*args, **kwargs)
+        return task_inputs.task_fit(super().fit, *args, **kwargs)
 
     def evaluate(self, *args, **kwargs):
         check_upstream(self._UPSTREAM_PATCH, keras_hub=True)
         if self.preprocessor is None:
             return keras.Model.evaluate(self, *args, **kwargs)
+        task_inputs.check_batched(args[0] if args else kwargs.get("x"))
         return super().evaluate(*args, **kwargs)
+
+    def predict(self, *args, **kwargs):
+        task_inputs.check_batched(args[0] if args else kwargs.get("x"))
+        return super().predict(*args, **kwargs)
+
+    # `predict` returns the per-example outputs only: the batch sums and losses of `forward`
+    # have no batch axis, so Keras cannot concatenate them across batches (JAX: "zero-dimensional
+    # arrays cannot be concatenated"; TF stacked them into a per-batch vector).
+    _BATCH_TOTALS = ("gen_sum", "disc_sum", "local_counts", "gen_loss", "disc_loss", "loss")
+
+    def predict_step(self, *args, **kwargs):
+        result = super().predict_step(*args, **kwargs)
+        if isinstance(result, tuple):  # JAX: (outputs, non_trainable_variables)
+            outputs, *rest = result
+            return ({k: v for k, v in outputs.items() if k not in self._BATCH_TOTALS}, *rest)
+        return {k: v for k, v in result.items() if k not in self._BATCH_TOTALS}
 
     # ----------------------------------------------------------- train step
     def train_step(self, *args, **kwargs):

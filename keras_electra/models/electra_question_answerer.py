@@ -6,6 +6,7 @@ import keras
 from keras import ops
 from keras_hub.models import Task
 
+from keras_electra.models import electra_task_inputs as task_inputs
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.models.electra_layers import electra_kernel_initializer, gelu_exact
 from keras_electra.models.electra_preset_loaders import get_preset_loader
@@ -180,6 +181,42 @@ class ElectraQuestionAnswerer(Task):
         self.answerable_loss_weight = answerable_loss_weight
         self.built = True
 
+    def fit(self, *args, **kwargs):
+        """keras-hub's `fit`; in-memory inputs are shuffled every epoch (Keras' default
+        `shuffle=True`, which keras-hub's batching ignores with a warning), and an unbatched
+        dataset of strings is one clear error (`models.electra_task_inputs`)."""
+        return task_inputs.task_fit(super().fit, *args, **kwargs)
+
+    def evaluate(self, *args, **kwargs):
+        task_inputs.check_batched(args[0] if args else kwargs.get("x"))
+        return super().evaluate(*args, **kwargs)
+
+    def predict(self, *args, **kwargs):
+        task_inputs.check_batched(args[0] if args else kwargs.get("x"))
+        return super().predict(*args, **kwargs)
+
+    def save_task_weights(self, filepath):
+        """keras-hub's `Task.save_task_weights` (the head's weights, `task.weights.h5`) without
+        the optimizer's state: a preset holds weights only, so `from_preset` has no optimizer
+        variables to skip (and warn about). Resume checkpoints keep the optimizer
+        (`keras_electra.training.checkpointing`)."""
+        if not str(filepath).endswith(".weights.h5"):
+            raise ValueError(f"The filename must end in `.weights.h5`. Received: {filepath}")
+        skip = list(self.backbone._flatten_layers())
+        if getattr(self, "optimizer", None) is not None:
+            skip.append(self.optimizer)
+        keras.saving.save_weights(self, filepath=filepath, objects_to_skip=skip)
+
+    def load_task_weights(self, filepath):
+        """keras-hub's `Task.load_task_weights`, the optimizer left alone (a preset holds no
+        optimizer state; one written before that is skipped quietly)."""
+        if not str(filepath).endswith(".weights.h5"):
+            raise ValueError(f"The filename must end in `.weights.h5`. Received: {filepath}")
+        skip = list(self.backbone._flatten_layers())
+        if getattr(self, "optimizer", None) is not None:
+            skip.append(self.optimizer)
+        keras.saving.load_weights(self, filepath, objects_to_skip=skip)
+
     def compile(self, optimizer="auto", metrics=None, **kwargs):
         """Compiles with AdamW (lr 1e-4, wd 0.01, eps 1e-6, clip 1.0) by default.
 
@@ -274,9 +311,21 @@ class ElectraQuestionAnswerer(Task):
             end_logits = ops.cast(self.end_logits_given_start(
                 y_pred["sequence_output"], start_positions, y_pred["answer_mask_penalty"]),
                 "float32")
+        elif x is not None and all(k in x for k in ("token_ids", "segment_ids",
+                                                     "padding_mask")):
+            # evaluate(): inference outputs hold the beam, not the end logits of the gold
+            # start; build those from the encoder as the training branch does (no dropout)
+            hidden = self.backbone({k: x[k] for k in ("token_ids", "segment_ids",
+                                                      "padding_mask")},
+                                   training=False)["sequence_output"]
+            penalty = _MASK_PENALTY * (
+                self._answer_mask(x, ops.shape(hidden)[1], hidden.dtype) - 1.0)
+            end_logits = ops.cast(self.end_logits_given_start(hidden, start_positions, penalty),
+                                  "float32")
         else:
             raise ValueError("ElectraQuestionAnswerer: the 'electra' head computes its loss "
-                             "from training-mode outputs (call with training=True)")
+                             "from training-mode outputs (call with training=True) or from "
+                             "the inputs x")
         loss = (self.start_loss_fn(start_positions, start_logits, sample_weight)
                 + self.end_loss_fn(end_positions, end_logits, sample_weight)) / 2.0
         if self.head == "electra":

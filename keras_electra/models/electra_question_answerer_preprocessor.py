@@ -3,6 +3,7 @@
 import keras
 from keras_hub.layers import MultiSegmentPacker
 from keras_hub.models import Preprocessor
+from keras_hub.src.utils.tensor_utils import compute_padding_mask, preprocessing_function
 
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.models.electra_question_answerer_features import convert_examples_to_features
@@ -72,9 +73,7 @@ class ElectraQuestionAnswererPreprocessor(Preprocessor):
         )
         self.built = True
 
-    def call(self, x, y=None, sample_weight=None):
-        if isinstance(x, dict) and all(k in x for k in INPUT_KEYS):
-            return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
+    def _pack(self, x):
         if isinstance(x, dict):
             question, context = x["question"], x["context"]
         else:
@@ -83,10 +82,21 @@ class ElectraQuestionAnswererPreprocessor(Preprocessor):
         question = _truncate(question, self.max_query_length)
         context = self.tokenizer(context)
         token_ids, segment_ids = self.packer((question, context))
-        padding_mask = keras.ops.cast(
-            keras.ops.not_equal(token_ids, self.tokenizer.pad_token_id), "int32")
-        out = {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask}
-        return keras.utils.pack_x_y_sample_weight(out, y, sample_weight)
+        padding_mask = compute_padding_mask(token_ids, self.tokenizer.pad_token_id)
+        return {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask}
+
+    # keras-hub's split (`TextClassifierPreprocessor`): tf ops inside tf.data and tf.functions
+    # (never the backend's: JAX cannot run in a tf.data graph), plain Python otherwise.
+    @preprocessing_function
+    def _call_tf(self, x, y=None, sample_weight=None):
+        return keras.utils.pack_x_y_sample_weight(self._pack(x), y, sample_weight)
+
+    def call(self, x, y=None, sample_weight=None):
+        if isinstance(x, dict) and all(k in x for k in INPUT_KEYS):
+            return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
+        if self._use_tf_workflow():
+            return self._call_tf(x, y, sample_weight)
+        return keras.utils.pack_x_y_sample_weight(self._pack(x), y, sample_weight)
 
     def featurize(self, examples, is_training=False, progress=True):
         """SQuAD features (windows, offsets, labels) for `SquadExample`s."""

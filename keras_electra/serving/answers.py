@@ -40,18 +40,22 @@ def features_from_outputs(outputs, questions, contexts):
         window_index=arrays["window_index"], token_char_start=arrays["token_char_start"],
         token_char_end=arrays["token_char_end"],
         token_is_max_context=arrays["token_is_max_context"].astype(bool))
-    model_outputs = {k: v for k, v in arrays.items()
-                     if k not in WINDOW_KEYS and k not in ("null_threshold", "head")}
+    model_outputs = {k: v for k, v in arrays.items() if k not in WINDOW_KEYS
+                     and k not in ("null_threshold", "head", "tokens", "lowercase")}
     return features, model_outputs
 
 
-def answers_from_outputs(outputs, questions, contexts, null_threshold=None):
-    """One dict per question, as `keras-electra answer --json` prints it.
+def answers_from_outputs(outputs, questions, contexts, null_threshold=None, whole_words=False,
+                         vocabulary=None):
+    """One dict per question, as `keras-electra answer --json` prints it (G's answer texts).
 
     Args:
         outputs: the serving signature's outputs (tensors or numpy arrays).
         questions, contexts: the strings that were served, in the same order.
         null_threshold: default: the one stored in the SavedModel.
+        whole_words: widen the answers to whole words (as `answer --whole_words`).
+        vocabulary: the WordPiece list, only for outputs without `tokens` (SavedModels
+            exported before they carried them).
     """
     from keras_electra.squad.answering import answers_from_predictions
     from keras_electra.squad.postprocess import postprocess_predictions
@@ -62,6 +66,18 @@ def answers_from_outputs(outputs, questions, contexts, null_threshold=None):
     if null_threshold is None:
         null_threshold = float(np.asarray(outputs["null_threshold"]))
     features, model_outputs = features_from_outputs(outputs, questions, contexts)
+    lowercase = bool(np.asarray(outputs["lowercase"])) if "lowercase" in outputs else None
+    if "tokens" in outputs:  # id -> piece, from the pieces the graph looked up
+        pieces = np.asarray(outputs["tokens"]).reshape(-1)
+        vocabulary = {}
+        for token_id, piece in zip(features.token_ids.reshape(-1).tolist(), pieces.tolist()):
+            if token_id not in vocabulary:
+                vocabulary[token_id] = piece.decode() if isinstance(piece, bytes) else str(piece)
+    elif vocabulary is None and not whole_words:
+        raise ValueError("these serving outputs carry no `tokens` (a SavedModel exported by an "
+                         "older keras-electra): pass vocabulary= (the model's vocab.txt as a "
+                         "list), or export the model again")
     result = postprocess_predictions(features, model_outputs, head=head,
-                                     null_threshold=null_threshold)
+                                     null_threshold=null_threshold, tokenizer=vocabulary,
+                                     whole_words=whole_words, do_lower_case=lowercase)
     return answers_from_predictions(result, features.examples)

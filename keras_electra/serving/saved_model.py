@@ -13,6 +13,8 @@ tensorflow-text WordPiece, G's sliding windows, the model. It returns one row pe
 | `token_ids`, `segment_ids`, `padding_mask` | `[W, S]` int32 | the model inputs |
 | `token_char_start`, `token_char_end` | `[W, S]` int32 | `[start, end)` of each context token in the context (characters); -1 elsewhere |
 | `token_is_max_context` | `[W, S]` bool | G's max-context rule |
+| `tokens` | `[W, S]` string | the WordPiece of each token id (G's answer texts join them) |
+| `lowercase` | scalar bool | the tokenizer's lower-casing (`get_final_text`'s `do_lower_case`) |
 | `null_threshold`, `head` | scalar | the defaults of `keras-electra answer` for this model |
 
 That is everything `keras_electra.squad.postprocess` needs; `answers_from_outputs` (in
@@ -194,6 +196,8 @@ def build_serving_module(task, null_threshold=None):
                                        "padding_mask": outputs["padding_mask"]},
                                       training=False)
             outputs.update(model_outputs)
+            outputs["tokens"] = tf.gather(tf.constant(vocabulary), outputs["token_ids"])
+            outputs["lowercase"] = tf.constant(bool(tokenizer.lowercase))
             outputs["null_threshold"] = tf.constant(threshold, tf.float32)
             outputs["head"] = tf.constant(task.head)
             return outputs

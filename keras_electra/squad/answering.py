@@ -28,7 +28,9 @@ def predict_features(task, features, batch_size=32, verbose="auto"):
 def answers_from_predictions(result, examples):
     """`[{"answer", "best_span", "score", "null_odds", "null_threshold", "char_start",
     "char_end"}]`, one per example, from `postprocess_predictions`' result. `answer` is ""
-    when the null decision says "no answer"; `best_span` is the best non-empty span."""
+    when the null decision says "no answer"; `best_span` is the best non-empty span ("empty",
+    G's placeholder, with `char_start` -1, where no span is valid); `char_start`/`char_end`
+    locate it in the context."""
     answers = []
     for example in examples:
         nbest = result.nbest[example.qas_id]
@@ -42,7 +44,8 @@ def answers_from_predictions(result, examples):
     return answers
 
 
-def answer_questions(task, pairs, batch_size=32, null_threshold=None, progress=False):
+def answer_questions(task, pairs, batch_size=32, null_threshold=None, progress=False,
+                     whole_words=False):
     """Answer `(question, context)` pairs in batches; one dict per pair, in order.
 
     Args:
@@ -51,6 +54,8 @@ def answer_questions(task, pairs, batch_size=32, null_threshold=None, progress=F
         batch_size: windows per model call.
         null_threshold: default: the head's (`squad.postprocess.NULL_THRESHOLDS`).
         progress: show progress bars (featurizing, predicting).
+        whole_words: answer texts widened to the whole words they touch (exact context
+            characters; not G's text, which can start or end inside a word).
 
     Raises:
         ValueError: a question or context is empty (the message names the pair's index).
@@ -70,14 +75,18 @@ def answer_questions(task, pairs, batch_size=32, null_threshold=None, progress=F
     outputs = predict_features(task, features, batch_size=batch_size,
                                verbose="auto" if progress else 0)
     result = postprocess_predictions(features, outputs, head=task.head,
-                                     null_threshold=null_threshold)
+                                     null_threshold=null_threshold,
+                                     tokenizer=task.preprocessor.tokenizer,
+                                     whole_words=whole_words)
     return answers_from_predictions(result, examples)
 
 
-def answer_question(task, question, context, null_threshold=None):
+def answer_question(task, question, context, null_threshold=None, whole_words=False):
     """Answer one question: `{"answer", "best_span", "score", "null_odds", "null_threshold",
-    "char_start", "char_end"}`; `answer` is "" when the null decision says "no answer"."""
+    "char_start", "char_end"}`; `answer` is "" when the null decision says "no answer".
+    Texts are G's (`keras_electra.squad.final_text`); `whole_words=True` widens them to whole
+    words."""
     if not question.strip() or not context.strip():
         raise ValueError("both --question and --context must be non-empty")
     return answer_questions(task, [(question, context)], batch_size=16,
-                            null_threshold=null_threshold)[0]
+                            null_threshold=null_threshold, whole_words=whole_words)[0]

@@ -16,8 +16,11 @@ Two null decisions, one per head:
 
 Filters (both): start and end must be context tokens of the window, the start
 token must be the window with maximal context, end >= start, and the span at
-most `max_answer_length` (30) tokens. The text is the exact original context
-characters `context[char_start(start):char_end(end)]`.
+most `max_answer_length` (30) tokens. The text is G's (`keras_electra.squad.final_text`:
+the joined WordPieces aligned inside the span's whole whitespace words by `get_final_text`,
+falling back to those words; "empty" where a question has no valid span), so EM/F1 compare
+with G's and the AWS scripts'. `whole_words=True` gives the exact context characters of the
+span widened to whole words instead (for people reading answers; not G's).
 
 Example:
 ```python
@@ -32,6 +35,14 @@ import os
 
 import numpy as np
 
+from keras_electra.squad.final_text import (
+    ContextWords,
+    join_pieces,
+    vocabulary_lookup,
+    widen_to_words,
+)
+
+EMPTY_TEXT = "empty"  # G's (and HF's) n-best text where a question has no valid span
 NULL_THRESHOLDS = {"electra": -2.75, "simple": 0.0}  # G qa_na_threshold; HF default
 
 
@@ -107,7 +118,8 @@ def _candidates_electra(outputs, index, features, n_best_size, max_answer_length
 
 
 def postprocess_predictions(features, outputs, head="electra", n_best_size=N_BEST_SIZE,
-                            max_answer_length=MAX_ANSWER_LENGTH, null_threshold=None):
+                            max_answer_length=MAX_ANSWER_LENGTH, null_threshold=None,
+                            tokenizer=None, whole_words=False, do_lower_case=None):
     """Turns per-feature model outputs into per-question answers.
 
     Args:
@@ -120,6 +132,12 @@ def postprocess_predictions(features, outputs, head="electra", n_best_size=N_BES
         head: "electra" or "simple" (which null decision to use).
         n_best_size, max_answer_length: G/HF 20 and 30.
         null_threshold: defaults to `NULL_THRESHOLDS[head]`.
+        tokenizer: the `ElectraTokenizer` the features were made with (or its vocabulary as a
+            list, or a dict id -> piece): G's texts join its WordPieces. Required unless
+            `whole_words`.
+        whole_words: texts are the span's context characters widened to whole words.
+        do_lower_case: `get_final_text`'s flag; default: the tokenizer's `lowercase` (True for
+            a plain vocabulary).
 
     Returns:
         `SquadPredictions`.
@@ -135,6 +153,28 @@ def postprocess_predictions(features, outputs, head="electra", n_best_size=N_BES
     if len(outputs[first_key]) != len(features):
         raise ValueError(f"{len(outputs[first_key])} model outputs for {len(features)} features")
 
+    if tokenizer is None and not whole_words:
+        raise ValueError("postprocess_predictions needs tokenizer= (the ElectraTokenizer the "
+                         "features were made with): answer texts join its WordPieces as G does")
+    vocabulary, lower = (vocabulary_lookup(tokenizer) if tokenizer is not None else ({}, True))
+    if do_lower_case is not None:
+        lower = bool(do_lower_case)
+    words_of = {}
+
+    def span_text(example, index, s, e):
+        char_start = int(features.token_char_start[index][s])
+        char_end = int(features.token_char_end[index][e])
+        context = example.context
+        if whole_words:
+            char_start, char_end = widen_to_words(context, char_start, char_end)
+            return context[char_start:char_end], char_start, char_end
+        words = words_of.get(id(example))
+        if words is None:
+            words = words_of[id(example)] = ContextWords(context)
+        pieces = [vocabulary.get(int(t), "[UNK]") for t in features.token_ids[index][s:e + 1]]
+        return words.text_and_chars(words.char_to_word[char_start],
+                                    words.char_to_word[char_end - 1], join_pieces(pieces), lower)
+
     by_example = collections.defaultdict(list)
     for index, example_index in enumerate(features.example_index):
         by_example[int(example_index)].append(index)
@@ -149,9 +189,7 @@ def postprocess_predictions(features, outputs, head="electra", n_best_size=N_BES
         spans.sort(key=lambda item: -item[0])
         nbest, seen = [], set()
         for score, index, s, e in spans:
-            char_start = int(features.token_char_start[index][s])
-            char_end = int(features.token_char_end[index][e])
-            text = example.context[char_start:char_end]
+            text, char_start, char_end = span_text(example, index, s, e)
             if text in seen:
                 continue
             seen.add(text)
@@ -159,15 +197,18 @@ def postprocess_predictions(features, outputs, head="electra", n_best_size=N_BES
                           "char_start": char_start, "char_end": char_end})
             if len(nbest) >= n_best_size:
                 break
+        if not nbest:  # G: "a nonce prediction" when no span is valid
+            nbest.append({"text": EMPTY_TEXT, "score": 0.0, "char_start": -1, "char_end": -1})
+        words_of.pop(id(example), None)
         qid = example.qas_id
-        best_text = nbest[0]["text"] if nbest else ""
+        best_text = nbest[0]["text"]
         if score_null is None:
             score_null = 0.0
         if head == "electra":
             odds = score_null
         else:
             # HF: with no valid span the n-best holds "empty" with score 0.0
-            best_score = nbest[0]["score"] if nbest else 0.0
+            best_score = nbest[0]["score"]
             odds = score_null - best_score
         non_null[qid] = best_text
         null_odds[qid] = float(odds)

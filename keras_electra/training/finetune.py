@@ -191,7 +191,8 @@ def _predict_and_evaluate(task, dev, config, is_chief, verbose):
                                batch_size=config.predict_batch_size or config.per_gpu_batch_size,
                                verbose=verbose if is_chief else 0)
     predictions = postprocess_predictions(features, outputs, head=config.head,
-                                          null_threshold=config.null_threshold)
+                                          null_threshold=config.null_threshold,
+                                          tokenizer=task.preprocessor.tokenizer)
     dataset = dev.dataset
     if dev.skipped:  # --lenient: score only the questions that were read
         dataset = _restrict_dataset(dataset, {e.qas_id for e in dev.examples})

@@ -15,5 +15,7 @@ serve = tf.saved_model.load(saved_model_dir).signatures["serving_default"]
 outputs = serve(question=tf.constant([p[0] for p in pairs]),
                 context=tf.constant([p[1] for p in pairs]))
 assert not [m for m in sys.modules if m.startswith("keras_electra")], "keras_electra imported"
-np.savez(out_path, **{k: v.numpy() for k, v in outputs.items()})
+# string outputs (the WordPieces) as fixed-width bytes: np.load reads them without pickle
+np.savez(out_path, **{k: np.asarray(v.numpy()).astype(bytes) if v.dtype == tf.string else v.numpy()
+                      for k, v in outputs.items()})
 print("served", len(pairs), "questions ->", outputs["example_index"].shape[0], "windows")

@@ -90,7 +90,7 @@ def test_labels_cover_answer(which, request):
 
 @pytest.mark.parametrize("head", ["simple", "electra"])
 @pytest.mark.parametrize("which", ["features_384", "features_96"])
-def test_gold_positions_recover_answers(which, head, request, tmp_path):
+def test_gold_positions_recover_answers(which, head, request, tmp_path, tokenizer):
     f = request.getfixturevalue(which)
     n, seq = f.token_ids.shape
     rows = np.arange(n)
@@ -115,7 +115,7 @@ def test_gold_positions_recover_answers(which, head, request, tmp_path):
         outputs = {"start_top_index": start_top_index, "start_top_log_probs": start_top_log_probs,
                    "end_top_index": end_top_index, "end_top_log_probs": end_top_log_probs,
                    "answerable_logit": answerable_logit}
-    result = postprocess_predictions(f, outputs, head=head)
+    result = postprocess_predictions(f, outputs, head=head, tokenizer=tokenizer)
     answerable = [e for e in f.examples if not e.is_impossible]
     f1s = [max(metrics.compute_f1(t, result.predictions[e.qas_id]) for t, _ in e.answers)
            for e in answerable]
