@@ -97,7 +97,8 @@ def answer_timed(task, question, context):
     outputs = predict_features(task, features, batch_size=32, verbose=0)
     times["predict_s"] = time.perf_counter() - start
     start = time.perf_counter()
-    result = postprocess_predictions(features, outputs, head=task.head)
+    result = postprocess_predictions(features, outputs, head=task.head,
+                                     tokenizer=task.preprocessor.tokenizer)
     answer = answers_from_predictions(result, examples)[0]
     times["postprocess_s"] = time.perf_counter() - start
     times["total_s"] = sum(times.values())

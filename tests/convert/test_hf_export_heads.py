@@ -252,7 +252,7 @@ def test_hf_decoding_of_the_qa_export_answers_as_keras_electra_answer(
     out = hf_logits(model, x)
     result = postprocess_predictions(
         features, {"start_logits": out.start_logits.numpy(), "end_logits": out.end_logits.numpy()},
-        head="simple")
+        head="simple", tokenizer=task.preprocessor.tokenizer)
     theirs = answers_from_predictions(result, examples)
     assert len(ours) == len(theirs) >= 20
     answered = 0
