@@ -312,7 +312,8 @@ def test_preset_kind_reads_the_config(tmp_path, monkeypatch):
         (tmp_path / name).mkdir()
         (tmp_path / name / "config.json").write_text(config)
     (tmp_path / "qa" / "task.json").write_text(
-        '{"registered_name": "keras_electra>ElectraQuestionAnswerer"}')
+        '{"class_name": "ElectraQuestionAnswerer", '
+        '"registered_name": "keras_electra>ElectraQuestionAnswerer"}')  # as Keras writes it
     fetched = []
 
     def fake_hf_hub_download(repo_id, filename, **kwargs):
