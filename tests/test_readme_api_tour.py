@@ -2,7 +2,7 @@
 as errors, and ends with a real, non-empty answer.
 
 The files it reads are made here: `vocab.txt` (400 WordPieces learned by the package's vocab
-builder), `corpus.txt` (64 lines of the shared corpus), `train-v2.0.json` and `dev-v2.0.json`
+builder), `corpus.txt` (64 lines of Frankenstein from tests/data/files/corpus), `train-v2.0.json` and `dev-v2.0.json`
 (paragraphs of the shared SQuAD v2.0 sample). The block runs in a fresh process; the packages
 are imported first, then every warning is an error, with documented exceptions:
 DeprecationWarning / PendingDeprecationWarning (dependencies' notices to their own
@@ -50,7 +50,7 @@ def test_api_tour_runs_literally_quietly_and_answers(tmp_path, squad_sample_path
     from keras_electra.data.vocab import build_vocabulary
 
     lines = []
-    for line in (corpus_dir / "wikitext2_raw_test.txt").read_text(encoding="utf-8").splitlines():
+    for line in (corpus_dir / "gutenberg_84_frankenstein.txt").read_text(encoding="utf-8").splitlines():
         if len(line.split()) > 8 and not line.strip().startswith("="):
             lines.append(line.strip())
         if len(lines) == 64:
