@@ -20,6 +20,8 @@ SQUAD ?=
 STEPS ?=
 OUT ?= demo_output
 PYTEST_ARGS ?=
+# test processes (pytest-xdist): one per core of a 2-core CI machine; 0 runs in this process
+TEST_JOBS ?= 2
 
 export KERAS_BACKEND ?= tensorflow
 export TF_CPP_MIN_LOG_LEVEL ?= 2
@@ -45,7 +47,7 @@ demo: $(DEMO_DEPS)
 		$(if $(STEPS),--steps $(STEPS))
 
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(if $(filter 0,$(TEST_JOBS)),,-n $(TEST_JOBS) --dist loadfile) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check keras_electra tests benchmarks
