@@ -30,9 +30,7 @@ result["eval"]["exact"], result["eval"]["best_f1"]
 import dataclasses
 import json
 import logging
-import math
 import os
-import time
 
 from keras_electra.squad.answering import predict_features
 from keras_electra.squad.loading import (  # noqa: F401 (re-exported)
@@ -42,7 +40,7 @@ from keras_electra.squad.loading import (  # noqa: F401 (re-exported)
     load_question_answerer,
     load_tokenizer,
 )
-from keras_electra.training import distribute
+from keras_electra.training import distribute, fine_tuning
 from keras_electra.training.squad_config import SquadConfig
 from keras_electra.utils.output_dirs import staged_output_dir, write_file_atomically
 
@@ -128,46 +126,23 @@ def _build_task(config, strategy):
 
 def _fine_tune(task, train, config, strategy, replicas, is_chief, verbose):
     """Featurize `train`, compile with `create_optimizer` and fit; returns the run's figures."""
-    from keras_electra.optimizers import (
-        create_optimizer,
-        format_lr_table,
-        layerwise_lr_multipliers,
-    )
-    from keras_electra.training.callbacks import StopAfterSteps
-
     if train.skipped:
         logger.warning("skipped %d malformed training questions: %s",
                        sum(train.skipped.values()), dict(train.skipped))
     features = task.preprocessor.featurize(train.examples, is_training=True)
     global_batch = config.per_gpu_batch_size * replicas
-    steps_per_epoch = max(1, len(features) // global_batch)
-    total_steps = config.total_steps
-    if total_steps is None:
-        total_steps = max(1, int(len(features) // global_batch * config.epochs))
-    warmup_steps = config.warmup_steps
-    if warmup_steps is None:
-        warmup_steps = int(total_steps * config.warmup_proportion)  # G warmup_proportion 0.1
-    multipliers = layerwise_lr_multipliers(task, config.layerwise_lr_decay)
-    logger.debug("layer-wise learning rates:\n%s",
-                 format_lr_table(multipliers, config.learning_rate))
-    with distribute.strategy_scope(strategy):
-        task.compile(optimizer=create_optimizer(
-            config.learning_rate, total_steps=total_steps, warmup_steps=warmup_steps,
-            weight_decay=config.weight_decay, optimizer=config.optimizer,
-            lr_multipliers=multipliers))
+    total_steps, warmup_steps = fine_tuning.schedule_steps(config, len(features), global_batch,
+                                                           config.epochs)
+    fine_tuning.compile_with_layerwise_decay(task, config, strategy, total_steps, warmup_steps)
     if is_chief:
         print(f"SQuAD fine-tuning: {len(train.examples)} questions -> {len(features)} "
               f"features, global batch {global_batch}, {total_steps} steps "
               f"(warmup {warmup_steps}), lr {config.learning_rate}, layer-wise decay "
               f"{config.layerwise_lr_decay}, head {config.head}", flush=True)
-    dataset = _train_dataset(features, global_batch, config.seed)
-    steps_per_epoch = min(steps_per_epoch, total_steps)
-    start = time.time()
-    task.fit(dataset, epochs=math.ceil(total_steps / steps_per_epoch),
-             steps_per_epoch=steps_per_epoch, callbacks=[StopAfterSteps(total_steps)],
-             shuffle=False,  # the dataset is shuffled (seeded) in _train_dataset
-             verbose=verbose if is_chief else 0)
-    return {"train_seconds": time.time() - start, "total_steps": total_steps,
+    dataset = _train_dataset(features, global_batch, config.seed)  # shuffled, seeded
+    _, seconds = fine_tuning.fit_steps(task, dataset, len(features), global_batch, total_steps,
+                                       verbose if is_chief else 0)
+    return {"train_seconds": seconds, "total_steps": total_steps,
             "warmup_steps": warmup_steps, "global_batch": global_batch,
             "num_train_questions": len(train.examples), "num_train_features": len(features)}
 

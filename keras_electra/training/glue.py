@@ -30,9 +30,7 @@ result["eval"]["accuracy"]
 import dataclasses
 import json
 import logging
-import math
 import os
-import time
 
 from keras_electra.glue.metrics import glue_metrics
 from keras_electra.glue.tasks import (
@@ -42,7 +40,7 @@ from keras_electra.glue.tasks import (
     read_generic_file,
     read_glue_split,
 )
-from keras_electra.training import distribute
+from keras_electra.training import distribute, fine_tuning
 from keras_electra.training.glue_config import GlueConfig, GlueOptionError
 from keras_electra.utils.errors import InputFileError
 from keras_electra.utils.output_dirs import staged_output_dir, write_file_atomically
@@ -212,23 +210,12 @@ def _dataset(task, examples, batch, data=None, shuffle_seed=None, repeat=False):
 
 def _fine_tune(task, data, config, strategy, replicas, is_chief, verbose):
     from keras_electra.models.electra_text_classifier import HEAD_PREFIX
-    from keras_electra.optimizers import create_optimizer, layerwise_lr_multipliers
-    from keras_electra.training.callbacks import StopAfterSteps
 
     global_batch = config.per_gpu_batch_size * replicas
-    total_steps = config.total_steps
-    if total_steps is None:  # G: int(n // batch * epochs)
-        total_steps = max(1, int(len(data.train) // global_batch * config.resolved_epochs()))
-    warmup_steps = config.warmup_steps
-    if warmup_steps is None:
-        warmup_steps = int(total_steps * config.warmup_proportion)
-    multipliers = layerwise_lr_multipliers(task, config.layerwise_lr_decay,
-                                           head_prefixes=(HEAD_PREFIX,))
-    with distribute.strategy_scope(strategy):
-        task.compile(optimizer=create_optimizer(
-            config.learning_rate, total_steps=total_steps, warmup_steps=warmup_steps,
-            weight_decay=config.weight_decay, optimizer=config.optimizer,
-            lr_multipliers=multipliers))
+    total_steps, warmup_steps = fine_tuning.schedule_steps(
+        config, len(data.train), global_batch, config.resolved_epochs())
+    fine_tuning.compile_with_layerwise_decay(task, config, strategy, total_steps, warmup_steps,
+                                             head_prefixes=(HEAD_PREFIX,))
     if is_chief:
         print(f"{data.name} fine-tuning: {len(data.train)} examples, global batch "
               f"{global_batch}, {total_steps} steps (warmup {warmup_steps}), lr "
@@ -236,13 +223,10 @@ def _fine_tune(task, data, config, strategy, replicas, is_chief, verbose):
               f"{task.head}", flush=True)
     dataset = _dataset(task, data.train, global_batch, data, shuffle_seed=config.seed,
                        repeat=True)
-    steps_per_epoch = min(max(1, len(data.train) // global_batch), total_steps)
-    start = time.time()
-    history = task.fit(dataset, epochs=math.ceil(total_steps / steps_per_epoch),
-                       steps_per_epoch=steps_per_epoch, callbacks=[StopAfterSteps(total_steps)],
-                       shuffle=False, verbose=verbose if is_chief else 0)
+    history, seconds = fine_tuning.fit_steps(task, dataset, len(data.train), global_batch,
+                                             total_steps, verbose if is_chief else 0)
     losses = history.history.get("loss", [])
-    return {"train_seconds": time.time() - start, "total_steps": total_steps,
+    return {"train_seconds": seconds, "total_steps": total_steps,
             "warmup_steps": warmup_steps, "global_batch": global_batch,
             "num_train_examples": len(data.train),
             "final_loss": float(losses[-1]) if losses else None}
