@@ -4,11 +4,11 @@ CSV/TSV/JSONL files. The options are the fields of
 
 
 def register(subparsers):
+    from keras_electra.commands._config_command import register_config_command
     from keras_electra.training.glue_config import GlueConfig
-    from keras_electra.utils.cli_options import add_dataclass_options
 
-    parser = subparsers.add_parser(
-        "glue",
+    register_config_command(
+        subparsers, "glue", GlueConfig, run,
         help="fine-tune ELECTRA on a GLUE task (or your own labelled text) and evaluate",
         description=(
             "Fine-tunes an ElectraTextClassifier on --task's train.tsv in --data_dir (GLUE's "
@@ -19,21 +19,11 @@ def register(subparsers):
             "a preset for `keras-electra export`). Defaults are google-research/electra's."
         ),
     )
-    add_dataclass_options(parser, GlueConfig)
-    # ValueError: flags or a model that do not fit the data (raised before training);
-    # OSError: h5py cannot read a damaged weights file
-    parser.set_defaults(func=run, user_errors=(ValueError, OSError))
 
 
 def run(args):
-    import logging
-
+    from keras_electra.commands._config_command import run_config_command
     from keras_electra.training.glue import run_glue
     from keras_electra.training.glue_config import GlueConfig
-    from keras_electra.utils.cli_options import options_from_args
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    result = run_glue(GlueConfig(**options_from_args(args, GlueConfig)))
-    for name, path in sorted(result["paths"].items()):
-        print(f"wrote {name}: {path}")
-    return 0
+    return run_config_command(args, GlueConfig, run_glue)
