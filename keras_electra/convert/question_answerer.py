@@ -75,23 +75,16 @@ def question_answerer_from_keras_hub(cls, preset, load_weights=True, head="elect
     import logging
 
     from keras_electra.convert import keras_hub
-    from keras_electra.convert.pretrainer import _split_backbone_kwargs
     from keras_electra.models.electra_question_answerer_preprocessor import (
         ElectraQuestionAnswererPreprocessor,
     )
 
-    backbone_kwargs, kwargs = _split_backbone_kwargs(kwargs)
-    backbone = keras_hub.backbone_from_keras_hub(preset, load_weights=load_weights,
-                                                 **backbone_kwargs)
+    backbone, tokenizer, kwargs = keras_hub.task_parts_from_keras_hub(preset, load_weights,
+                                                                      kwargs)
     preprocessor = kwargs.pop("preprocessor", None)
-    if preprocessor is None:
-        try:
-            tokenizer = keras_hub.tokenizer_from_keras_hub(preset)
-        except (FileNotFoundError, ValueError):
-            tokenizer = None
-        if tokenizer is not None:
-            preprocessor = ElectraQuestionAnswererPreprocessor(
-                tokenizer, sequence_length=min(sequence_length, backbone.max_sequence_length))
+    if tokenizer is not None:
+        preprocessor = ElectraQuestionAnswererPreprocessor(
+            tokenizer, sequence_length=min(sequence_length, backbone.max_sequence_length))
     task = cls(backbone, preprocessor=preprocessor, head=head, **kwargs)
     logging.getLogger(__name__).warning(
         "%s: a keras-hub backbone preset holds no QA head; the head=%r head is freshly "

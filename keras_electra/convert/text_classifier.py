@@ -168,22 +168,14 @@ def text_classifier_from_keras_hub(cls, preset, load_weights=True, num_classes=N
                                    sequence_length=128, **kwargs):
     """An `ElectraTextClassifier` on a keras-hub `ElectraBackbone` preset (a new head)."""
     from keras_electra.convert import keras_hub
-    from keras_electra.convert.pretrainer import _split_backbone_kwargs
 
     if num_classes is None:
         raise ValueError(f"{preset}: a keras-hub ElectraBackbone preset has no classification "
                          "head; pass num_classes= for a new one")
-    backbone_kwargs, kwargs = _split_backbone_kwargs(kwargs)
-    if "dtype" in kwargs:
-        backbone_kwargs["dtype"] = kwargs["dtype"]
-    backbone = keras_hub.backbone_from_keras_hub(preset, load_weights=load_weights,
-                                                 **backbone_kwargs)
+    backbone, tokenizer, kwargs = keras_hub.task_parts_from_keras_hub(preset, load_weights,
+                                                                      kwargs)
     preprocessor = kwargs.pop("preprocessor", None)
     if preprocessor is None:
-        try:
-            tokenizer = keras_hub.tokenizer_from_keras_hub(preset)
-        except (FileNotFoundError, ValueError):
-            tokenizer = None
         preprocessor = _preprocessor(tokenizer, backbone, sequence_length)
     return cls(backbone, num_classes=num_classes, preprocessor=preprocessor, **kwargs)
 

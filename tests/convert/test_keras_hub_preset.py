@@ -76,3 +76,18 @@ def test_convert_cli_from_keras_hub_writes_backbone_and_tokenizer(tmp_path):
     assert list(tokenizer.get_vocabulary()) == VOCAB
     assert tokenizer.lowercase and tokenizer.strip_accents  # uncased conventions
     assert list(np.asarray(tokenizer("The Rhines."))) == [5, 6, 8, 9]
+
+
+def test_task_classes_on_a_keras_hub_preset_give_dtype_to_the_backbone(tmp_path):
+    """`dtype=` reaches the backbone of every task built on a keras-hub preset (the QA class
+    once left its backbone in float32 while its head ran in the policy asked for)."""
+    from keras_electra import ElectraQuestionAnswerer
+    from keras_electra.models.electra_text_classifier import ElectraTextClassifier
+
+    build_keras_hub_preset(tmp_path / "kh")
+    qa = ElectraQuestionAnswerer.from_preset(str(tmp_path / "kh"), dtype="mixed_bfloat16")
+    classifier = ElectraTextClassifier.from_preset(str(tmp_path / "kh"), num_classes=2,
+                                                   dtype="mixed_bfloat16")
+    for task in (qa, classifier):
+        assert task.backbone.dtype_policy.name == "mixed_bfloat16", type(task).__name__
+        assert task.preprocessor is not None  # the preset's vocabulary came along
