@@ -57,12 +57,29 @@ def our_path(keras_hub_path):
     raise ValueError(f"keras-hub ElectraBackbone variable {keras_hub_path!r} has no mapping.")
 
 
-def copy_keras_hub_weights(source, backbone, where="keras-hub backbone"):
-    """Copy a built keras-hub ElectraBackbone's weights into our `backbone` by name."""
+def _copy_pairs(pairs, where, owner):
+    """Assign every `(source, target)` variable pair; a shape mismatch names both paths
+    (`owner` names the target's model: "our", "keras-hub's")."""
     import keras
 
+    for source, target in pairs:
+        value = np.asarray(keras.ops.convert_to_numpy(source.value))
+        if tuple(target.shape) != value.shape:
+            raise ValueError(f"{where}: {source.path} has shape {value.shape}, {owner} "
+                             f"{target.path} needs {tuple(target.shape)}.")
+        target.assign(value)
+
+
+def _check_all_paired(ours, paired_paths, where, what):
+    missing = sorted(set(ours) - set(paired_paths))
+    if missing:
+        raise ValueError(f"{where}: our variables {missing[:6]} {what}.")
+
+
+def copy_keras_hub_weights(source, backbone, where="keras-hub backbone"):
+    """Copy a built keras-hub ElectraBackbone's weights into our `backbone` by name."""
     ours = {v.path: v for v in backbone.weights}
-    filled = set()
+    pairs = []
     for variable in source.weights:
         target_path = our_path(variable.path)
         if target_path is None:
@@ -70,16 +87,9 @@ def copy_keras_hub_weights(source, backbone, where="keras-hub backbone"):
         if target_path not in ours:
             raise ValueError(f"{where}: variable {variable.path} has no counterpart "
                              f"{target_path} in our backbone.")
-        target = ours[target_path]
-        value = np.asarray(keras.ops.convert_to_numpy(variable.value))
-        if tuple(target.shape) != value.shape:
-            raise ValueError(f"{where}: {variable.path} has shape {value.shape}, our "
-                             f"{target_path} needs {tuple(target.shape)}.")
-        target.assign(value)
-        filled.add(target_path)
-    missing = sorted(set(ours) - filled)
-    if missing:
-        raise ValueError(f"{where}: our variables {missing[:6]} got no weights.")
+        pairs.append((variable, ours[target_path]))
+    _copy_pairs(pairs, where, "our")
+    _check_all_paired(ours, [target.path for _, target in pairs], where, "got no weights")
     return backbone
 
 
@@ -158,7 +168,6 @@ def backbone_to_keras_hub(backbone, where="preset"):
     tanh-approximate GELU, ours (G, HF) the exact erf GELU: its `sequence_output` differs
     from ours by that approximation alone (measured in tests/convert/test_keras_hub_export.py).
     """
-    import keras
     import keras_hub
 
     backbone = backbone.folded()  # a GDES discriminator: the plain backbone it computes
@@ -176,21 +185,15 @@ def backbone_to_keras_hub(backbone, where="preset"):
         dropout=config["dropout"], max_sequence_length=config["max_sequence_length"],
         num_segments=config["num_segments"])
     ours = {v.path: v for v in backbone.weights}
-    filled = set()
+    pairs = []
     for variable in target.weights:
         if variable.path.startswith(weight_maps.KERAS_HUB_DROPPED_PREFIXES):
             variable.assign(np.zeros(variable.shape, "float32"))
             continue
-        source_path = our_path(variable.path)
-        value = np.asarray(keras.ops.convert_to_numpy(ours[source_path].value))
-        if tuple(variable.shape) != value.shape:
-            raise ValueError(f"{where}: {source_path} has shape {value.shape}, keras-hub's "
-                             f"{variable.path} needs {tuple(variable.shape)}.")
-        variable.assign(value)
-        filled.add(source_path)
-    missing = sorted(set(ours) - filled)
-    if missing:
-        raise ValueError(f"{where}: our variables {missing[:6]} have no keras-hub counterpart.")
+        pairs.append((ours[our_path(variable.path)], variable))
+    _copy_pairs(pairs, where, "keras-hub's")
+    _check_all_paired(ours, [source.path for source, _ in pairs], where,
+                      "have no keras-hub counterpart")
     return target
 
 
