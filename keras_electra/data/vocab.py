@@ -120,7 +120,6 @@ def build_vocabulary(
     ```
     """
     from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib as learner
-    from tqdm.auto import tqdm
 
     reserved = special_token_layout(vocabulary_size, layout)
     if vocabulary_size < len(reserved) + 1:
@@ -134,6 +133,31 @@ def build_vocabulary(
 
         check_output_file(output_path, "--output")
         check_output_not_input(output_path, [("--input", files)], "--output", "vocabulary")
+    word_counts = _corpus_word_counts(
+        files, input_patterns, lowercase, strip_accents, skip_bad_lines, batch_lines,
+        show_progress,
+    )
+    vocab = learner.learn(
+        word_counts,
+        vocab_size=vocabulary_size,
+        reserved_tokens=reserved,
+        include_joiner_token=True,
+        joiner="##",
+    )
+    vocab = _pad_with_unused(list(vocab[:vocabulary_size]), vocabulary_size, reserved)
+    check_vocabulary(vocab, "the learned vocabulary")
+    if output_path is not None:
+        write_vocabulary(vocab, output_path)
+    return vocab
+
+
+def _corpus_word_counts(
+    files, input_patterns, lowercase, strip_accents, skip_bad_lines, batch_lines, show_progress
+):
+    """`{word: count}` of the corpus, with a progress bar over its bytes; an empty corpus
+    raises `BadInputError`."""
+    from tqdm.auto import tqdm
+
     total_bytes = sum(os.path.getsize(p) for p in files)
     with tqdm(
         total=total_bytes, unit="B", unit_scale=True, desc="build-vocab: counting words",
@@ -155,15 +179,12 @@ def build_vocabulary(
     for word, count in word_counts.items():
         for part in word.split():
             cleaned[part] = cleaned.get(part, 0) + count
-    word_counts = cleaned
-    vocab = learner.learn(
-        word_counts,
-        vocab_size=vocabulary_size,
-        reserved_tokens=reserved,
-        include_joiner_token=True,
-        joiner="##",
-    )
-    vocab = list(vocab[:vocabulary_size])
+    return cleaned
+
+
+def _pad_with_unused(vocab, vocabulary_size, reserved):
+    """Fill `vocab` up to `vocabulary_size` with `[unusedN]` tokens it does not hold yet
+    (after the BERT layout's `[unused0..98]`)."""
     present = set(vocab)
     next_unused = 99 if reserved[1] == "[unused0]" else 0
     while len(vocab) < vocabulary_size:
@@ -171,9 +192,6 @@ def build_vocabulary(
         next_unused += 1
         if token not in present:
             vocab.append(token)
-    check_vocabulary(vocab, "the learned vocabulary")
-    if output_path is not None:
-        write_vocabulary(vocab, output_path)
     return vocab
 
 

@@ -342,7 +342,7 @@ def run_pipeline(args, settings):
     print(f"keras-electra demo -> {demo.output_dir} (pretraining {s.pretrain_steps} steps; "
           f"{'quick smoke-test sizes' if args.quick else 'full demo sizes'})", flush=True)
     try:
-        _run_stages(args, demo, summary, builtin_corpus, builtin_squad)
+        _run_stages(args, demo, summary, builtin_squad)
     except (Exception, KeyboardInterrupt) as error:  # report what ran, then fail loudly
         summary["status"] = "FAILED"
         failed = next((st["name"] for st in demo.stages if st["status"] == "FAILED"),
@@ -369,16 +369,45 @@ def run_pipeline(args, settings):
     return code
 
 
-def _run_stages(args, demo, summary, builtin_corpus, builtin_squad):
-    s = demo.settings
-    out = demo.path
+def _run_stages(args, demo, summary, builtin_squad):
+    """Every stage in order (`STAGE_NAMES`, less the report); each returns what later ones
+    need and records what the report shows in `summary`."""
+    corpus_glob = _corpus_stage(demo, summary, args.corpus)
+    vocab = _vocab_stage(demo, summary, corpus_glob)
+    shards = _prepare_stage(demo, summary, corpus_glob, vocab)
+    pretrained = _pretrain_stage(demo, shards, vocab)
+    _export_stage(demo, pretrained["preset"])
+    _rtd_baseline_stage(demo, summary, shards, pretrained)
+    train_file, dev_file, counts = _qa_data_stage(demo, summary, args, builtin_squad)
+    finetune_flags = _finetune_flags(demo.settings, train_file, dev_file)
+    squad_dir, steps = _squad_stage(demo, pretrained["preset"], finetune_flags)
+    model_eval, g_eval = _squad_eval_stage(demo, squad_dir, dev_file)
+    random_eval = _squad_random_init_stage(demo, vocab, finetune_flags, dev_file)
+    baselines = _qa_baselines_stage(demo, dev_file)
+    summary["qa"] = {
+        "eval": model_eval, "eval_g_threshold": g_eval, "baselines": baselines, "steps": steps,
+        "random_init_eval": random_eval,
+        "null_threshold": demo.settings.qa_null_threshold,
+        "train_questions": counts["train"]["questions"],
+        "dev_questions": counts["dev"]["questions"],
+        "dev_unanswerable": counts["dev"]["unanswerable"],
+        "model": os.path.join(squad_dir, "model"),
+    }
+    report.plot_qa(model_eval, baselines, demo.path("qa_metrics.png"), random_eval)
+    _answer_stage(demo, summary, os.path.join(squad_dir, "model"), dev_file, builtin_squad)
+    _classification_stage(demo, summary, train_file, dev_file, pretrained["preset"], vocab)
+    summary["claims"] = claims(summary)
 
+
+def _corpus_stage(demo, summary, corpus_glob):
+    """The pretraining text: the user's `--corpus` glob, or (None) the built-in pydoc corpus
+    written to `corpus/`. Returns the glob of its files."""
     with demo.stage("corpus", "English text for pretraining"):
-        if builtin_corpus:
+        if corpus_glob is None:
             from keras_electra.demo.data.corpus import write_pydoc_corpus
 
-            stats = write_pydoc_corpus(out("corpus"), num_files=2)
-            corpus_glob = os.path.join(out("corpus"), "*.txt")
+            stats = write_pydoc_corpus(demo.path("corpus"), num_files=2)
+            corpus_glob = os.path.join(demo.path("corpus"), "*.txt")
             summary["data"]["pretraining corpus"] = (
                 f"Python's documentation (pydoc topics + standard-library docstrings): "
                 f"{stats['documents']} documents, {stats['sentences']} sentences, "
@@ -386,22 +415,29 @@ def _run_stages(args, demo, summary, builtin_corpus, builtin_squad):
             print(f"wrote {len(stats['files'])} files: {stats['sentences']} sentences, "
                   f"{stats['words']} words")
         else:
-            corpus_glob = args.corpus
             files = sorted(glob.glob(corpus_glob))
             if not files:
                 raise StageError(f"--corpus {corpus_glob!r} matches no files")
             size = sum(os.path.getsize(f) for f in files)
             summary["data"]["pretraining corpus"] = (
                 f"{corpus_glob}: {len(files)} files, {size / 1e6:.2f} MB")
+    return corpus_glob
 
-    vocab = out("vocab.txt")
+
+def _vocab_stage(demo, summary, corpus_glob):
+    """`keras-electra build-vocab` -> the path of `vocab.txt`."""
+    vocab = demo.path("vocab.txt")
     with demo.stage("build-vocab", "learn a WordPiece vocabulary"):
-        demo.cli(["build-vocab", "--input", corpus_glob, "--vocab_size", str(s.vocab_size),
-                  "--output", vocab])
+        demo.cli(["build-vocab", "--input", corpus_glob, "--vocab_size",
+                  str(demo.settings.vocab_size), "--output", vocab])
         total, learned = _learned_vocab_size(_require(vocab, "vocab.txt"))
         summary["data"]["vocabulary"] = f"{total} tokens ({learned} learned, rest [unusedN])"
+    return vocab
 
-    shards = out("shards")
+
+def _prepare_stage(demo, summary, corpus_glob, vocab):
+    """`keras-electra prepare` -> the shards directory (`train/`, `val/`, `stats.json`)."""
+    s, shards = demo.settings, demo.path("shards")
     with demo.stage("prepare", "tokenize and pack pretraining TFRecord shards"):
         demo.cli(["prepare", "--input", corpus_glob, "--vocab_file", vocab, "--output_dir", shards,
                   "--max_seq_length", str(s.max_seq_len), "--num_shards", "2",
@@ -415,8 +451,13 @@ def _run_stages(args, demo, summary, builtin_corpus, builtin_squad):
         if prep["val_examples"] < need:
             raise StageError(f"only {prep['val_examples']} validation examples; the demo "
                              f"validates on {need}. Use a larger --corpus.")
+    return shards
 
-    pretrain_dir = out("pretrain")
+
+def _pretrain_stage(demo, shards, vocab):
+    """`keras-electra pretrain` -> `{"dir", "preset", "metrics_path", "train_records",
+    "val_records"}` (the exported discriminator preset and the run's logged metrics)."""
+    s, pretrain_dir = demo.settings, demo.path("pretrain")
     log_dir = os.path.join(pretrain_dir, "logs")
     frequency = _validation_frequency(s.pretrain_steps)
     with demo.stage("pretrain", f"electra_{s.model_size}, {s.pretrain_steps} steps"):
@@ -443,14 +484,23 @@ def _run_stages(args, demo, summary, builtin_corpus, builtin_squad):
         if not val_records or val_records[-1]["step"] != s.pretrain_steps:
             raise StageError(f"{metrics_path}: no validation record at the final step "
                              f"{s.pretrain_steps}")
+    return {"dir": pretrain_dir, "preset": preset, "metrics_path": metrics_path,
+            "train_records": train_records, "val_records": val_records}
 
+
+def _export_stage(demo, preset):
     with demo.stage("export", "discriminator preset -> Hugging Face transformers dir"):
-        hf_dir = out("hf_discriminator")
+        hf_dir = demo.path("hf_discriminator")
         demo.cli(["export", "--to", "hf", preset, hf_dir])
         _require(os.path.join(hf_dir, "config.json"), "the exported HF config.json")
 
+
+def _rtd_baseline_stage(demo, summary, shards, pretrained):
+    """Untrained discriminators on the run's validation batches; then `summary["pretraining"]`
+    and the pretraining plots."""
+    s, val_records = demo.settings, pretrained["val_records"]
     with demo.stage("rtd-baseline", "untrained discriminators on the same validation batches"):
-        rtd = checkpoint_rtd_baselines(os.path.join(pretrain_dir, "checkpoints"),
+        rtd = checkpoint_rtd_baselines(os.path.join(pretrained["dir"], "checkpoints"),
                                        os.path.join(shards, "val"), s.validation_batches)
         final = val_records[-1]
         print(f"validation disc AUC: trained {rtd['trained']['val_disc_auc']:.3f} (logged "
@@ -459,8 +509,9 @@ def _run_stages(args, demo, summary, builtin_corpus, builtin_squad):
               f"{rtd['untrained_model']['val_disc_auc']:.3f}")
     summary["pretraining"] = {
         "steps": s.pretrain_steps, "batch_size": s.pretrain_batch,
-        "sequence_length": s.max_seq_len, "preset": preset, "metrics_jsonl": metrics_path,
-        "final_train": train_records[-1], "final_validation": final,
+        "sequence_length": s.max_seq_len, "preset": pretrained["preset"],
+        "metrics_jsonl": pretrained["metrics_path"],
+        "final_train": pretrained["train_records"][-1], "final_validation": final,
         "trained_validation": rtd["trained"],
         "untrained_discriminator_validation": rtd["untrained_discriminator"],
         "untrained_validation": rtd["untrained_model"],
@@ -470,9 +521,13 @@ def _run_stages(args, demo, summary, builtin_corpus, builtin_squad):
             "step", "val_disc_auc", "val_cue_free_auc", "val_context_free_auc",
             "val_gen_accuracy")} for r in val_records],
     }
-    report.plot_pretraining(train_records, val_records, demo.output_dir)
+    report.plot_pretraining(pretrained["train_records"], val_records, demo.output_dir)
 
-    qa_dir = out("qa")
+
+def _qa_data_stage(demo, summary, args, builtin_squad):
+    """The SQuAD v2.0 train/dev files (generated, `--squad` split 80/20, or `--squad-train`/
+    `--squad-dev`) -> `(train_file, dev_file, {split: squad_statistics})`."""
+    qa_dir = demo.path("qa")
     with demo.stage("qa-data", "SQuAD v2.0 train/dev files"):
         os.makedirs(qa_dir, exist_ok=True)
         train_file = os.path.join(qa_dir, "train-v2.0.json")
@@ -480,6 +535,7 @@ def _run_stages(args, demo, summary, builtin_corpus, builtin_squad):
         if builtin_squad:
             from keras_electra.demo.data.qa import write_demo_squad
 
+            s = demo.settings
             write_demo_squad(qa_dir, s.qa_train_paragraphs, s.qa_dev_paragraphs, s.seed)
             source = "generated API-documentation QA (keras_electra/demo/data/qa.py)"
         elif args.squad:
@@ -498,75 +554,92 @@ def _run_stages(args, demo, summary, builtin_corpus, builtin_squad):
                 f"{counts[split]['questions']} questions on {counts[split]['paragraphs']} "
                 f"paragraphs ({counts[split]['unanswerable']} unanswerable)")
         summary["data"]["QA source"] = source
+    return train_file, dev_file, counts
 
-    squad_dir = out("squad")
-    # the same fine-tuning budget for the pretrained and the randomly initialized model
-    finetune_flags = [
+
+def _finetune_flags(s, train_file, dev_file):
+    """The same fine-tuning budget for the pretrained and the randomly initialized model."""
+    return [
         "--train_file", train_file, "--predict_file", dev_file,
         "--per_gpu_batch_size", str(s.qa_batch), "--learning_rate", str(s.qa_lr),
         "--epochs", str(s.qa_epochs), "--max_seq_length", str(s.qa_max_seq_len),
         "--doc_stride", str(s.qa_doc_stride), "--max_query_length", str(s.qa_max_query_len),
         "--null_threshold", str(s.qa_null_threshold), "--seed", str(s.seed)]
+
+
+def _squad_stage(demo, preset, finetune_flags):
+    """`keras-electra squad` from the pretrained discriminator -> (its run dir, its steps)."""
+    squad_dir = demo.path("squad")
     with demo.stage("squad", "fine-tune ElectraQuestionAnswerer from the discriminator"):
         demo.cli(["squad", "--output_dir", squad_dir, "--load_from", "checkpoint",
                   "--checkpoint_path", preset, *finetune_flags], capture=True)
         _require(os.path.join(squad_dir, "model"), "the fine-tuned model preset")
         with open(_require(os.path.join(squad_dir, "train.json"), "squad's train.json")) as f:
             steps = json.load(f)["total_steps"]
+    return squad_dir, steps
 
-    def official_eval(run_dir, threshold, name):
-        """`keras-electra squad-eval` of a squad run's dev predictions -> its JSON."""
-        path = os.path.join(run_dir, name)
-        demo.cli(["squad-eval", dev_file,
-                  _require(os.path.join(run_dir, "non_null_predictions.json"), "predictions"),
-                  "--na_prob_file", os.path.join(run_dir, "null_odds.json"),
-                  "--na_prob_thresh", str(threshold), "--out_file", path])
-        with open(_require(path, "squad-eval's output")) as f:
-            return json.load(f)
 
+def _official_eval(demo, dev_file, run_dir, threshold, name):
+    """`keras-electra squad-eval` of a squad run's dev predictions -> its JSON."""
+    path = os.path.join(run_dir, name)
+    demo.cli(["squad-eval", dev_file,
+              _require(os.path.join(run_dir, "non_null_predictions.json"), "predictions"),
+              "--na_prob_file", os.path.join(run_dir, "null_odds.json"),
+              "--na_prob_thresh", str(threshold), "--out_file", path])
+    with open(_require(path, "squad-eval's output")) as f:
+        return json.load(f)
+
+
+def _squad_eval_stage(demo, squad_dir, dev_file):
+    """Official evaluation at the demo's null threshold and at G's -> (eval, G-threshold eval);
+    it must agree with the squad command's own eval.json."""
     with demo.stage("squad-eval", "official SQuAD v2.0 evaluation of the dev predictions"):
-        model_eval = official_eval(squad_dir, s.qa_null_threshold, "eval_official.json")
-        g_eval = official_eval(squad_dir, NULL_THRESHOLDS["electra"],
-                               "eval_official_g_threshold.json")
+        model_eval = _official_eval(demo, dev_file, squad_dir, demo.settings.qa_null_threshold,
+                                    "eval_official.json")
+        g_eval = _official_eval(demo, dev_file, squad_dir, NULL_THRESHOLDS["electra"],
+                                "eval_official_g_threshold.json")
         with open(_require(os.path.join(squad_dir, "eval.json"), "squad's eval.json")) as f:
             squad_eval = json.load(f)
         if abs(squad_eval["exact"] - model_eval["exact"]) > 1e-6:
             raise StageError(f"squad-eval EM {model_eval['exact']:.3f} differs from the squad "
                              f"command's {squad_eval['exact']:.3f}")
+    return model_eval, g_eval
 
-    random_dir = out("squad_random_init")
+
+def _squad_random_init_stage(demo, vocab, finetune_flags, dev_file):
+    """The same fine-tuning from random initialization -> its official evaluation."""
+    s, random_dir = demo.settings, demo.path("squad_random_init")
     with demo.stage("squad-random-init", "the same fine-tuning from random initialization"):
         # same architecture (the pretraining preset with the demo's vocabulary), same data,
         # steps, learning rate and seed: only the starting weights differ
         demo.cli(["squad", "--output_dir", random_dir, "--load_from", "scratch",
                   "--model_size", f"electra_{s.model_size}", "--vocab_file", vocab,
                   *finetune_flags], capture=True)
-        random_eval = official_eval(random_dir, s.qa_null_threshold, "eval_official.json")
+        return _official_eval(demo, dev_file, random_dir, s.qa_null_threshold,
+                              "eval_official.json")
 
+
+def _qa_baselines_stage(demo, dev_file):
     with demo.stage("qa-baselines", "all-null and random-span predictions"):
-        baselines = qa_baselines(dev_file, seed=s.seed)
+        baselines = qa_baselines(dev_file, seed=demo.settings.seed)
         for name, values in baselines.items():
             print(f"{name}: EM {values['exact']:.1f}, F1 {values['f1']:.1f}")
-    summary["qa"] = {
-        "eval": model_eval, "eval_g_threshold": g_eval, "baselines": baselines, "steps": steps,
-        "random_init_eval": random_eval,
-        "null_threshold": s.qa_null_threshold,
-        "train_questions": counts["train"]["questions"],
-        "dev_questions": counts["dev"]["questions"],
-        "dev_unanswerable": counts["dev"]["unanswerable"], "model": os.path.join(squad_dir,
-                                                                                 "model"),
-    }
-    report.plot_qa(model_eval, baselines, out("qa_metrics.png"), random_eval)
+    return baselines
 
+
+def _answer_stage(demo, summary, model_dir, dev_file, builtin_squad):
+    """`keras-electra answer` on a few questions (one batched call) -> `summary["answers"]`."""
+    s = demo.settings
     with demo.stage("answer", "keras-electra answer on a few questions (one batched call)"):
         questions = (_default_answer_questions() if builtin_squad else [])
         questions += pick_questions(dev_file, count=2 if builtin_squad else 4)
-        questions_path, answers_path = out("answer_questions.jsonl"), out("answers.jsonl")
+        questions_path = demo.path("answer_questions.jsonl")
+        answers_path = demo.path("answers.jsonl")
         with open(questions_path, "w", encoding="utf-8") as f:
             for i, item in enumerate(questions):
                 f.write(json.dumps({"id": str(i), "question": item["question"],
                                     "context": item["context"]}) + "\n")
-        demo.cli(["answer", "--model", os.path.join(squad_dir, "model"),
+        demo.cli(["answer", "--model", model_dir,
                   "--input", questions_path, "--output", answers_path,
                   "--max_seq_length", str(s.qa_max_seq_len),
                   "--null_threshold", str(s.qa_null_threshold)])
@@ -578,9 +651,6 @@ def _run_stages(args, demo, summary, builtin_corpus, builtin_squad):
         summary["answers"] = [{**item, "answer": result["answer"], "score": result["score"],
                                "null_odds": result["null_odds"]}
                               for item, result in zip(questions, results)]
-
-    _classification_stage(demo, summary, train_file, dev_file, preset, vocab)
-    summary["claims"] = claims(summary)
 
 
 def _classification_stage(demo, summary, train_file, dev_file, preset, vocab):

@@ -183,7 +183,18 @@ STAGE_HEADER = ("stage", "status", "wall s", "CPU s")
 
 def write_report(summary, path):
     """Write `report.md` from the demo's summary dict (see `keras_electra.demo`)."""
-    s = summary
+    lines = []
+    for section in (_status_section, _run_section, _pretraining_section, _qa_section,
+                    _answers_section, _classification_section, _error_section):
+        lines += section(summary)
+    lines += ["", f"Machine-readable: `summary.json`. Outputs: `{summary['output_dir']}`.", ""]
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines))
+    return path
+
+
+def _status_section(s):
+    """The title, the status and verdict, and the table of claims."""
     lines = [
         "# keras-electra demo report",
         "",
@@ -195,7 +206,12 @@ def write_report(summary, path):
         lines += [f"| {name} | {'yes' if c['shown'] else '**no**'} | {c['evidence']} |"
                   for name, c in s["claims"].items()]
         lines.append("")
-    lines += [
+    return lines
+
+
+def _run_section(s):
+    """The machine, the stages' timings, the commands and the data."""
+    lines = [
         f"Run on {s['environment']['cpus']} CPU core(s), Python {s['environment']['python']}, "
         f"TensorFlow {s['environment'].get('tensorflow', '?')}, "
         f"Keras {s['environment'].get('keras', '?')}, backend "
@@ -220,95 +236,121 @@ def write_report(summary, path):
     lines += ["```", "", "## Data", ""]
     for key, value in s["data"].items():
         lines.append(f"- {key}: {value}")
+    return lines
+
+
+def _pretraining_section(s):
+    """Pretraining metrics against untrained models, and the cue-free AUC curve."""
     pre = s.get("pretraining")
-    if pre:
-        lines += [
-            "", "## Pretraining (replaced-token detection)", "",
-            f"{pre['steps']} steps of `electra_{pre.get('model_size', 'tiny')}` (global batch "
-            f"{pre['batch_size']}, sequence length {pre['sequence_length']}"
-            + "".join(f", {k} {v}" for k, v in pre.get("options", {}).items()) + ").",
-            "Validation on the same held-out batches (chance AUC = 0.5): the trained model; "
-            "the same checkpoint with the discriminator's own weights reset to their random "
-            "initialization (same generator, hence the very same replaced tokens); the whole "
-            "model untrained (step 0, its random generator makes random replacements).",
-            "",
-            markdown_table(
-                ("metric", "trained (ours)", "untrained discriminator, same replacements",
-                 "untrained model"),
-                [(k, pre["trained_validation"].get(f"val_{k}"),
-                  pre["untrained_discriminator_validation"].get(f"val_{k}"),
-                  pre["untrained_validation"].get(f"val_{k}"))
-                 for k in ("disc_auc", "disc_accuracy", "disc_loss", "gen_accuracy",
-                           "gen_loss")], digits=3),
-            "",
-            f"(The pretrain command's own validation at step {pre['steps']} logged disc_auc "
-            f"{fmt(pre['final_validation'].get('val_disc_auc'), 3)}.)",
-            "",
-            "### Did the discriminator learn context?",
-            "",
-            "A discriminator gets an AUC above 0.5 without any contextual skill from cues that "
-            "need no context: [CLS]/[SEP] are never replaced, and two masked slots on one "
-            "position write the floor-average of two sampled ids, a nonsense token. The "
-            "*cue-free AUC* leaves those positions out. The *context-free baseline* scores "
-            "each remaining token by how often that token id was a replacement in training "
-            "batches (token identity only). Only a cue-free AUC above that baseline shows "
-            "contextual detection (`keras_electra.evaluation.rtd_cues`; the pretrain "
-            "command's `--cue_free_batches`).",
-            "",
-            markdown_table(("step", "disc AUC", "cue-free AUC", "context-free baseline",
-                            "generator MLM accuracy"),
-                           [(str(r["step"]), r.get("val_disc_auc"), r.get("val_cue_free_auc"),
-                             r.get("val_context_free_auc"), r.get("val_gen_accuracy"))
-                            for r in pre.get("cue_free_curve", [])], digits=3),
-            "",
-            "![pretraining losses](pretrain_loss.png)",
-            "",
-            "![pretraining accuracy and AUC](pretrain_accuracy.png)",
-        ]
+    if not pre:
+        return []
+    lines = [
+        "", "## Pretraining (replaced-token detection)", "",
+        f"{pre['steps']} steps of `electra_{pre.get('model_size', 'tiny')}` (global batch "
+        f"{pre['batch_size']}, sequence length {pre['sequence_length']}"
+        + "".join(f", {k} {v}" for k, v in pre.get("options", {}).items()) + ").",
+        "Validation on the same held-out batches (chance AUC = 0.5): the trained model; "
+        "the same checkpoint with the discriminator's own weights reset to their random "
+        "initialization (same generator, hence the very same replaced tokens); the whole "
+        "model untrained (step 0, its random generator makes random replacements).",
+        "",
+        markdown_table(
+            ("metric", "trained (ours)", "untrained discriminator, same replacements",
+             "untrained model"),
+            [(k, pre["trained_validation"].get(f"val_{k}"),
+              pre["untrained_discriminator_validation"].get(f"val_{k}"),
+              pre["untrained_validation"].get(f"val_{k}"))
+             for k in ("disc_auc", "disc_accuracy", "disc_loss", "gen_accuracy",
+                       "gen_loss")], digits=3),
+        "",
+        f"(The pretrain command's own validation at step {pre['steps']} logged disc_auc "
+        f"{fmt(pre['final_validation'].get('val_disc_auc'), 3)}.)",
+        "",
+        "### Did the discriminator learn context?",
+        "",
+        "A discriminator gets an AUC above 0.5 without any contextual skill from cues that "
+        "need no context: [CLS]/[SEP] are never replaced, and two masked slots on one "
+        "position write the floor-average of two sampled ids, a nonsense token. The "
+        "*cue-free AUC* leaves those positions out. The *context-free baseline* scores "
+        "each remaining token by how often that token id was a replacement in training "
+        "batches (token identity only). Only a cue-free AUC above that baseline shows "
+        "contextual detection (`keras_electra.evaluation.rtd_cues`; the pretrain "
+        "command's `--cue_free_batches`).",
+        "",
+        markdown_table(("step", "disc AUC", "cue-free AUC", "context-free baseline",
+                        "generator MLM accuracy"),
+                       [(str(r["step"]), r.get("val_disc_auc"), r.get("val_cue_free_auc"),
+                         r.get("val_context_free_auc"), r.get("val_gen_accuracy"))
+                        for r in pre.get("cue_free_curve", [])], digits=3),
+        "",
+        "![pretraining losses](pretrain_loss.png)",
+        "",
+        "![pretraining accuracy and AUC](pretrain_accuracy.png)",
+    ]
+    return lines
+
+
+def _qa_section(s):
+    """The SQuAD v2.0 metrics against the baselines and the random-init control."""
     qa = s.get("qa")
-    if qa:
-        lines += [
-            "", "## SQuAD v2.0 fine-tuning (official metrics, dev split)", "",
-            f"{qa['train_questions']} training questions, {qa['dev_questions']} dev questions "
-            f"({qa['dev_unanswerable']} unanswerable); {qa['steps']} fine-tuning steps.",
-            "",
-            markdown_table(QA_HEADER, qa_rows(qa["eval"], qa["baselines"],
-                                              qa.get("random_init_eval"))),
-            "",
-            f"\"{RANDOM_INIT_LABEL}\": the same architecture, data, steps, learning rate and "
-            "seed, starting from random weights instead of the pretrained discriminator: "
-            "what pretraining contributed.",
-            "",
-            f"Null threshold {qa.get('null_threshold', 0.0)}: the model answers unless its "
-            "answerability logit says P(no answer) > 0.5. With G's default threshold -2.75 "
-            "(calibrated for fully trained models) the same predictions score EM "
-            f"{fmt(qa.get('eval_g_threshold', {}).get('exact'))}, F1 "
-            f"{fmt(qa.get('eval_g_threshold', {}).get('f1'))}. best F1 is the official "
-            "metric at the best threshold on this dev set.",
-            "",
-            "![QA metrics vs baselines](qa_metrics.png)",
-        ]
+    if not qa:
+        return []
+    lines = [
+        "", "## SQuAD v2.0 fine-tuning (official metrics, dev split)", "",
+        f"{qa['train_questions']} training questions, {qa['dev_questions']} dev questions "
+        f"({qa['dev_unanswerable']} unanswerable); {qa['steps']} fine-tuning steps.",
+        "",
+        markdown_table(QA_HEADER, qa_rows(qa["eval"], qa["baselines"],
+                                          qa.get("random_init_eval"))),
+        "",
+        f"\"{RANDOM_INIT_LABEL}\": the same architecture, data, steps, learning rate and "
+        "seed, starting from random weights instead of the pretrained discriminator: "
+        "what pretraining contributed.",
+        "",
+        f"Null threshold {qa.get('null_threshold', 0.0)}: the model answers unless its "
+        "answerability logit says P(no answer) > 0.5. With G's default threshold -2.75 "
+        "(calibrated for fully trained models) the same predictions score EM "
+        f"{fmt(qa.get('eval_g_threshold', {}).get('exact'))}, F1 "
+        f"{fmt(qa.get('eval_g_threshold', {}).get('f1'))}. best F1 is the official "
+        "metric at the best threshold on this dev set.",
+        "",
+        "![QA metrics vs baselines](qa_metrics.png)",
+    ]
+    return lines
+
+
+def _answers_section(s):
+    """`keras-electra answer`'s answers next to the expected ones."""
     answers = s.get("answers")
-    if answers:
-        lines += ["", "## `keras-electra answer`", ""]
-        lines.append(markdown_table(
-            ("question", "expected", "model's answer"),
-            [(a["question"], a["expected"] or "(no answer)", a["answer"] or "(no answer)")
-             for a in answers]))
+    if not answers:
+        return []
+    lines = ["", "## `keras-electra answer`", ""]
+    lines.append(markdown_table(
+        ("question", "expected", "model's answer"),
+        [(a["question"], a["expected"] or "(no answer)", a["answer"] or "(no answer)")
+         for a in answers]))
+    return lines
+
+
+def _classification_section(s):
+    """The QNLI-layout accuracies against the majority class."""
     cls = s.get("classification")
-    if cls:
-        lines += ["", "## Text classification (`keras-electra glue`, QNLI layout)", "",
-                  "Does the paragraph answer the question? The QA set's questions as QNLI "
-                  f"pairs: {sum(cls['train'].values())} train, {sum(cls['dev'].values())} dev "
-                  f"({cls['dev']}).", ""]
-        lines.append(markdown_table(
-            ("model", "dev accuracy"),
-            [("fine-tuned from the pretrained discriminator", cls["accuracy"]),
-             ("fine-tuned from random initialization", cls["random_init_accuracy"]),
-             ("majority class", cls["majority_accuracy"])], digits=3))
-    if s.get("error"):
-        lines += ["", "## Error", "", "```", s["error"], "```"]
-    lines += ["", f"Machine-readable: `summary.json`. Outputs: `{s['output_dir']}`.", ""]
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("\n".join(lines))
-    return path
+    if not cls:
+        return []
+    lines = ["", "## Text classification (`keras-electra glue`, QNLI layout)", "",
+              "Does the paragraph answer the question? The QA set's questions as QNLI "
+              f"pairs: {sum(cls['train'].values())} train, {sum(cls['dev'].values())} dev "
+              f"({cls['dev']}).", ""]
+    lines.append(markdown_table(
+        ("model", "dev accuracy"),
+        [("fine-tuned from the pretrained discriminator", cls["accuracy"]),
+         ("fine-tuned from random initialization", cls["random_init_accuracy"]),
+         ("majority class", cls["majority_accuracy"])], digits=3))
+    return lines
+
+
+def _error_section(s):
+    """The failed stage's error (a failed run only)."""
+    if not s.get("error"):
+        return []
+    return ["", "## Error", "", "```", s["error"], "```"]

@@ -168,6 +168,12 @@ def answer_token_span(char_starts, char_ends, answer_start, answer_text):
     return int(overlapping[0]), int(overlapping[-1])
 
 
+# The per-window values `convert_examples_to_features` collects, in `SquadFeatures`' order.
+FEATURE_KEYS = ("token_ids", "segment_ids", "padding_mask", "start_positions",
+                "end_positions", "is_impossible", "example_index", "window_index",
+                "token_char_start", "token_char_end", "token_is_max_context")
+
+
 def convert_examples_to_features(examples, tokenizer, max_seq_length=384, doc_stride=128,
                                  max_query_length=64, is_training=True, progress=True):
     """Builds the windows, inputs and labels for a list of `SquadExample`.
@@ -185,18 +191,9 @@ def convert_examples_to_features(examples, tokenizer, max_seq_length=384, doc_st
     Returns:
         `SquadFeatures`.
     """
-    cls_id, sep_id, pad_id = tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id
-
-    # One tokenizer call for every distinct context and question (fast path).
-    contexts = list(dict.fromkeys(e.context for e in examples))
-    questions = list(dict.fromkeys(e.question for e in examples))
-    tokenized = tokenizer.tokenize_with_offsets(contexts + questions) if examples else []
-    context_tokens = dict(zip(contexts, tokenized[:len(contexts)]))
-    question_ids = {q: t[0] for q, t in zip(questions, tokenized[len(contexts):])}
-
-    rows = {k: [] for k in ("token_ids", "segment_ids", "padding_mask", "start_positions",
-                            "end_positions", "is_impossible", "example_index", "window_index",
-                            "token_char_start", "token_char_end", "token_is_max_context")}
+    special_ids = tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id
+    contexts, question_ids = _tokenize_texts(examples, tokenizer)
+    rows = {k: [] for k in FEATURE_KEYS}
     iterator = examples
     if progress:
         from tqdm.auto import tqdm
@@ -205,51 +202,82 @@ def convert_examples_to_features(examples, tokenizer, max_seq_length=384, doc_st
                         unit="question")
     for example_index, example in enumerate(iterator):
         query = question_ids[example.question][:max_query_length]
-        doc_ids, doc_starts, doc_ends = context_tokens[example.context]
-        gold = None
-        if not example.is_impossible and example.answers:
-            text, start = example.answers[0]  # G/HF: the first answer is the label
-            gold = answer_token_span(doc_starts, doc_ends, start, text)
+        doc = contexts[example.context]
+        gold = _gold_token_span(example, doc)
         max_tokens_for_doc = max_seq_length - len(query) - 3
         if max_tokens_for_doc < 1:
             raise ValueError(
                 f"question {example.qas_id}: max_seq_length={max_seq_length} leaves no room for "
                 f"the context after its {len(query)}-token question; raise max_seq_length or "
                 f"lower max_query_length (now {max_query_length})")
-        spans = window_starts(len(doc_ids), max_tokens_for_doc, doc_stride)
-        offset = len(query) + 2
+        spans = window_starts(len(doc[0]), max_tokens_for_doc, doc_stride)
         flags = max_context_flags(spans)
-        for window, (doc_start, length) in enumerate(spans):
-            token_ids = np.full(max_seq_length, pad_id, np.int32)
-            segment_ids = np.zeros(max_seq_length, np.int32)
-            char_start = np.full(max_seq_length, -1, np.int32)
-            char_end = np.full(max_seq_length, -1, np.int32)
-            max_context = np.zeros(max_seq_length, bool)
-            token_ids[0] = cls_id
-            token_ids[1:offset - 1] = query
-            token_ids[offset - 1] = sep_id
-            token_ids[offset:offset + length] = doc_ids[doc_start:doc_start + length]
-            token_ids[offset + length] = sep_id
-            segment_ids[offset:offset + length + 1] = 1
-            char_start[offset:offset + length] = doc_starts[doc_start:doc_start + length]
-            char_end[offset:offset + length] = doc_ends[doc_start:doc_start + length]
-            max_context[offset:offset + length] = flags[window]
-            padding_mask = np.zeros(max_seq_length, np.int32)
-            padding_mask[:offset + length + 1] = 1
+        for window, span in enumerate(spans):
+            row = _window_row(special_ids, query, doc, span, flags[window], gold, max_seq_length)
+            row.update(is_impossible=int(example.is_impossible), example_index=example_index,
+                       window_index=window)
+            for key in FEATURE_KEYS:
+                rows[key].append(row[key])
+    return _stack_features(examples, rows, max_seq_length)
 
-            start_position = end_position = 0
-            if gold is not None and doc_start <= gold[0] and gold[1] < doc_start + length:
-                start_position = gold[0] - doc_start + offset
-                end_position = gold[1] - doc_start + offset
-            for key, value in (("token_ids", token_ids), ("segment_ids", segment_ids),
-                               ("padding_mask", padding_mask),
-                               ("start_positions", start_position),
-                               ("end_positions", end_position),
-                               ("is_impossible", int(example.is_impossible)),
-                               ("example_index", example_index), ("window_index", window),
-                               ("token_char_start", char_start), ("token_char_end", char_end),
-                               ("token_is_max_context", max_context)):
-                rows[key].append(value)
+
+def _tokenize_texts(examples, tokenizer):
+    """One tokenizer call for every distinct context and question (fast path).
+
+    Returns `({context: (ids, char_starts, char_ends)}, {question: ids})`."""
+    contexts = list(dict.fromkeys(e.context for e in examples))
+    questions = list(dict.fromkeys(e.question for e in examples))
+    tokenized = tokenizer.tokenize_with_offsets(contexts + questions) if examples else []
+    context_tokens = dict(zip(contexts, tokenized[:len(contexts)]))
+    question_ids = {q: t[0] for q, t in zip(questions, tokenized[len(contexts):])}
+    return context_tokens, question_ids
+
+
+def _gold_token_span(example, doc):
+    """The label's `[first, last]` context-token span, or None (unanswerable, or no token
+    overlaps the answer)."""
+    if example.is_impossible or not example.answers:
+        return None
+    text, start = example.answers[0]  # G/HF: the first answer is the label
+    _, doc_starts, doc_ends = doc
+    return answer_token_span(doc_starts, doc_ends, start, text)
+
+
+def _window_row(special_ids, query, doc, span, max_context_flags_, gold, max_seq_length):
+    """`[CLS] query [SEP] window [SEP]` padded to `max_seq_length`: the window's inputs,
+    character offsets, max-context flags and start/end labels, as a dict of FEATURE_KEYS."""
+    cls_id, sep_id, pad_id = special_ids
+    doc_ids, doc_starts, doc_ends = doc
+    doc_start, length = span
+    offset = len(query) + 2
+    token_ids = np.full(max_seq_length, pad_id, np.int32)
+    segment_ids = np.zeros(max_seq_length, np.int32)
+    char_start = np.full(max_seq_length, -1, np.int32)
+    char_end = np.full(max_seq_length, -1, np.int32)
+    max_context = np.zeros(max_seq_length, bool)
+    token_ids[0] = cls_id
+    token_ids[1:offset - 1] = query
+    token_ids[offset - 1] = sep_id
+    token_ids[offset:offset + length] = doc_ids[doc_start:doc_start + length]
+    token_ids[offset + length] = sep_id
+    segment_ids[offset:offset + length + 1] = 1
+    char_start[offset:offset + length] = doc_starts[doc_start:doc_start + length]
+    char_end[offset:offset + length] = doc_ends[doc_start:doc_start + length]
+    max_context[offset:offset + length] = max_context_flags_
+    padding_mask = np.zeros(max_seq_length, np.int32)
+    padding_mask[:offset + length + 1] = 1
+    start_position = end_position = 0
+    if gold is not None and doc_start <= gold[0] and gold[1] < doc_start + length:
+        start_position = gold[0] - doc_start + offset
+        end_position = gold[1] - doc_start + offset
+    return {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask,
+            "start_positions": start_position, "end_positions": end_position,
+            "token_char_start": char_start, "token_char_end": char_end,
+            "token_is_max_context": max_context}
+
+
+def _stack_features(examples, rows, max_seq_length):
+    """The collected per-window `rows` -> `SquadFeatures` of numpy arrays."""
 
     def stack(key, dtype, shape):
         return np.asarray(rows[key], dtype).reshape(shape)

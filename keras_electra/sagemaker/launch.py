@@ -80,7 +80,13 @@ def build_parser():
         ),
         allow_abbrev=False,
     )
-    aws = parser.add_argument_group("the AWS scripts' launcher flags")
+    _add_aws_flags(parser.add_argument_group("the AWS scripts' launcher flags"))
+    _add_job_flags(parser.add_argument_group("job"))
+    return parser
+
+
+def _add_aws_flags(aws):
+    """The flags of the AWS scripts' launcher: code, instances, role, image, FSx, VPC."""
     aws.add_argument("--source_dir", default=None,
                      help="folder uploaded with the entry point (optional; with the stock "
                           "SageMaker image put a requirements.txt installing keras-electra in it)")
@@ -103,7 +109,9 @@ def build_parser():
     aws.add_argument("--security_group_ids", default=_env_default("SAGEMAKER_SECURITY_GROUP_IDS"),
                      help="comma-separated security groups (env SAGEMAKER_SECURITY_GROUP_IDS)")
 
-    job = parser.add_argument_group("job")
+
+def _add_job_flags(job):
+    """The job's task, name, data channels, checkpoints, spot, limits, backend and modes."""
     job.add_argument("--task", choices=TASKS, default="pretrain",
                      help="keras-electra command the job runs (default pretrain)")
     job.add_argument("--job_name", default=None,
@@ -157,7 +165,6 @@ def build_parser():
     job.add_argument("--wait", action="store_true", help="wait for the job and stream its logs")
     job.add_argument("--dry-run", "--dry_run", dest="dry_run", action="store_true",
                      help="print the CreateTrainingJob request as JSON; call no AWS API")
-    return parser
 
 
 def parse_passthrough(tokens):
@@ -344,7 +351,34 @@ def plan_launch(args, passthrough):
             raise SystemExit(f"launch: pass the task with --task, not --{reserved}")
     if not args.skip_flag_check:
         check_hyperparameters(args.task, hps)
+    inputs = _input_channels(args, hps)
+    subnets = _split_ids(args.subnet_ids)
+    security_groups = _split_ids(args.security_group_ids)
+    if args.fsx_id and not (subnets and security_groups):
+        raise SystemExit("launch: FSx needs the job in its VPC: pass --subnet_ids and "
+                         "--security_group_ids (or SAGEMAKER_SUBNET_IDS/_SECURITY_GROUP_IDS)")
+    job_name = validate_job_name(args.job_name) if args.job_name else make_job_name(
+        args.sm_job_name, args.instance_count, args.instance_type
+    )
+    max_wait = _spot_max_wait(args)
+    hps["task"] = args.task
+    distribution, environment = _distribution(args)
+    return LaunchPlan(
+        job_name=job_name, task=args.task, hyperparameters=hps,
+        instance_type=args.instance_type, instance_count=args.instance_count, role=args.role,
+        image_uri=args.image_name, entry_point=args.entry_point or default_entry_point(),
+        source_dir=args.source_dir, inputs=inputs, subnets=subnets,
+        security_group_ids=security_groups, distribution=distribution, environment=environment,
+        checkpoint_s3_uri=None if args.no_checkpoints else (args.checkpoint_s3_uri or "auto"),
+        use_spot_instances=args.use_spot_instances, max_run=args.max_run, max_wait=max_wait,
+        volume_size=args.volume_size, tags=parse_tags(args.tags),
+        output_path=args.output_path, code_location=args.code_location,
+    )
 
+
+def _input_channels(args, hps):
+    """The job's input channels (FSx or S3 `training`, S3 `train`/`validation`, the init
+    weights); a `training` channel points pretrain's `filesystem_prefix` at it (in `hps`)."""
     inputs = {}
     if args.fsx_id:
         from sagemaker.inputs import FileSystemInput
@@ -376,16 +410,11 @@ def plan_launch(args, passthrough):
             if args.task != "pretrain":
                 raise SystemExit(f"launch: {flag} is for --task pretrain (--init_from)")
             inputs[channel] = _s3_input(uri, args.s3_input_mode, flag)
+    return inputs
 
-    subnets = _split_ids(args.subnet_ids)
-    security_groups = _split_ids(args.security_group_ids)
-    if args.fsx_id and not (subnets and security_groups):
-        raise SystemExit("launch: FSx needs the job in its VPC: pass --subnet_ids and "
-                         "--security_group_ids (or SAGEMAKER_SUBNET_IDS/_SECURITY_GROUP_IDS)")
 
-    job_name = validate_job_name(args.job_name) if args.job_name else make_job_name(
-        args.sm_job_name, args.instance_count, args.instance_type
-    )
+def _spot_max_wait(args):
+    """`max_wait` of a spot job (default `max_run`), None otherwise; bad combinations fail."""
     max_wait = None
     if args.use_spot_instances:
         max_wait = args.max_wait or args.max_run
@@ -397,8 +426,12 @@ def plan_launch(args, passthrough):
     if args.use_spot_instances and args.no_checkpoints:
         raise SystemExit("launch: spot training without checkpoints restarts from step 0 on "
                          "every interruption; drop --no_checkpoints")
+    return max_wait
 
-    hps["task"] = args.task
+
+def _distribution(args):
+    """`(distribution, environment)` of the backend: MWMS for TensorFlow (unless --no_mwms),
+    `KERAS_BACKEND=jax` (no SageMaker distribution) for JAX."""
     distribution = None
     environment = None
     backend = getattr(args, "backend", "tensorflow")
@@ -414,17 +447,7 @@ def plan_launch(args, passthrough):
         distribution = {"multi_worker_mirrored_strategy": {"enabled": True}}
     elif args.instance_count > 1:
         raise SystemExit("launch: --no_mwms needs --instance_count 1")
-    return LaunchPlan(
-        job_name=job_name, task=args.task, hyperparameters=hps,
-        instance_type=args.instance_type, instance_count=args.instance_count, role=args.role,
-        image_uri=args.image_name, entry_point=args.entry_point or default_entry_point(),
-        source_dir=args.source_dir, inputs=inputs, subnets=subnets,
-        security_group_ids=security_groups, distribution=distribution, environment=environment,
-        checkpoint_s3_uri=None if args.no_checkpoints else (args.checkpoint_s3_uri or "auto"),
-        use_spot_instances=args.use_spot_instances, max_run=args.max_run, max_wait=max_wait,
-        volume_size=args.volume_size, tags=parse_tags(args.tags),
-        output_path=args.output_path, code_location=args.code_location,
-    )
+    return distribution, environment
 
 
 def _s3_input(uri, input_mode, flag):

@@ -145,14 +145,8 @@ def postprocess_predictions(features, outputs, head="electra", n_best_size=N_BES
     if head not in NULL_THRESHOLDS:
         raise ValueError(f"head must be one of {sorted(NULL_THRESHOLDS)}, got {head!r}")
     threshold = resolve_null_threshold(head, null_threshold)
+    _check_outputs(features, outputs, head)
     candidates_fn = _candidates_electra if head == "electra" else _candidates_simple
-    first_key = "answerable_logit" if head == "electra" else "start_logits"
-    if first_key not in outputs:
-        raise ValueError(f"head={head!r} post-processing needs outputs[{first_key!r}]; got "
-                         f"keys {sorted(outputs)} (is the model's head {head!r}?)")
-    if len(outputs[first_key]) != len(features):
-        raise ValueError(f"{len(outputs[first_key])} model outputs for {len(features)} features")
-
     if tokenizer is None and not whole_words:
         raise ValueError("postprocess_predictions needs tokenizer= (the ElectraTokenizer the "
                          "features were made with): answer texts join its WordPieces as G does")
@@ -186,19 +180,7 @@ def postprocess_predictions(features, outputs, head="electra", n_best_size=N_BES
             found, null = candidates_fn(outputs, index, features, n_best_size, max_answer_length)
             score_null = null if score_null is None else min(score_null, null)
             spans.extend((score, index, s, e) for score, s, e in found)
-        spans.sort(key=lambda item: -item[0])
-        nbest, seen = [], set()
-        for score, index, s, e in spans:
-            text, char_start, char_end = span_text(example, index, s, e)
-            if text in seen:
-                continue
-            seen.add(text)
-            nbest.append({"text": text, "score": float(score),
-                          "char_start": char_start, "char_end": char_end})
-            if len(nbest) >= n_best_size:
-                break
-        if not nbest:  # G: "a nonce prediction" when no span is valid
-            nbest.append({"text": EMPTY_TEXT, "score": 0.0, "char_start": -1, "char_end": -1})
+        nbest = _nbest(spans, lambda index, s, e: span_text(example, index, s, e), n_best_size)
         words_of.pop(id(example), None)
         qid = example.qas_id
         best_text = nbest[0]["text"]
@@ -215,6 +197,36 @@ def postprocess_predictions(features, outputs, head="electra", n_best_size=N_BES
         predictions[qid] = "" if odds > threshold else best_text
         nbest_out[qid] = nbest
     return SquadPredictions(predictions, non_null, null_odds, nbest_out, threshold)
+
+
+def _check_outputs(features, outputs, head):
+    """`outputs` holds the arrays of `head`, one per feature; else a ValueError."""
+    first_key = "answerable_logit" if head == "electra" else "start_logits"
+    if first_key not in outputs:
+        raise ValueError(f"head={head!r} post-processing needs outputs[{first_key!r}]; got "
+                         f"keys {sorted(outputs)} (is the model's head {head!r}?)")
+    if len(outputs[first_key]) != len(features):
+        raise ValueError(f"{len(outputs[first_key])} model outputs for {len(features)} features")
+
+
+def _nbest(spans, text_of, n_best_size):
+    """The `n_best_size` best `(score, feature index, start, end)` spans of one question with
+    distinct texts (`text_of(index, start, end)` -> `(text, char_start, char_end)`), best
+    first; G's "empty" nonce prediction when no span is valid."""
+    spans.sort(key=lambda item: -item[0])
+    nbest, seen = [], set()
+    for score, index, s, e in spans:
+        text, char_start, char_end = text_of(index, s, e)
+        if text in seen:
+            continue
+        seen.add(text)
+        nbest.append({"text": text, "score": float(score),
+                      "char_start": char_start, "char_end": char_end})
+        if len(nbest) >= n_best_size:
+            break
+    if not nbest:  # G: "a nonce prediction" when no span is valid
+        nbest.append({"text": EMPTY_TEXT, "score": 0.0, "char_start": -1, "char_end": -1})
+    return nbest
 
 
 def write_predictions(result, output_dir):

@@ -120,33 +120,8 @@ def read_squad(source, squad_version=None, lenient=False, is_training=False):
         SquadFormatError: on the first malformed entry (strict mode), or when
             the file as a whole cannot be read.
     """
-    where = "<dict>"
-    if isinstance(source, dict):
-        raw = source
-    else:
-        where = str(source)
-        try:
-            raw = json.loads(read_text_file(source, "SQuAD .json file"))
-        except FileNotFoundError:
-            raise SquadFormatError(f"{where}: SQuAD file not found")
-        except json.JSONDecodeError as e:
-            raise SquadFormatError(f"{where}: not valid JSON ({e}); is this a SQuAD .json file?")
-    if not isinstance(raw, dict) or not isinstance(raw.get("data"), list):
-        raise SquadFormatError(
-            f"{where}: no top-level 'data' list; a SQuAD file looks like "
-            '{"version": "v2.0", "data": [{"title": ..., "paragraphs": [...]}]}'
-        )
-    if squad_version is not None and squad_version not in SQUAD_VERSIONS:
-        raise SquadFormatError(f"squad_version must be one of {SQUAD_VERSIONS}, got {squad_version!r}")
-    file_version = _detect_version(raw)
-    if squad_version is None:
-        squad_version = file_version
-    elif squad_version != file_version:
-        raise SquadFormatError(
-            f"{where}: the file is SQuAD {'v1.1' if file_version == 'squadv1' else 'v2.0'} "
-            f"(version {raw.get('version')!r}) but squad_version={squad_version!r} was requested; "
-            f"pass --squad_version {file_version} or use the matching file"
-        )
+    raw, where = _load_squad_json(source)
+    squad_version = _resolve_version(raw, where, squad_version)
     v2 = squad_version == "squadv2"
 
     examples, problems, skipped, seen_ids = [], [], collections.Counter(), {}
@@ -194,6 +169,44 @@ def read_squad(source, squad_version=None, lenient=False, is_training=False):
                     examples.append(example)
     return SquadReadResult(examples=examples, version=squad_version, skipped=skipped,
                            problems=problems, dataset=raw["data"])
+
+
+def _load_squad_json(source):
+    """`(the SQuAD dict, where)` of a path or an already loaded dict (`where`: the path, or
+    "<dict>"); a missing file, bad JSON or no top-level `data` list is a SquadFormatError."""
+    where = "<dict>"
+    if isinstance(source, dict):
+        raw = source
+    else:
+        where = str(source)
+        try:
+            raw = json.loads(read_text_file(source, "SQuAD .json file"))
+        except FileNotFoundError:
+            raise SquadFormatError(f"{where}: SQuAD file not found")
+        except json.JSONDecodeError as e:
+            raise SquadFormatError(f"{where}: not valid JSON ({e}); is this a SQuAD .json file?")
+    if not isinstance(raw, dict) or not isinstance(raw.get("data"), list):
+        raise SquadFormatError(
+            f"{where}: no top-level 'data' list; a SQuAD file looks like "
+            '{"version": "v2.0", "data": [{"title": ..., "paragraphs": [...]}]}'
+        )
+    return raw, where
+
+
+def _resolve_version(raw, where, squad_version):
+    """The requested `squad_version`, or the file's when None; a mismatch is an error."""
+    if squad_version is not None and squad_version not in SQUAD_VERSIONS:
+        raise SquadFormatError(f"squad_version must be one of {SQUAD_VERSIONS}, got {squad_version!r}")
+    file_version = _detect_version(raw)
+    if squad_version is None:
+        return file_version
+    if squad_version != file_version:
+        raise SquadFormatError(
+            f"{where}: the file is SQuAD {'v1.1' if file_version == 'squadv1' else 'v2.0'} "
+            f"(version {raw.get('version')!r}) but squad_version={squad_version!r} was requested; "
+            f"pass --squad_version {file_version} or use the matching file"
+        )
+    return squad_version
 
 
 def _read_question(qa, context, title, at, q_index, v2, is_training, seen_ids, fail):
