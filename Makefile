@@ -47,7 +47,7 @@ demo: $(DEMO_DEPS)
 		$(if $(STEPS),--steps $(STEPS))
 
 test: $(STAMP)
-	$(PY) -m pytest $(if $(filter 0,$(TEST_JOBS)),,-n $(TEST_JOBS) --dist loadfile) $(PYTEST_ARGS)
+	$(PY) -m pytest $(if $(filter 0,$(TEST_JOBS)),,-n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check keras_electra tests benchmarks
