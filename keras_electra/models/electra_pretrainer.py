@@ -25,6 +25,7 @@ from keras_electra.models.electra_presets import (
     resolve_vocabulary_size,
 )
 from keras_electra.models.electra_pretrainer_preprocessor import ElectraPretrainerPreprocessor
+from keras_electra.models.electra_task_weights import WeightsOnlyTaskPreset
 from keras_electra.utils.preset_dirs import HF, KERAS_HUB, is_google_checkpoint, preset_kind
 from keras_electra.utils.upstream import check_upstream
 
@@ -87,7 +88,7 @@ def _special_token_ids(preprocessor, **given):
 
 
 @keras.saving.register_keras_serializable(package="keras_electra")
-class ElectraPretrainer(Task):
+class ElectraPretrainer(WeightsOnlyTaskPreset, Task):
     """ELECTRA pretraining: a generator (MLM) and a discriminator (replaced-token detection).
 
     Exactly G (`run_pretraining.py`, `pretrain/pretrain_helpers.py`); `forward` is one
