@@ -134,6 +134,50 @@ def test_fit_on_lists_shuffles_every_epoch_without_a_warning(bert_vocab_path):
     assert np.isfinite(history.history["loss"][0])
 
 
+@pytest.mark.parametrize("kind", TASK_KINDS)
+def test_fit_on_lists_and_datasets_raises_no_shuffle_warning(kind, bert_vocab_path):
+    """Every task's `fit` with Keras' default `shuffle=True`, on in-memory data and on a
+    batched `tf.data` dataset, with warnings as errors (no "`shuffle=True` was passed, but
+    will be ignored")."""
+    import tensorflow as tf
+
+    task = _fitted_task(kind, bert_vocab_path)
+    if kind == "text_classifier":
+        x, y = ["it flows into the sea", "it does not"] * 2, np.array([1, 0, 1, 0])
+    elif kind == "question_answerer":
+        x = {"question": ["Where does it flow?"] * 4,
+             "context": ["It flows into the sea."] * 4}
+        y = {"start_positions": np.array([10] * 4), "end_positions": np.array([12] * 4),
+             "is_impossible": np.zeros(4, "int32")}
+    else:
+        x, y = ["the river flows into the sea", "a sentence of words"] * 2, None
+    dataset = tf.data.Dataset.from_tensor_slices(x if y is None else (x, y)).batch(2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for inputs in ((x, y), (dataset, None)):
+            history = task.fit(*inputs, batch_size=None if inputs[1] is None else 2,
+                               epochs=1, verbose=0)
+            assert np.isfinite(history.history["loss"][0])
+
+
+def test_pretrainer_without_preprocessor_fits_a_dataset_without_a_shuffle_warning(
+        bert_vocab_path):
+    import tensorflow as tf
+
+    from keras_electra import ElectraPretrainer
+
+    with_preprocessor = _tiny_pretrainer(bert_vocab_path)
+    model = ElectraPretrainer(with_preprocessor.backbone)
+    assert model.preprocessor is None
+    model.compile()
+    batch = with_preprocessor.preprocessor(tf.constant(["the river flows into the sea"] * 4))
+    dataset = tf.data.Dataset.from_tensors(batch).repeat(2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        history = model.fit(dataset, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+
+
 def test_unbatched_dataset_of_strings_is_one_clear_error(bert_vocab_path):
     import tensorflow as tf
 
