@@ -70,6 +70,7 @@ def test_api_tour_runs_literally_quietly_and_answers(tmp_path, squad_sample_path
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     assert "Skipping variable loading" not in proc.stdout + proc.stderr
     line = proc.stdout.strip().splitlines()[-1]
+    print(f"the tour ended with: {line}")
     context = "ELECTRA, a pretraining method, detects replaced tokens."
     # a model fine-tuned for a few steps on tiny data usually judges the question unanswerable
     # (the README says so); either way the tour ends with its best span, a real non-empty span
