@@ -90,13 +90,9 @@ def run(args):
 def _run_text_classifier(args):
     """`export` of an `ElectraTextClassifier` preset (`keras-electra glue` OUTPUT_DIR/model):
     --to hf -> ElectraForSequenceClassification; --to saved_model -> raw-string signatures."""
-    import warnings
-
     from keras_electra import ElectraTextClassifier
 
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
-        classifier = ElectraTextClassifier.from_preset(args.preset)
+    classifier = ElectraTextClassifier.from_preset(args.preset)
     if args.target_format == "saved_model":
         from keras_electra.serving.text_classifier import export_text_classifier
 

@@ -121,20 +121,15 @@ def _task_class_name(preset):
 
 
 def _load_task(registered_name, preset):
-    """Our task class `registered_name`'s `from_preset(preset)`, without keras-hub's harmless
-    warning that a saved optimizer state (task.weights.h5 of a fine-tuned model) does not
-    fit the fresh default optimizer."""
-    import warnings
-
+    """Our task class `registered_name`'s `from_preset(preset)` (weights only, even of a
+    preset written with optimizer state: `models/electra_task_weights.py`)."""
     import keras
 
     cls = keras.saving.get_registered_object(registered_name)
     if cls is None:
         raise ValueError(f"{preset}/task.json: {registered_name} is not a task class of this "
                          "keras-electra version; upgrade keras-electra.")
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
-        return cls.from_preset(preset)
+    return cls.from_preset(preset)
 
 
 def _task_heads(task):

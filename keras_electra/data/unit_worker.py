@@ -58,8 +58,13 @@ class BatchTokenizer:
                 strip_accents=strip_accents, oov_token="[UNK]", dtype="int64",
             )
 
+        from keras_electra.models.electra_tokenizer import G_DELETED_RE2, G_SPACE_RE2
+
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string)], autograph=False)
         def tokenize(lines):
+            # G's `_clean_text` first (FastBertTokenizer keeps \x0c, U+FFFD, private use ...)
+            lines = tf.strings.regex_replace(tf.strings.regex_replace(lines, G_DELETED_RE2, ""),
+                                             G_SPACE_RE2, " ")
             ids = tokenizer.tokenize(lines)
             if isinstance(ids, tf.RaggedTensor) and ids.ragged_rank == 2:
                 ids = ids.merge_dims(-2, -1)

@@ -25,6 +25,7 @@ from keras_electra.models.electra_presets import (
     resolve_vocabulary_size,
 )
 from keras_electra.models.electra_pretrainer_preprocessor import ElectraPretrainerPreprocessor
+from keras_electra.models.electra_task_weights import WeightsOnlyTaskPreset
 from keras_electra.utils.preset_dirs import HF, KERAS_HUB, is_google_checkpoint, preset_kind
 from keras_electra.utils.upstream import check_upstream
 
@@ -87,7 +88,7 @@ def _special_token_ids(preprocessor, **given):
 
 
 @keras.saving.register_keras_serializable(package="keras_electra")
-class ElectraPretrainer(Task):
+class ElectraPretrainer(task_inputs.TaskInputs, WeightsOnlyTaskPreset, Task):
     """ELECTRA pretraining: a generator (MLM) and a discriminator (replaced-token detection).
 
     Exactly G (`run_pretraining.py`, `pretrain/pretrain_helpers.py`); `forward` is one
@@ -486,21 +487,20 @@ class ElectraPretrainer(Task):
         check_upstream(self._UPSTREAM_PATCH, keras_hub=True)
         # keras-hub's PipelineModel batches in-memory arrays through tf.data or
         # grain even without a preprocessor, which a JAX-only machine lacks;
-        # without a preprocessor there is nothing to map, so use Keras directly.
+        # without a preprocessor there is nothing to map, so use Keras directly
+        # (a tf.data dataset keeps its own order: Keras' default shuffle=True only warns).
         if self.preprocessor is None:
+            x = args[0] if args else kwargs.get("x")
+            if task_inputs.is_tf_dataset(x):
+                kwargs.setdefault("shuffle", False)
             return keras.Model.fit(self, *args, **kwargs)
-        return task_inputs.task_fit(super().fit, *args, **kwargs)
+        return super().fit(*args, **kwargs)
 
     def evaluate(self, *args, **kwargs):
         check_upstream(self._UPSTREAM_PATCH, keras_hub=True)
         if self.preprocessor is None:
             return keras.Model.evaluate(self, *args, **kwargs)
-        task_inputs.check_batched(args[0] if args else kwargs.get("x"))
         return super().evaluate(*args, **kwargs)
-
-    def predict(self, *args, **kwargs):
-        task_inputs.check_batched(args[0] if args else kwargs.get("x"))
-        return super().predict(*args, **kwargs)
 
     # `predict` returns the per-example outputs only: the batch sums and losses of `forward`
     # have no batch axis, so Keras cannot concatenate them across batches (JAX: "zero-dimensional

@@ -6,7 +6,6 @@ import keras
 from keras import ops
 from keras_hub.models import Task
 
-from keras_electra.models import electra_task_inputs as task_inputs
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.models.electra_layers import electra_kernel_initializer, gelu_exact
 from keras_electra.models.electra_preset_loaders import get_preset_loader
@@ -20,6 +19,8 @@ from keras_electra.models.electra_presets import (
 from keras_electra.models.electra_question_answerer_preprocessor import (
     ElectraQuestionAnswererPreprocessor,
 )
+from keras_electra.models.electra_task_inputs import TaskInputs
+from keras_electra.models.electra_task_weights import WeightsOnlyTaskPreset
 from keras_electra.utils.preset_dirs import HF, KERAS_HUB, preset_kind
 
 HEADS = ("electra", "simple")
@@ -27,7 +28,7 @@ _MASK_PENALTY = 1000.0  # G: logits += 1000 * (answer_mask - 1)
 
 
 @keras.saving.register_keras_serializable(package="keras_electra")
-class ElectraQuestionAnswerer(Task):
+class ElectraQuestionAnswerer(TaskInputs, WeightsOnlyTaskPreset, Task):
     """Span-extraction question answering with one of two heads.
 
     `head="electra"` is G's SQuAD head (`finetune/qa/qa_tasks.py`, joint
@@ -180,42 +181,6 @@ class ElectraQuestionAnswerer(Task):
         self.head_hidden_dim = head_hidden_dim
         self.answerable_loss_weight = answerable_loss_weight
         self.built = True
-
-    def fit(self, *args, **kwargs):
-        """keras-hub's `fit`; in-memory inputs are shuffled every epoch (Keras' default
-        `shuffle=True`, which keras-hub's batching ignores with a warning), and an unbatched
-        dataset of strings is one clear error (`models.electra_task_inputs`)."""
-        return task_inputs.task_fit(super().fit, *args, **kwargs)
-
-    def evaluate(self, *args, **kwargs):
-        task_inputs.check_batched(args[0] if args else kwargs.get("x"))
-        return super().evaluate(*args, **kwargs)
-
-    def predict(self, *args, **kwargs):
-        task_inputs.check_batched(args[0] if args else kwargs.get("x"))
-        return super().predict(*args, **kwargs)
-
-    def save_task_weights(self, filepath):
-        """keras-hub's `Task.save_task_weights` (the head's weights, `task.weights.h5`) without
-        the optimizer's state: a preset holds weights only, so `from_preset` has no optimizer
-        variables to skip (and warn about). Resume checkpoints keep the optimizer
-        (`keras_electra.training.checkpointing`)."""
-        if not str(filepath).endswith(".weights.h5"):
-            raise ValueError(f"The filename must end in `.weights.h5`. Received: {filepath}")
-        skip = list(self.backbone._flatten_layers())
-        if getattr(self, "optimizer", None) is not None:
-            skip.append(self.optimizer)
-        keras.saving.save_weights(self, filepath=filepath, objects_to_skip=skip)
-
-    def load_task_weights(self, filepath):
-        """keras-hub's `Task.load_task_weights`, the optimizer left alone (a preset holds no
-        optimizer state; one written before that is skipped quietly)."""
-        if not str(filepath).endswith(".weights.h5"):
-            raise ValueError(f"The filename must end in `.weights.h5`. Received: {filepath}")
-        skip = list(self.backbone._flatten_layers())
-        if getattr(self, "optimizer", None) is not None:
-            skip.append(self.optimizer)
-        keras.saving.load_weights(self, filepath, objects_to_skip=skip)
 
     def compile(self, optimizer="auto", metrics=None, **kwargs):
         """Compiles with AdamW (lr 1e-4, wd 0.01, eps 1e-6, clip 1.0) by default.

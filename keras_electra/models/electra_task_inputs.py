@@ -21,13 +21,13 @@ check_batched(["a", "b"])  # in-memory data passes; an unbatched Dataset of stri
 import keras
 
 
-def _is_tf_dataset(x):
+def is_tf_dataset(x):
     return type(x).__module__.startswith("tensorflow") and hasattr(x, "element_spec")
 
 
 def check_batched(x):
     """Raises a one-line `ValueError` for a `tf.data.Dataset` of unbatched strings."""
-    if not _is_tf_dataset(x):
+    if not is_tf_dataset(x):
         return
     import tensorflow as tf
 
@@ -41,7 +41,7 @@ def check_batched(x):
 
 
 def _is_in_memory(x):
-    if x is None or _is_tf_dataset(x):
+    if x is None or is_tf_dataset(x):
         return False
     if isinstance(x, dict):
         return all(_is_in_memory(v) for v in x.values())
@@ -61,7 +61,7 @@ def fit_arguments(x, y, sample_weight, batch_size, kwargs):
     check_batched(x)
     kwargs = dict(kwargs)
     shuffle = kwargs.pop("shuffle", True)
-    if _is_tf_dataset(x):  # its order is its own: Keras' default shuffle=True only warns
+    if is_tf_dataset(x):  # its order is its own: Keras' default shuffle=True only warns
         kwargs["shuffle"] = False
         return x, y, sample_weight, batch_size, kwargs
     if not _is_in_memory(x) or kwargs.get("validation_split"):
@@ -101,3 +101,20 @@ def task_fit(fit, x=None, y=None, batch_size=None, *, sample_weight=None, **kwar
     x, y, sample_weight, batch_size, kwargs = fit_arguments(x, y, sample_weight, batch_size,
                                                             kwargs)
     return fit(x=x, y=y, batch_size=batch_size, sample_weight=sample_weight, **kwargs)
+
+
+class TaskInputs:
+    """Mixin before keras-hub's `Task`: `fit` through `task_fit` (in-memory inputs shuffled
+    every epoch, no shuffle warning), `evaluate` / `predict` refuse an unbatched dataset of
+    strings in one line."""
+
+    def fit(self, *args, **kwargs):
+        return task_fit(super().fit, *args, **kwargs)
+
+    def evaluate(self, *args, **kwargs):
+        check_batched(args[0] if args else kwargs.get("x"))
+        return super().evaluate(*args, **kwargs)
+
+    def predict(self, *args, **kwargs):
+        check_batched(args[0] if args else kwargs.get("x"))
+        return super().predict(*args, **kwargs)

@@ -7,6 +7,8 @@ from keras_hub.models import TextClassifier
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.models.electra_layers import electra_kernel_initializer, gelu_exact
 from keras_electra.models.electra_preset_loaders import get_preset_loader
+from keras_electra.models.electra_task_inputs import TaskInputs
+from keras_electra.models.electra_task_weights import WeightsOnlyTaskPreset
 from keras_electra.models.electra_text_classifier_preprocessor import (
     ElectraTextClassifierPreprocessor,
 )
@@ -17,7 +19,7 @@ HEAD_PREFIX = "classifier_"  # layer-wise lr decay: the head's variable paths st
 
 
 @keras.saving.register_keras_serializable(package="keras_electra")
-class ElectraTextClassifier(TextClassifier):
+class ElectraTextClassifier(TaskInputs, WeightsOnlyTaskPreset, TextClassifier):
     """Classification (`num_classes >= 2`) or regression (`num_classes=1`) on `[CLS]`.
 
     Two heads on the final hidden state of `[CLS]`:

@@ -14,10 +14,47 @@ from keras_electra.models.keras_patches import keras_hub_lowercase_off
 from keras_electra.utils.preset_dirs import KERAS_HUB, preset_kind
 from keras_electra.utils.vocab_file import check_vocabulary, read_vocabulary_file
 
+# G's BasicTokenizer._clean_text: U+0000, U+FFFD and every "C" character (Cc, Cf, Co, Cn:
+# U+200B, U+200E, U+FEFF, the soft hyphen, \x0c, \x85 ...) except \t \n \r are deleted, so
+# "ab\u200bcd" is the one word "abcd"; whitespace (\t \n \r, Unicode Zs: U+00A0, U+3000 ...)
+# becomes " ". keras-hub splits at C characters and keeps Zs inside words (RE2's `\s` is ASCII).
+# The same two sets in RE2 for the tf.data path; they agree with `unicodedata` on every
+# character Python's Unicode version assigns (tests/models/test_electra_tokenizer.py).
+G_DELETED_RE2 = r"[^\p{L}\p{M}\p{N}\p{P}\p{S}\p{Z}\t\n\r]|\x{fffd}"
+G_SPACE_RE2 = r"\p{Zs}"
+
+
+def _g_deleted(char):
+    return char in "\x00\ufffd" or (
+        char not in "\t\n\r" and unicodedata.category(char).startswith("C"))
+
+
+def _g_space(char):
+    return char in "\t\n\r" or unicodedata.category(char) == "Zs"
+
+
+def _g_clean_python(inputs):
+    """G's `_clean_text` over str/bytes/nested lists/arrays/eager tensors."""
+    return _map_strings_python(
+        lambda text: "".join(" " if _g_space(c) else c for c in text if not _g_deleted(c)),
+        inputs)
+
+
+def _g_clean_tf(inputs):
+    import tensorflow as tf
+
+    def clean(text):
+        text = tf.strings.regex_replace(text, G_DELETED_RE2, "")
+        return tf.strings.regex_replace(text, G_SPACE_RE2, " ")
+
+    if isinstance(inputs, tf.RaggedTensor):
+        return tf.ragged.map_flat_values(clean, inputs)
+    return clean(tf.convert_to_tensor(inputs))
+
 
 def _bert_normalize_with_index(text, lowercase, strip_accents):
-    """BERT uncased normalization (str.lower, NFD, drop Mn) with, per output char,
-    the index of the source char it came from."""
+    """G's `_clean_text`, then BERT uncased normalization (str.lower, NFD, drop Mn) with, per
+    output char, the index of the source char it came from."""
     if lowercase:
         lowered = text.lower()
         if len(lowered) == len(text):  # usual case: keep str.lower's context rules
@@ -28,7 +65,11 @@ def _bert_normalize_with_index(text, lowercase, strip_accents):
         text_chars = text
     chars, index = [], []
     for i, c in enumerate(text_chars):
-        if strip_accents:
+        if _g_deleted(c):
+            continue
+        if _g_space(c):
+            c = " "
+        elif strip_accents:
             c = "".join(x for x in unicodedata.normalize("NFD", c)
                         if unicodedata.category(x) != "Mn")
         chars.append(c)
@@ -36,20 +77,25 @@ def _bert_normalize_with_index(text, lowercase, strip_accents):
     return "".join(chars), np.asarray(index + [len(text)], dtype=np.int64)
 
 
-def _bert_lower_python(inputs):
-    """str.lower over str/bytes/nested lists/arrays (BERT, not NFKC casefold)."""
+def _map_strings_python(fn, inputs):
+    """`fn` over every string of str/bytes/nested lists/arrays/eager tensors."""
     if isinstance(inputs, str):
-        return inputs.lower()
+        return fn(inputs)
     if isinstance(inputs, bytes):
-        return inputs.decode("utf-8").lower()
+        return fn(inputs.decode("utf-8"))
     if isinstance(inputs, (list, tuple)):
-        return [_bert_lower_python(x) for x in inputs]
+        return [_map_strings_python(fn, x) for x in inputs]
     if isinstance(inputs, np.ndarray):
-        flat = [_bert_lower_python(x) for x in inputs.reshape(-1).tolist()]
+        flat = [_map_strings_python(fn, x) for x in inputs.reshape(-1).tolist()]
         return np.asarray(flat, dtype=object).reshape(inputs.shape)
     if hasattr(inputs, "numpy"):
-        return _bert_lower_python(inputs.numpy())
+        return _map_strings_python(fn, inputs.numpy())
     return inputs
+
+
+def _bert_lower_python(inputs):
+    """str.lower over str/bytes/nested lists/arrays (BERT, not NFKC casefold)."""
+    return _map_strings_python(str.lower, inputs)
 
 
 def _bert_lower_tf(inputs):
@@ -73,7 +119,9 @@ class ElectraTokenizer(WordPieceTokenizer):
 
     A keras-hub `WordPieceTokenizer` (fast tensorflow-text path inside
     `tf.data`) that defaults to lower-casing and accent stripping like BERT's
-    `do_lower_case=True`, requires the five special tokens, and adds
+    `do_lower_case=True`, cleans text as G's BasicTokenizer does (control and format
+    characters such as U+200B deleted, so "ab\u200bcd" is one word; Unicode spaces such as
+    U+00A0 are spaces), requires the five special tokens, and adds
     `tokenize_with_offsets`, which returns character offsets into the original
     strings (SQuAD needs them; keras-hub's tokenizers have none).
 
@@ -133,13 +181,16 @@ class ElectraTokenizer(WordPieceTokenizer):
         super().set_vocabulary(vocabulary)
 
     def tokenize(self, inputs):
+        # G's `_clean_text` first (control / format characters deleted, Unicode spaces to " ").
         # BERT lower-cases with str.lower; keras-hub's `lowercase` is NFKC casefold
         # ("ß" -> "ss", final "ς" -> "σ"), which breaks ids parity with HF/G. So
         # lower-case here (both the Python and the tf.data path) and let the
         # parent strip accents and split (`keras_patches.keras_hub_lowercase_off`).
+        tf_path = self._use_tf_workflow()
+        inputs = _g_clean_tf(inputs) if tf_path else _g_clean_python(inputs)
         if not self.lowercase or self.special_tokens_in_strings:
             return super().tokenize(inputs)
-        if self._use_tf_workflow():
+        if tf_path:
             inputs = _bert_lower_tf(inputs)
         else:
             inputs = _bert_lower_python(inputs)

@@ -42,9 +42,12 @@ import numpy as np
 
 def _normalize_with_index(tf, tf_text, texts, lowercase, strip_accents):
     """BERT normalization in the graph, as `ElectraTokenizer.tokenize_with_offsets` does it
-    in Python (str.lower on the whole text when it keeps the length, else per character;
+    in Python (G's `_clean_text` per character: control / format characters deleted, Unicode
+    spaces to " "; str.lower on the whole text when it keeps the length, else per character;
     NFD and drop `Mn` per character). Returns the normalized texts and, per text, the
     cumulative UTF-8 byte end of each source character's normalized piece."""
+    from keras_electra.models.electra_tokenizer import G_DELETED_RE2, G_SPACE_RE2
+
     chars = tf.strings.unicode_split(texts, "UTF-8")
     pieces = chars.flat_values
     if lowercase:
@@ -57,6 +60,8 @@ def _normalize_with_index(tf, tf_text, texts, lowercase, strip_accents):
         pieces = tf.where(tf.repeat(same, chars.row_lengths()), whole, per_char)
     if strip_accents:
         pieces = tf.strings.regex_replace(tf_text.normalize_utf8(pieces, "NFD"), r"\p{Mn}", "")
+    pieces = tf.strings.regex_replace(tf.strings.regex_replace(pieces, G_DELETED_RE2, ""),
+                                      G_SPACE_RE2, " ")
     pieces = tf.RaggedTensor.from_row_splits(pieces, chars.row_splits)
     normalized = tf.strings.reduce_join(pieces, axis=1)
     byte_ends = tf.math.cumsum(tf.cast(tf.strings.length(pieces), tf.int64), axis=1)

@@ -24,15 +24,11 @@ logger = logging.getLogger(__name__)
 
 
 def _task_from_preset(path):
-    """`ElectraQuestionAnswerer.from_preset`, without keras-hub's harmless warning that the
-    saved optimizer state (in task.weights.h5) does not fit the fresh default optimizer."""
-    import warnings
-
+    """`ElectraQuestionAnswerer.from_preset` (weights only, even of a preset written with
+    optimizer state: `models/electra_task_weights.py`)."""
     from keras_electra.models.electra_question_answerer import ElectraQuestionAnswerer
 
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
-        return ElectraQuestionAnswerer.from_preset(str(path))
+    return ElectraQuestionAnswerer.from_preset(str(path))
 
 
 def load_tokenizer(preset=None, vocab_file=None):

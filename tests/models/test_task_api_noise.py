@@ -27,30 +27,89 @@ def _tiny_pretrainer(vocab_path):
     return ElectraPretrainer(backbone, preprocessor=preprocessor)
 
 
-def test_question_answerer_preset_has_no_optimizer_state_and_loads_quietly(bert_vocab_path,
-                                                                          tmp_path):
+def _tiny_text_classifier(vocab_path):
+    import keras
+
+    from keras_electra import (
+        ElectraBackbone,
+        ElectraTextClassifier,
+        ElectraTextClassifierPreprocessor,
+        ElectraTokenizer,
+    )
+
+    keras.utils.set_random_seed(0)
+    tokenizer = ElectraTokenizer(str(vocab_path))
+    backbone = ElectraBackbone(vocabulary_size=tokenizer.vocabulary_size(), num_layers=1,
+                               num_heads=2, hidden_dim=16, embedding_dim=8,
+                               intermediate_dim=32, max_sequence_length=32)
+    preprocessor = ElectraTextClassifierPreprocessor(tokenizer, sequence_length=16)
+    return ElectraTextClassifier(backbone, num_classes=2, preprocessor=preprocessor)
+
+
+def _fitted_task(kind, vocab_path):
+    """A tiny task of `kind`, compiled and fit for one epoch: its optimizer has state."""
+    if kind == "question_answerer":
+        task = tiny_question_answerer(vocab_path, "electra")
+        x = {"question": ["Where does it flow?"] * 4,
+             "context": ["It flows into the sea."] * 4}
+        y = {"start_positions": np.array([10, 10, 11, 11]), "end_positions": np.array([12] * 4),
+             "is_impossible": np.zeros(4, "int32")}
+    elif kind == "text_classifier":
+        task = _tiny_text_classifier(vocab_path)
+        x, y = ["it flows into the sea", "it does not"] * 2, np.array([1, 0, 1, 0])
+    else:
+        task = _tiny_pretrainer(vocab_path)
+        x, y = ["the river flows into the sea", "a sentence of words"] * 2, None
+    task.compile()
+    task.fit(x, y, batch_size=2, epochs=1, verbose=0)
+    assert task.optimizer.variables and task.optimizer.built  # Adam's moments exist
+    return task
+
+
+def _h5_names(path):
     import h5py
 
-    from keras_electra import ElectraQuestionAnswerer
-
-    qa = tiny_question_answerer(bert_vocab_path, "electra")
-    x = {"question": ["Where does it flow?"] * 4, "context": ["It flows into the sea."] * 4}
-    y = {"start_positions": np.array([10, 10, 11, 11]), "end_positions": np.array([12] * 4),
-         "is_impossible": np.zeros(4, "int32")}
-    qa.compile()
-    qa.fit(x, y, batch_size=2, epochs=1, verbose=0)
-    assert qa.optimizer.variables  # Adam's moments exist, and must not be in the preset
-    qa.save_to_preset(str(tmp_path / "qa"))
-    with h5py.File(tmp_path / "qa" / "task.weights.h5", "r") as f:
+    with h5py.File(path, "r") as f:
         names = []
         f.visit(names.append)
+    return names
+
+
+TASK_KINDS = ("pretrainer", "question_answerer", "text_classifier")
+
+
+@pytest.mark.parametrize("kind", TASK_KINDS)
+def test_task_preset_holds_weights_only_and_loads_quietly(kind, bert_vocab_path, tmp_path,
+                                                          caplog, capfd):
+    task = _fitted_task(kind, bert_vocab_path)
+    task.save_to_preset(str(tmp_path / kind))
+    names = _h5_names(tmp_path / kind / "task.weights.h5")
     assert names and not [n for n in names if "optimizer" in n]
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # "Skipping variable loading for optimizer" included
-        loaded = ElectraQuestionAnswerer.from_preset(str(tmp_path / "qa"))
-    out = qa.predict(x, verbose=0)
-    again = loaded.predict(x, verbose=0)
-    np.testing.assert_allclose(again["start_logits"], out["start_logits"], atol=1e-6)
+        loaded = type(task).from_preset(str(tmp_path / kind))
+    out, err = capfd.readouterr()
+    assert "Skipping variable loading" not in out + err + caplog.text
+    assert len(loaded.weights) == len(task.weights)
+    for got, want in zip(loaded.weights, task.weights):
+        np.testing.assert_array_equal(got.numpy(), want.numpy(), err_msg=got.path)
+
+
+@pytest.mark.parametrize("kind", TASK_KINDS)
+def test_preset_written_with_optimizer_state_loads_quietly(kind, bert_vocab_path, tmp_path):
+    """A preset saved before presets were weights-only (keras-hub's own `save_task_weights`
+    keeps the optimizer) still loads without a warning, its optimizer state left out."""
+    from keras_hub.models import Task
+
+    task = _fitted_task(kind, bert_vocab_path)
+    task.save_to_preset(str(tmp_path / kind))
+    Task.save_task_weights(task, str(tmp_path / kind / "task.weights.h5"))
+    assert [n for n in _h5_names(tmp_path / kind / "task.weights.h5") if "optimizer" in n]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded = type(task).from_preset(str(tmp_path / kind))
+    for got, want in zip(loaded.weights, task.weights):
+        np.testing.assert_array_equal(got.numpy(), want.numpy(), err_msg=got.path)
 
 
 def test_fit_on_lists_shuffles_every_epoch_without_a_warning(bert_vocab_path):
@@ -72,6 +131,50 @@ def test_fit_on_lists_shuffles_every_epoch_without_a_warning(bert_vocab_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         history = model.fit(texts, batch_size=8, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+
+
+@pytest.mark.parametrize("kind", TASK_KINDS)
+def test_fit_on_lists_and_datasets_raises_no_shuffle_warning(kind, bert_vocab_path):
+    """Every task's `fit` with Keras' default `shuffle=True`, on in-memory data and on a
+    batched `tf.data` dataset, with warnings as errors (no "`shuffle=True` was passed, but
+    will be ignored")."""
+    import tensorflow as tf
+
+    task = _fitted_task(kind, bert_vocab_path)
+    if kind == "text_classifier":
+        x, y = ["it flows into the sea", "it does not"] * 2, np.array([1, 0, 1, 0])
+    elif kind == "question_answerer":
+        x = {"question": ["Where does it flow?"] * 4,
+             "context": ["It flows into the sea."] * 4}
+        y = {"start_positions": np.array([10] * 4), "end_positions": np.array([12] * 4),
+             "is_impossible": np.zeros(4, "int32")}
+    else:
+        x, y = ["the river flows into the sea", "a sentence of words"] * 2, None
+    dataset = tf.data.Dataset.from_tensor_slices(x if y is None else (x, y)).batch(2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for inputs in ((x, y), (dataset, None)):
+            history = task.fit(*inputs, batch_size=None if inputs[1] is None else 2,
+                               epochs=1, verbose=0)
+            assert np.isfinite(history.history["loss"][0])
+
+
+def test_pretrainer_without_preprocessor_fits_a_dataset_without_a_shuffle_warning(
+        bert_vocab_path):
+    import tensorflow as tf
+
+    from keras_electra import ElectraPretrainer
+
+    with_preprocessor = _tiny_pretrainer(bert_vocab_path)
+    model = ElectraPretrainer(with_preprocessor.backbone)
+    assert model.preprocessor is None
+    model.compile()
+    batch = with_preprocessor.preprocessor(tf.constant(["the river flows into the sea"] * 4))
+    dataset = tf.data.Dataset.from_tensors(batch).repeat(2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        history = model.fit(dataset, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
 
 

@@ -5,7 +5,8 @@ and `write_predictions`/`get_final_text` from google-research/electra, independe
 keras_electra. Model outputs come from tiny random models (both heads) on real SQuAD v2.0
 paragraphs, with a 400-token vocabulary learned by the package's vocab builder (pieces are
 frequent, many spans start or end inside words) and with the BERT vocabulary of converted
-models; a few paragraphs get double spaces, zero-width characters and CJK text.
+models; a few paragraphs get double spaces, zero-width characters inside words, a no-break space
+and CJK text.
 """
 
 import unicodedata
@@ -33,9 +34,11 @@ def _examples(squad_sample_path, count=24):
     edited = []
     for i, e in enumerate(chosen[:6]):  # G's fallbacks: deleted characters, double spaces, CJK
         words = e.context.split(" ")
-        if i % 3 == 0:
-            words[5] = words[5] + "\u200b"  # (inside a word our tokenizer splits there)
-            words[9] = words[9] + "\u200e"
+        if i % 3 == 0:  # inside words (G deletes them: one word), a no-break space
+            words[5] = words[5][:2] + "\u200b" + words[5][2:]
+            words[9] = words[9][:1] + "\u200e" + words[9][1:] + "\ufeff"
+            words[11] = words[11] + "\u00a0" + words[12]
+            del words[12]
             context = " ".join(words)
         elif i % 3 == 1:
             context = "  ".join(words[:20]) + " " + " ".join(words[20:])
@@ -172,3 +175,24 @@ def test_no_valid_span_gives_g_placeholder_empty(squad_sample_path, bert_vocab_p
     with pytest.raises(ValueError, match="tokenizer="):
         postprocess_predictions(features, {"start_logits": logits, "end_logits": logits},
                                 head="simple")
+
+
+def test_answers_inside_deleted_characters_map_to_the_original_characters(bert_vocab_path):
+    """Training labels and answer offsets on contexts with characters G deletes (U+200B,
+    U+200E, U+FEFF inside words) and Unicode spaces: the labelled tokens start and end on
+    the answer's characters of the original context."""
+    from keras_electra.squad.reader import SquadExample
+
+    qa = tiny_question_answerer(bert_vocab_path, "simple")
+    context = ("The Rhi\u200bne flows\u200e\ufeff through Basel into the North\u00a0Sea; "
+               "it is long.")
+    answers = ["Rhi\u200bne", "North\u00a0Sea", "flows\u200e\ufeff through"]
+    examples = [SquadExample(str(i), "What?", context, [(a, context.index(a))], False)
+                for i, a in enumerate(answers)]
+    features = qa.preprocessor.featurize(examples, is_training=True, progress=False)
+    for row, answer in enumerate(answers):
+        start, end = features.start_positions[row], features.end_positions[row]
+        assert 0 < start <= end
+        char_start = features.token_char_start[row][start]
+        char_end = features.token_char_end[row][end]
+        assert context[char_start:char_end] == answer, (answer, context[char_start:char_end])
