@@ -124,16 +124,15 @@ def tokenizer_from_keras_hub(preset):
     return ElectraTokenizer(vocabulary=list(source.get_vocabulary()))
 
 
-def task_parts_from_keras_hub(preset, load_weights, kwargs):
+def task_parts_from_keras_hub(preset, load_weights, backbone_kwargs, kwargs):
     """`(backbone, tokenizer, task_kwargs)` for a task class on a keras-hub Electra preset.
 
-    `ElectraBackbone` arguments in `kwargs` build the backbone (a `dtype` goes to both the
-    backbone and the task); the rest, less a given `preprocessor`, are the task's. The
-    tokenizer is `None` when a `preprocessor` was given or the preset holds no vocabulary.
+    `backbone_kwargs` (the `ElectraBackbone` arguments the caller split off) build the
+    backbone, and a `dtype` in the task's `kwargs` goes to it too; the rest of `kwargs`, less
+    a given `preprocessor`, are the task's. The tokenizer is `None` when a `preprocessor`
+    was given or the preset holds no vocabulary.
     """
-    from keras_electra.convert.pretrainer import _split_backbone_kwargs
-
-    backbone_kwargs, kwargs = _split_backbone_kwargs(dict(kwargs))
+    backbone_kwargs, kwargs = dict(backbone_kwargs), dict(kwargs)
     if "dtype" in kwargs:
         backbone_kwargs["dtype"] = kwargs["dtype"]
     backbone = backbone_from_keras_hub(preset, load_weights=load_weights, **backbone_kwargs)

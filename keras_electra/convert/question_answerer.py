@@ -75,12 +75,13 @@ def question_answerer_from_keras_hub(cls, preset, load_weights=True, head="elect
     import logging
 
     from keras_electra.convert import keras_hub
+    from keras_electra.convert.pretrainer import _split_backbone_kwargs
     from keras_electra.models.electra_question_answerer_preprocessor import (
         ElectraQuestionAnswererPreprocessor,
     )
 
-    backbone, tokenizer, kwargs = keras_hub.task_parts_from_keras_hub(preset, load_weights,
-                                                                      kwargs)
+    backbone, tokenizer, kwargs = keras_hub.task_parts_from_keras_hub(
+        preset, load_weights, *_split_backbone_kwargs(kwargs))
     preprocessor = kwargs.pop("preprocessor", None)
     if tokenizer is not None:
         preprocessor = ElectraQuestionAnswererPreprocessor(

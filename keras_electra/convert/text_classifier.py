@@ -168,12 +168,13 @@ def text_classifier_from_keras_hub(cls, preset, load_weights=True, num_classes=N
                                    sequence_length=128, **kwargs):
     """An `ElectraTextClassifier` on a keras-hub `ElectraBackbone` preset (a new head)."""
     from keras_electra.convert import keras_hub
+    from keras_electra.convert.pretrainer import _split_backbone_kwargs
 
     if num_classes is None:
         raise ValueError(f"{preset}: a keras-hub ElectraBackbone preset has no classification "
                          "head; pass num_classes= for a new one")
-    backbone, tokenizer, kwargs = keras_hub.task_parts_from_keras_hub(preset, load_weights,
-                                                                      kwargs)
+    backbone, tokenizer, kwargs = keras_hub.task_parts_from_keras_hub(
+        preset, load_weights, *_split_backbone_kwargs(kwargs))
     preprocessor = kwargs.pop("preprocessor", None)
     if preprocessor is None:
         preprocessor = _preprocessor(tokenizer, backbone, sequence_length)
