@@ -55,6 +55,7 @@ from keras_electra.data.text_files import (
     text_size,
 )
 from keras_electra.data.vocab import load_vocabulary, vocabulary_fingerprint
+from keras_electra.utils.output_dirs import atomic_write, replace_file
 
 FORMAT = "keras_electra.pretraining_data.v1"
 SHARD_PREFIX = "pretrain_data.tfrecord"
@@ -107,10 +108,8 @@ def _has_outputs(output_dir):
 
 
 def _write_json(path, value):
-    temporary = f"{path}.tmp-{os.getpid()}"
-    with open(temporary, "w") as f:
+    with atomic_write(path) as f:
         json.dump(value, f, indent=2, sort_keys=True)
-    os.replace(temporary, path)
 
 
 def _read_manifest(directory):
@@ -135,12 +134,12 @@ def _swap_in(staging, output_dir):
     if not os.path.exists(marker):
         for name in _output_names(output_dir):
             _remove(os.path.join(old, name))  # a copy from an earlier, unfinished swap
-            os.replace(os.path.join(output_dir, name), os.path.join(old, name))
+            replace_file(os.path.join(output_dir, name), os.path.join(old, name))
         open(marker, "w").close()
     if os.path.isdir(staging):
         for name in sorted(os.listdir(staging), key=lambda n: (n == MANIFEST, n)):
             _remove(os.path.join(output_dir, name))  # old files are all in OLD_DIR by now
-            os.replace(os.path.join(staging, name), os.path.join(output_dir, name))
+            replace_file(os.path.join(staging, name), os.path.join(output_dir, name))
         os.rmdir(staging)
     shutil.rmtree(old)
 
@@ -158,7 +157,7 @@ def _finish_interrupted_swap(output_dir):
     # The new files are gone (removed by hand?): put the old ones back rather than lose both.
     for name in os.listdir(old):
         if name != SWAP_MARKER and not os.path.lexists(os.path.join(output_dir, name)):
-            os.replace(os.path.join(old, name), os.path.join(output_dir, name))
+            replace_file(os.path.join(old, name), os.path.join(output_dir, name))
     shutil.rmtree(old)
 
 
@@ -472,7 +471,7 @@ def _merge(unit_files, shard_dir, num_shards, show_progress, desc):
                 writer.close()
     for path, writer in zip(paths, writers):
         if writer is not None:
-            os.replace(f"{path}.tmp-{os.getpid()}", path)
+            replace_file(f"{path}.tmp-{os.getpid()}", path)
     return [os.path.relpath(p, os.path.dirname(shard_dir)) for p in paths], counts
 
 
@@ -487,10 +486,8 @@ def _write_token_counts(path, unit_stats, vocabulary_size):
     for s in unit_stats:
         for token_id, count in s["train_token_counts"].items():
             counts[int(token_id)] += count
-    temporary = f"{path}.tmp-{os.getpid()}"
-    with open(temporary, "w") as f:
+    with atomic_write(path) as f:
         f.write("".join(f"{c}\n" for c in counts))
-    os.replace(temporary, path)
 
 
 def read_token_counts(path, vocabulary_size=None):

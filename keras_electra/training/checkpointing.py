@@ -17,7 +17,7 @@ Layout (one sub-directory per worker, so workers never write the same file)::
 
 Atomicity: a checkpoint is written into a hidden temporary directory in the
 same parent, files are fsync'ed, `state.json` is written last, then the
-directory is renamed into place with `os.rename` (atomic on POSIX within one
+directory is renamed into place (`utils/output_dirs.replace_dir`, atomic on POSIX within one
 file system). A crash at any point leaves either the old set of checkpoints or
 the old set plus the new one, never a half-written `ckpt-*`. Leftover `.tmp-*`
 directories are ignored and removed on the next start.
@@ -64,6 +64,7 @@ import time
 import warnings
 
 from keras_electra.utils.errors import UserError
+from keras_electra.utils.output_dirs import fsync_dir, fsync_file, replace_dir
 
 logger = logging.getLogger(__name__)
 
@@ -130,24 +131,6 @@ def config_hash(config):
     """Stable short hash of a JSON-serializable dict (sorted keys)."""
     text = json.dumps(config, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-def _fsync_dir(path):
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _fsync_file(path):
-    with open(path, "rb") as f:
-        os.fsync(f.fileno())
 
 
 def file_sha256(path, chunk_bytes=8 * 1024 * 1024):
@@ -360,10 +343,10 @@ class CheckpointManager:
         build_optimizer_for(model)  # so optimizer variables are always in the file
         weights_path = os.path.join(tmp, WEIGHTS_FILE)
         model.save_weights(weights_path)
-        _fsync_file(weights_path)
+        fsync_file(weights_path)
         rng_path = os.path.join(tmp, RNG_FILE)
         save_seed_generator_states(model, rng_path)
-        _fsync_file(rng_path)
+        fsync_file(rng_path)
         # sha256 of the files as they are on disk, checked on resume (`checkpoint_problem`)
         checksums = {name: file_sha256(os.path.join(tmp, name))
                      for name in (WEIGHTS_FILE, RNG_FILE)}
@@ -383,20 +366,16 @@ class CheckpointManager:
             json.dump(state, f, indent=1, sort_keys=True)
             f.flush()
             os.fsync(f.fileno())
-        _fsync_dir(tmp)
+        fsync_dir(tmp)
         self._commit(tmp, final)
         self._prune()
         return final
 
     def _commit(self, tmp, final):
-        if os.path.exists(final):  # re-saving the same step (e.g. final == last periodic)
-            old = os.path.join(self.worker_dir, f".old-{os.path.basename(final)}-{os.getpid()}")
-            os.rename(final, old)
-            os.rename(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, final)
-        _fsync_dir(self.worker_dir)
+        # re-saving the same step (e.g. final == last periodic) swaps the old one out
+        old = os.path.join(self.worker_dir, f".old-{os.path.basename(final)}-{os.getpid()}")
+        replace_dir(tmp, final, old)
+        fsync_dir(self.worker_dir)
 
     def _prune(self):
         steps = self.own_steps()
@@ -681,9 +660,8 @@ def export_presets(model, export_dir, run_name, step, max_to_keep=None, tokenize
         exporter(tmp)
         if tokenizer is not None and getattr(model, "tokenizer", None) is None:
             tokenizer.save_to_preset(tmp)
-        if os.path.exists(final):
-            shutil.rmtree(final)
-        os.rename(tmp, final)
+        replace_dir(tmp, final, os.path.join(
+            export_dir, f".old-{run_name}-step{int(step)}-{part}-{os.getpid()}"))
         paths.append(final)
     if max_to_keep:
         _prune_presets(export_dir, run_name, max_to_keep)
