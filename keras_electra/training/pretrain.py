@@ -335,9 +335,9 @@ def _validation_batches(config, global_batch):
 
 def _run_name(config, runtime, resume_state):
     """--run_name, else the resumed checkpoint's, else `default_run_name` (worker 0's clock)."""
-    from keras_electra.training import checkpointing
+    from keras_electra.training import distribute
 
-    timestamp = checkpointing.agree_on_int(runtime.strategy, int(time.time()))
+    timestamp = distribute.agree_on_int(runtime.strategy, int(time.time()))
     return (config.run_name or (resume_state or {}).get("run_name")
             or default_run_name(config, runtime.num_replicas, timestamp))
 
