@@ -64,7 +64,8 @@ def list_shard_files(file_pattern):
     """Sorted shard files for a glob, a comma-separated list of globs, a list, or a directory.
 
     A `prepare` output directory resolves to its `train/` shards; any other directory to the
-    `*.tfrecord*` files in it.
+    `*.tfrecord*` files in it. Temporary (`.tmp-`) and hidden files are left out. The one
+    shard lister: `pretrain`'s flag checks (`training/config.py`) use it too.
     """
     import tensorflow as tf
 
@@ -81,7 +82,8 @@ def list_shard_files(file_pattern):
             pattern = os.path.join(pattern, "*.tfrecord*")
         matches = [
             m for m in tf.io.gfile.glob(pattern)
-            if ".tmp-" not in os.path.basename(m) and not tf.io.gfile.isdir(m)
+            if ".tmp-" not in os.path.basename(m) and not os.path.basename(m).startswith(".")
+            and not tf.io.gfile.isdir(m)
         ]
         if not matches:
             raise FileNotFoundError(
