@@ -94,6 +94,12 @@ def list_shard_files(file_pattern):
     return sorted(set(files))
 
 
+def shard_manifest_path(shard_dir):
+    """Where `prepare` records a shard folder's manifest: `manifest.json` beside `train/` and
+    `val/` (whether or not it exists)."""
+    return os.path.join(os.path.dirname(os.path.abspath(shard_dir)), "manifest.json")
+
+
 def _corrupt(path, what):
     return CorruptRecordError(
         f"{path}: {what}. Re-create it (`keras-electra prepare ... --overwrite`) or remove it "
