@@ -38,9 +38,10 @@ docs/STACK_FACTS.md section 3) and on node-local disks such as SageMaker's
 `/opt/ml/checkpoints` (each node keeps what it needs to resume). On resume each
 worker lists the steps it can see (its own dir first, then other workers'
 dirs on a shared file system), the workers all-gather these lists and load
-the newest step available to all of them; if there is none they refuse to
-start, and after loading they compare a weight checksum and the step
-(`verify_workers_agree`) and refuse to continue if any worker differs.
+the newest step available to all of them (`distribute.agree_on_resume_step`); if
+there is none they refuse to start, and after loading they compare a weight
+checksum and the step (`distribute.verify_workers_agree`) and refuse to continue
+if any worker differs.
 
 Example:
 ```python
