@@ -322,6 +322,7 @@ JAX_SCRIPT = textwrap.dedent("""
     sys.path.insert(0, "tests/training")
     from pretrain_shards import write_shards
     from keras_electra.training import callbacks as cb
+    from keras_electra.training.metrics_sink import MetricsSink
     from keras_electra.training.pretrain import pretrain
     from keras_electra.training.resume import BatchCounter
 
