@@ -5,11 +5,11 @@ import inspect
 
 import pytest
 
-from keras_electra.data import pretraining_builder, pretraining_dataset
+from keras_electra.data.pretraining_builder import prepare_pretraining_data
+from keras_electra.data.pretraining_dataset import pretraining_dataset
 
 
-@pytest.mark.parametrize("function", [pretraining_builder.prepare_pretraining_data,
-                                      pretraining_dataset.pretraining_dataset])
+@pytest.mark.parametrize("function", [prepare_pretraining_data, pretraining_dataset])
 def test_entry_point_fits_in_100_lines(function):
     lines = len(inspect.getsource(function).splitlines())
     assert lines <= 100, f"{function.__name__} is {lines} lines; split it into named steps"
