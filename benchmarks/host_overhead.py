@@ -95,7 +95,12 @@ def pretrain_callbacks(cb, log_dir, tokens_per_batch, total_steps):
     """The callbacks `pretrain()` builds at the CLI defaults, for either tree's API."""
     import inspect
 
-    sink = cb._Sink(log_dir, "bench")
+    if hasattr(cb, "_Sink"):  # a 'before' tree from before the metrics sink (issue 26)
+        sink = cb._Sink(log_dir, "bench")
+    else:
+        from keras_electra.training.metrics_sink import MetricsSink
+
+        sink = MetricsSink(log_dir, "bench")
     guard_args = {}
     parameters = inspect.signature(cb.StopOnNonFiniteLoss).parameters
     if "frequency" in parameters:  # after issue 14: gcd(log 10, checkpoint 5000)

@@ -35,6 +35,7 @@ over 100 bytes become [UNK], BERT: 200 characters). Note that G's A/B rule can p
 shorter sentence into A after an earlier one went to B; we reproduce that.
 """
 
+import dataclasses
 import fnmatch
 import glob
 import json
@@ -55,6 +56,7 @@ from keras_electra.data.text_files import (
     text_size,
 )
 from keras_electra.data.vocab import load_vocabulary, vocabulary_fingerprint
+from keras_electra.utils.output_dirs import atomic_write, replace_file
 
 FORMAT = "keras_electra.pretraining_data.v1"
 SHARD_PREFIX = "pretrain_data.tfrecord"
@@ -107,10 +109,8 @@ def _has_outputs(output_dir):
 
 
 def _write_json(path, value):
-    temporary = f"{path}.tmp-{os.getpid()}"
-    with open(temporary, "w") as f:
+    with atomic_write(path) as f:
         json.dump(value, f, indent=2, sort_keys=True)
-    os.replace(temporary, path)
 
 
 def _read_manifest(directory):
@@ -135,12 +135,12 @@ def _swap_in(staging, output_dir):
     if not os.path.exists(marker):
         for name in _output_names(output_dir):
             _remove(os.path.join(old, name))  # a copy from an earlier, unfinished swap
-            os.replace(os.path.join(output_dir, name), os.path.join(old, name))
+            replace_file(os.path.join(output_dir, name), os.path.join(old, name))
         open(marker, "w").close()
     if os.path.isdir(staging):
         for name in sorted(os.listdir(staging), key=lambda n: (n == MANIFEST, n)):
             _remove(os.path.join(output_dir, name))  # old files are all in OLD_DIR by now
-            os.replace(os.path.join(staging, name), os.path.join(output_dir, name))
+            replace_file(os.path.join(staging, name), os.path.join(output_dir, name))
         os.rmdir(staging)
     shutil.rmtree(old)
 
@@ -158,7 +158,7 @@ def _finish_interrupted_swap(output_dir):
     # The new files are gone (removed by hand?): put the old ones back rather than lose both.
     for name in os.listdir(old):
         if name != SWAP_MARKER and not os.path.lexists(os.path.join(output_dir, name)):
-            os.replace(os.path.join(old, name), os.path.join(output_dir, name))
+            replace_file(os.path.join(old, name), os.path.join(output_dir, name))
     shutil.rmtree(old)
 
 
@@ -472,7 +472,7 @@ def _merge(unit_files, shard_dir, num_shards, show_progress, desc):
                 writer.close()
     for path, writer in zip(paths, writers):
         if writer is not None:
-            os.replace(f"{path}.tmp-{os.getpid()}", path)
+            replace_file(f"{path}.tmp-{os.getpid()}", path)
     return [os.path.relpath(p, os.path.dirname(shard_dir)) for p in paths], counts
 
 
@@ -487,10 +487,8 @@ def _write_token_counts(path, unit_stats, vocabulary_size):
     for s in unit_stats:
         for token_id, count in s["train_token_counts"].items():
             counts[int(token_id)] += count
-    temporary = f"{path}.tmp-{os.getpid()}"
-    with open(temporary, "w") as f:
+    with atomic_write(path) as f:
         f.write("".join(f"{c}\n" for c in counts))
-    os.replace(temporary, path)
 
 
 def read_token_counts(path, vocabulary_size=None):
@@ -637,6 +635,63 @@ def prepare_pretraining_data(
     ```
     """
     started = time.time()
+    _check_lengths(max_seq_length, val_fraction)
+    output_dir = os.fspath(output_dir)
+    files = expand_input_patterns(input_patterns)
+    check_output_outside_inputs(input_patterns, files, output_dir)
+    vocabulary = load_vocabulary(vocab_path)
+    units = plan_work_units(files, chunk_bytes)
+    num_shards, num_val_shards = _shard_counts(files, num_shards, num_val_shards, val_fraction)
+    config = _build_config(files, vocabulary, lowercase, strip_accents, max_seq_length,
+                           num_shards, num_val_shards, val_fraction, seed, chunk_bytes,
+                           skip_bad_lines)
+    build_dir, complete = _check_output_dir(output_dir, config, overwrite)
+    if complete:
+        return _reuse_complete_build(build_dir, output_dir)
+    _write_json(os.path.join(build_dir, MANIFEST), {"config": config, "complete": False})
+    build = _Build(output_dir, build_dir, os.path.join(build_dir, WORK_DIR), units)
+    worker_config = _worker_config(vocabulary, lowercase, strip_accents, max_seq_length, seed,
+                                   val_fraction, skip_bad_lines, batch_lines)
+    done_now, workers, tokenize_seconds = _tokenize_units(build, worker_config, workers,
+                                                          show_progress)
+    unit_stats = [_read_json(f"{prefix}.json") for prefix in build.prefixes]
+    processed_bytes = sum(s["bytes"] for s in unit_stats if s["unit"] in done_now)
+    stats = _summarize(unit_stats, max_seq_length)
+    no_validation = _check_examples(build, stats, input_patterns, len(files), num_val_shards,
+                                    val_fraction)
+    shards, counts = _write_shards(build, num_shards, num_val_shards, show_progress)
+    seconds = time.time() - started
+    stats.update(
+        max_seq_length=max_seq_length, input_files=len(files), work_units=len(units),
+        resumed_units=len(units) - len(done_now), workers=workers, num_shards=num_shards,
+        num_val_shards=num_val_shards,
+        empty_shards=sum(c == 0 for c in counts["train"] + counts["val"]),
+        train_shard_examples=counts["train"], val_shard_examples=counts["val"],
+        seconds=seconds, tokenize_seconds=tokenize_seconds,
+        # end to end: text bytes processed by this run / wall time (startup, merge included)
+        mb_per_s=processed_bytes / 1e6 / seconds if seconds > 0 else 0.0,
+    )
+    _warn_empty_shards(stats, num_val_shards if no_validation else 0)
+    _finish_build(build, config, stats, unit_stats, shards, len(vocabulary), keep_work_files)
+    return stats
+
+
+@dataclasses.dataclass
+class _Build:
+    """Where one `prepare` run writes: `output_dir`, the folder it builds in (`output_dir`, or
+    STAGING_DIR under --overwrite), the per-unit work files."""
+
+    output_dir: str
+    build_dir: str
+    work_dir: str
+    units: list
+
+    @property
+    def prefixes(self):
+        return [os.path.join(self.work_dir, f"unit-{i:05d}") for i in range(len(self.units))]
+
+
+def _check_lengths(max_seq_length, val_fraction):
     if max_seq_length < 5:
         raise ValueError(f"max_seq_length must be >= 5 (G draws targets in [5, max]); got "
                          f"{max_seq_length}")
@@ -648,20 +703,23 @@ def prepare_pretraining_data(
                          "longer examples could never be trained on")
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
-    output_dir = os.fspath(output_dir)
-    files = expand_input_patterns(input_patterns)
-    check_output_outside_inputs(input_patterns, files, output_dir)
-    vocabulary = load_vocabulary(vocab_path)
-    total_bytes = sum(os.path.getsize(p) for p in files)
-    units = plan_work_units(files, chunk_bytes)
+
+
+def _shard_counts(files, num_shards, num_val_shards, val_fraction):
+    """`(num_shards, num_val_shards)`, the defaults filled in from the corpus size."""
     if num_shards is None:
-        num_shards = default_num_shards(total_bytes)
+        num_shards = default_num_shards(sum(os.path.getsize(p) for p in files))
     if num_val_shards is None:
         num_val_shards = math.ceil(num_shards * val_fraction) if val_fraction > 0 else 0
     if num_shards < 1 or (val_fraction > 0 and num_val_shards < 1):
         raise ValueError("num_shards (and num_val_shards when val_fraction > 0) must be >= 1")
+    return num_shards, num_val_shards
 
-    config = {
+
+def _build_config(files, vocabulary, lowercase, strip_accents, max_seq_length, num_shards,
+                  num_val_shards, val_fraction, seed, chunk_bytes, skip_bad_lines):
+    """The manifest's `config`: everything the shards' bytes depend on."""
+    return {
         "format": FORMAT,
         "inputs": [[p, os.path.getsize(p)] for p in files],
         "vocab_sha256": vocabulary_fingerprint(vocabulary),
@@ -675,33 +733,52 @@ def prepare_pretraining_data(
         "chunk_bytes": int(chunk_bytes),
         "skip_bad_lines": bool(skip_bad_lines),
     }
-    build_dir, complete = _check_output_dir(output_dir, config, overwrite)
-    if complete:
-        if build_dir != output_dir:
-            _swap_in(build_dir, output_dir)
-            print(f"prepare: {output_dir}: replaced by the complete data of an interrupted "
-                  "--overwrite run")
-        else:
-            print(f"prepare: {output_dir} is already complete for this configuration; skipped")
-        with open(os.path.join(output_dir, STATS)) as f:
-            return json.load(f)
-    _write_json(os.path.join(build_dir, MANIFEST), {"config": config, "complete": False})
 
-    work_dir = os.path.join(build_dir, WORK_DIR)
-    os.makedirs(work_dir, exist_ok=True)
-    prefixes = [os.path.join(work_dir, f"unit-{i:05d}") for i in range(len(units))]
-    todo = [
-        (i, unit, prefixes[i])
-        for i, unit in enumerate(units)
-        if not os.path.exists(f"{prefixes[i]}.json")
-    ]
-    special_ids = {t: vocabulary.index(t) for t in ("[CLS]", "[SEP]", "[UNK]")}
-    worker_config = {
+
+def _worker_config(vocabulary, lowercase, strip_accents, max_seq_length, seed, val_fraction,
+                   skip_bad_lines, batch_lines):
+    """What every unit worker needs (`unit_worker.process_unit`)."""
+    return {
         "vocabulary": vocabulary, "lowercase": lowercase, "strip_accents": strip_accents,
-        "special_ids": special_ids, "max_seq_length": max_seq_length, "seed": seed,
-        "val_fraction": val_fraction, "skip_bad_lines": skip_bad_lines,
-        "batch_lines": batch_lines, "batch_chars": 256 * batch_lines,
+        "special_ids": {t: vocabulary.index(t) for t in ("[CLS]", "[SEP]", "[UNK]")},
+        "max_seq_length": max_seq_length, "seed": seed, "val_fraction": val_fraction,
+        "skip_bad_lines": skip_bad_lines, "batch_lines": batch_lines,
+        "batch_chars": 256 * batch_lines,
     }
+
+
+def _warn_empty_shards(stats, expected_empty):
+    if stats["empty_shards"] > expected_empty:
+        print(f"prepare: warning: {stats['empty_shards']} shard(s) are empty; use fewer "
+              "--num_shards for a corpus this small")
+
+
+def _read_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def _reuse_complete_build(build_dir, output_dir):
+    """The stats of a complete build of this configuration (swapped in first when it is an
+    interrupted --overwrite's)."""
+    if build_dir != output_dir:
+        _swap_in(build_dir, output_dir)
+        print(f"prepare: {output_dir}: replaced by the complete data of an interrupted "
+              "--overwrite run")
+    else:
+        print(f"prepare: {output_dir} is already complete for this configuration; skipped")
+    return _read_json(os.path.join(output_dir, STATS))
+
+
+def _tokenize_units(build, worker_config, workers, show_progress):
+    """Tokenize and pack the units without a finished `.json` (earlier ones are resumed).
+
+    Returns `(indices of the units done now, workers used, seconds)`.
+    """
+    os.makedirs(build.work_dir, exist_ok=True)
+    prefixes = build.prefixes
+    todo = [(i, unit, prefixes[i]) for i, unit in enumerate(build.units)
+            if not os.path.exists(f"{prefixes[i]}.json")]
     todo_bytes = sum(
         (unit[3] if unit[3] is not None else text_size(unit[1])) - unit[2] for _, unit, _ in todo
     )
@@ -713,35 +790,34 @@ def prepare_pretraining_data(
     progress = _Progress(todo_bytes, show_progress)
     tokenize_started = time.time()
     try:
-        _run_units(todo, worker_config, workers, progress, work_dir)
+        _run_units(todo, worker_config, workers, progress, build.work_dir)
     finally:
         progress.close()
-    tokenize_seconds = time.time() - tokenize_started
+    return {task[0] for task in todo}, workers, time.time() - tokenize_started
 
-    unit_stats = []
-    for prefix in prefixes:
-        with open(f"{prefix}.json") as f:
-            unit_stats.append(json.load(f))
-    done_now = {task[0] for task in todo}
-    processed_bytes = sum(s["bytes"] for s in unit_stats if s["unit"] in done_now)
-    stats = _summarize(unit_stats, max_seq_length)
 
-    def refuse(message):  # no manifest left: the same command can be rerun after a fix
-        shutil.rmtree(work_dir, ignore_errors=True)
-        os.remove(os.path.join(build_dir, MANIFEST))
-        if build_dir != output_dir:
-            shutil.rmtree(build_dir, ignore_errors=True)
-        raise BadInputError(message)
+def _refuse(build, message):
+    """Raise BadInputError, leaving no manifest: the same command can be rerun after a fix."""
+    shutil.rmtree(build.work_dir, ignore_errors=True)
+    os.remove(os.path.join(build.build_dir, MANIFEST))
+    if build.build_dir != build.output_dir:
+        shutil.rmtree(build.build_dir, ignore_errors=True)
+    raise BadInputError(message)
 
+
+def _check_examples(build, stats, input_patterns, num_files, num_val_shards, val_fraction):
+    """Refuse a corpus without (training) examples; warn about missing validation examples and
+    bad lines. Returns whether the val/ shards are empty although asked for."""
     if stats["documents"] == 0:
-        refuse(f"empty corpus: the {len(files)} file(s) matched by {input_patterns!r} hold no "
-               f"non-blank lines ({stats['lines']} lines, {stats['bad_lines']} skipped as "
-               f"bad: {BAD_LINE_KINDS})")
+        _refuse(build, f"empty corpus: the {num_files} file(s) matched by {input_patterns!r} "
+                f"hold no non-blank lines ({stats['lines']} lines, {stats['bad_lines']} "
+                f"skipped as bad: {BAD_LINE_KINDS})")
     if stats["examples"] == 0:
-        refuse(f"no examples: the {stats['documents']} document(s) in the {len(files)} file(s) "
-               f"matched by {input_patterns!r} tokenize to no tokens ({stats['tokens']} tokens; "
-               "the text holds only characters the tokenizer drops, such as control or "
-               "zero-width characters). Check the files' content and encoding.")
+        _refuse(build, f"no examples: the {stats['documents']} document(s) in the {num_files} "
+                f"file(s) matched by {input_patterns!r} tokenize to no tokens "
+                f"({stats['tokens']} tokens; the text holds only characters the tokenizer "
+                "drops, such as control or zero-width characters). Check the files' content "
+                "and encoding.")
     no_validation = bool(num_val_shards) and stats["val_examples"] == 0
     if no_validation:  # the real cause, not "fewer --num_shards"
         print(f"prepare: warning: no validation examples: validation is drawn by document "
@@ -750,54 +826,42 @@ def prepare_pretraining_data(
               "Separate documents with blank lines (one sentence per line, a blank line "
               "between documents), give more documents, or pass --val_fraction 0.")
     if stats["train_examples"] == 0:
-        refuse(f"no training examples: all {stats['documents']} document(s) were drawn for "
-               f"validation (--val_fraction {val_fraction}, drawn by document). Give more "
-               "documents or a smaller --val_fraction.")
+        _refuse(build, f"no training examples: all {stats['documents']} document(s) were "
+                f"drawn for validation (--val_fraction {val_fraction}, drawn by document). "
+                "Give more documents or a smaller --val_fraction.")
     if stats["bad_lines"]:
         print(f"prepare: warning: skipped {stats['bad_lines']} bad lines ({BAD_LINE_KINDS})")
+    return no_validation
 
-    train_shards, train_counts = _merge(
-        [f"{p}.train.tfrecord" for p in prefixes], os.path.join(build_dir, "train"),
-        num_shards, show_progress, "prepare: writing train shards",
-    )
-    val_shards, val_counts = [], []
-    if num_val_shards:
-        val_shards, val_counts = _merge(
-            [f"{p}.val.tfrecord" for p in prefixes], os.path.join(build_dir, "val"),
-            num_val_shards, show_progress, "prepare: writing val shards",
-        )
-    seconds = time.time() - started
-    stats.update(
-        max_seq_length=max_seq_length,
-        input_files=len(files),
-        work_units=len(units),
-        resumed_units=len(units) - len(todo),
-        workers=workers,
-        num_shards=num_shards,
-        num_val_shards=num_val_shards,
-        empty_shards=sum(c == 0 for c in train_counts + val_counts),
-        train_shard_examples=train_counts,
-        val_shard_examples=val_counts,
-        seconds=seconds,
-        tokenize_seconds=tokenize_seconds,
-        # end to end: text bytes processed by this run / wall time (startup, merge included)
-        mb_per_s=processed_bytes / 1e6 / seconds if seconds > 0 else 0.0,
-    )
-    if stats["empty_shards"] > (num_val_shards if no_validation else 0):
-        print(f"prepare: warning: {stats['empty_shards']} shard(s) are empty; use fewer "
-              "--num_shards for a corpus this small")
+
+def _write_shards(build, num_shards, num_val_shards, show_progress):
+    """Merge the units' records into the train (and val) shards: `({split: shard paths},
+    {split: examples per shard})`."""
+    shards, counts = {"train": [], "val": []}, {"train": [], "val": []}
+    for split, count in (("train", num_shards), ("val", num_val_shards)):
+        if count:
+            shards[split], counts[split] = _merge(
+                [f"{p}.{split}.tfrecord" for p in build.prefixes],
+                os.path.join(build.build_dir, split), count, show_progress,
+                f"prepare: writing {split} shards")
+    return shards, counts
+
+
+def _finish_build(build, config, stats, unit_stats, shards, vocabulary_size, keep_work_files):
+    """Write stats, token counts and the complete manifest (last), then swap the build in."""
+    build_dir = build.build_dir
     _write_json(os.path.join(build_dir, STATS), stats)
-    _write_token_counts(os.path.join(build_dir, TOKEN_COUNTS), unit_stats, len(vocabulary))
+    _write_token_counts(os.path.join(build_dir, TOKEN_COUNTS), unit_stats, vocabulary_size)
+    all_shards = shards["train"] + shards["val"]
     _write_json(
         os.path.join(build_dir, MANIFEST),
-        {"config": config, "complete": True, "train_shards": train_shards,
-         "val_shards": val_shards,
+        {"config": config, "complete": True, "train_shards": shards["train"],
+         "val_shards": shards["val"],
          # sizes let a reader detect a copy cut between two records (no CRC fails then)
          "shard_bytes": {shard: os.path.getsize(os.path.join(build_dir, shard))
-                         for shard in train_shards + val_shards}},
+                         for shard in all_shards}},
     )
     if not keep_work_files:
-        shutil.rmtree(work_dir, ignore_errors=True)
-    if build_dir != output_dir:
-        _swap_in(build_dir, output_dir)  # only now are the old shards removed
-    return stats
+        shutil.rmtree(build.work_dir, ignore_errors=True)
+    if build_dir != build.output_dir:
+        _swap_in(build_dir, build.output_dir)  # only now are the old shards removed

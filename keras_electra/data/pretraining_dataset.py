@@ -64,7 +64,8 @@ def list_shard_files(file_pattern):
     """Sorted shard files for a glob, a comma-separated list of globs, a list, or a directory.
 
     A `prepare` output directory resolves to its `train/` shards; any other directory to the
-    `*.tfrecord*` files in it.
+    `*.tfrecord*` files in it. Temporary (`.tmp-`) and hidden files are left out. The one
+    shard lister: `pretrain`'s flag checks (`training/config.py`) use it too.
     """
     import tensorflow as tf
 
@@ -81,7 +82,8 @@ def list_shard_files(file_pattern):
             pattern = os.path.join(pattern, "*.tfrecord*")
         matches = [
             m for m in tf.io.gfile.glob(pattern)
-            if ".tmp-" not in os.path.basename(m) and not tf.io.gfile.isdir(m)
+            if ".tmp-" not in os.path.basename(m) and not os.path.basename(m).startswith(".")
+            and not tf.io.gfile.isdir(m)
         ]
         if not matches:
             raise FileNotFoundError(
@@ -90,6 +92,12 @@ def list_shard_files(file_pattern):
             )
         files.extend(matches)
     return sorted(set(files))
+
+
+def shard_manifest_path(shard_dir):
+    """Where `prepare` records a shard folder's manifest: `manifest.json` beside `train/` and
+    `val/` (whether or not it exists)."""
+    return os.path.join(os.path.dirname(os.path.abspath(shard_dir)), "manifest.json")
 
 
 def _corrupt(path, what):
@@ -305,21 +313,9 @@ def count_global_batches(file_pattern, batch_size, num_readers=1):
 
 
 def pretraining_dataset(
-    file_pattern,
-    batch_size,
-    sequence_length=None,
-    shuffle=True,
-    repeat=True,
-    seed=None,
-    num_readers=1,
-    num_processes=1,
-    process_index=0,
-    input_context=None,
-    skip_batches=0,
-    num_batches=None,
-    shuffle_buffer=1000,
-    cycle_length=None,
-    verify=True,
+    file_pattern, batch_size, sequence_length=None, shuffle=True, repeat=True, seed=None,
+    num_readers=1, num_processes=1, process_index=0, input_context=None, skip_batches=0,
+    num_batches=None, shuffle_buffer=1000, cycle_length=None, verify=True,
     vocabulary_size=None,
 ):
     """A `tf.data.Dataset` of ElectraBackbone inputs from pretraining TFRecord shards.
@@ -392,28 +388,43 @@ def pretraining_dataset(
     import tensorflow as tf
 
     files = list_shard_files(file_pattern)
+    readers, rows, local_replicas = _local_layout(batch_size, num_readers, num_processes,
+                                                  process_index, input_context, len(files))
+    mine = [files[r::num_readers] for r in readers]
+    schema_name, length = _check_files([f for group in mine for f in group], sequence_length,
+                                       verify, vocabulary_size)
+    streams = [
+        _reader_dataset(tf, group, rows, shuffle, repeat, _reader_seed(seed, r),
+                        shuffle_buffer, cycle_length)
+        for r, group in zip(readers, mine)
+    ]
+    dataset = _global_batches(tf, streams, skip_batches, num_batches)
+    dataset = dataset.map(_parser(tf, SCHEMAS[schema_name], length, vocabulary_size),
+                          num_parallel_calls=tf.data.AUTOTUNE)
+    return _finish_pipeline(tf, dataset, rows * len(readers), local_replicas)
+
+
+def _local_layout(batch_size, num_readers, num_processes, process_index, input_context,
+                  num_files):
+    """`(this process's readers, rows per reader block, local replicas)`; `input_context`
+    (tf.distribute) overrides the process arguments."""
     local_replicas = 1
     if input_context is not None:
         num_processes = input_context.num_input_pipelines
         process_index = input_context.input_pipeline_id
         local_replicas = input_context.num_replicas_in_sync // num_processes
     readers, rows = reader_layout(batch_size, num_readers, num_processes, process_index,
-                                  num_files=len(files))
+                                  num_files=num_files)
     local_batch = rows * len(readers)
     if local_batch % local_replicas:
         raise ValueError(f"a local batch of {local_batch} rows cannot be split among "
                          f"{local_replicas} local replicas")
-    mine = [files[r::num_readers] for r in readers]
-    schema_name, length = _check_files([f for group in mine for f in group], sequence_length,
-                                       verify, vocabulary_size)
-    keys = SCHEMAS[schema_name]
-    feature_spec = {key: tf.io.FixedLenFeature([length], tf.int64) for key in keys.values()}
+    return readers, rows, local_replicas
 
-    streams = [
-        _reader_dataset(tf, group, rows, shuffle, repeat, _reader_seed(seed, r),
-                        shuffle_buffer, cycle_length)
-        for r, group in zip(readers, mine)
-    ]
+
+def _global_batches(tf, streams, skip_batches, num_batches):
+    """This process's rows of every global batch: the readers' blocks side by side, then
+    `skip_batches` skipped and at most `num_batches` taken."""
     if len(streams) == 1:
         dataset = streams[0]
     else:
@@ -422,6 +433,13 @@ def pretraining_dataset(
         dataset = dataset.skip(int(skip_batches))
     if num_batches is not None:
         dataset = dataset.take(int(num_batches))
+    return dataset
+
+
+def _parser(tf, keys, length, vocabulary_size):
+    """Serialized examples -> the int32 input dict (token ids checked in the graph against
+    `vocabulary_size` when given)."""
+    feature_spec = {key: tf.io.FixedLenFeature([length], tf.int64) for key in keys.values()}
 
     def parse(records):
         parsed = tf.io.parse_example(records, feature_spec)
@@ -436,7 +454,11 @@ def pretraining_dataset(
                 parsed[keys["token_ids"]] = tf.identity(ids)
         return {name: tf.cast(parsed[key], tf.int32) for name, key in keys.items()}
 
-    dataset = dataset.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
+    return parse
+
+
+def _finish_pipeline(tf, dataset, local_batch, local_replicas):
+    """Split among local replicas, deterministic, no auto-sharding, prefetched."""
     if local_replicas > 1:
         dataset = dataset.rebatch(local_batch // local_replicas)
     options = tf.data.Options()

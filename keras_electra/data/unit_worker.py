@@ -19,6 +19,7 @@ import traceback
 
 from keras_electra.data.example_packing import ExampleBuilder, ExampleSerializer
 from keras_electra.data.text_files import iter_text_lines
+from keras_electra.utils.output_dirs import atomic_write, replace_file
 
 PROGRESS_EVERY_BYTES = 1 << 20
 _WORKER_STATE = {}
@@ -135,7 +136,7 @@ class _UnitWriter:
 
     def close(self):
         self._writer.close()
-        os.replace(self.temporary, self.path)
+        replace_file(self.temporary, self.path)
         self.stats["single_segment_draws"] = self.builder.num_single_segment_draws
         self.stats["short_target_draws"] = self.builder.num_short_target_draws
 
@@ -226,10 +227,8 @@ def process_unit(task):
         # the train split's token frequencies (prepare sums them into token_counts.tsv)
         "train_token_counts": {str(k): v for k, v in sorted(writers["train"].token_counts.items())},
     }
-    temporary = f"{prefix}.json.tmp-{os.getpid()}"
-    with open(temporary, "w") as f:
+    with atomic_write(f"{prefix}.json") as f:
         json.dump(stats, f)
-    os.replace(temporary, f"{prefix}.json")
     return stats
 
 

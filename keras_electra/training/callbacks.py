@@ -1,10 +1,10 @@
 """Callbacks of the pretraining driver: logging, validation + example view, checkpoints.
 
-* `TrainingLogger` - every `log_frequency` updates (and at `total_steps`): one
-  stable metrics line on stdout (`keras_electra.training.metrics_format`,
-  scraped by SageMaker), one JSONL record, TensorBoard scalars
-  (`train/<metric>`, `learning_rate`, `tokens_per_s`, `step_time_s`) under
-  `log_dir/run_name`, a tqdm progress-bar update (gen/disc loss, accuracies,
+* `TrainingLogger` - every `log_frequency` updates (and at `total_steps`): hands the
+  values to the run's `MetricsSink` (`training/metrics_sink.py`: one stable metrics
+  line on stdout, scraped by SageMaker; one JSONL record; TensorBoard scalars
+  `train/<metric>`, `learning_rate`, `tokens_per_s`, `step_time_s` under
+  `log_dir/run_name`), a tqdm progress-bar update (gen/disc loss, accuracies,
   lr, tokens/s), then a reset of the metric accumulators, so logged metrics
   are averages over the last `log_frequency` updates (not since the start);
   tokens/s, steps/s and step time are averages over the same window.
@@ -45,10 +45,8 @@ so gradient accumulation does not change the step numbers; a "batch" is one
 fit batch (one micro-batch under accumulation).
 """
 
-import json
 import logging
 import math
-import os
 import sys
 import threading
 import time
@@ -56,17 +54,13 @@ import time
 import keras
 import numpy as np
 
+from keras_electra.training.metrics_sink import MetricsSink
+
 logger = logging.getLogger(__name__)
 
 PROGRESS_KEYS = (("gen_loss", "gen_loss"), ("disc_loss", "disc_loss"),
                  ("gen_accuracy", "gen_acc"), ("disc_accuracy", "disc_acc"),
                  ("lr", "lr"), ("tokens_per_s", "tok/s"))
-
-
-def _format_metrics_line(step, logs):
-    from keras_electra.training.metrics_format import format_metrics_line
-
-    return format_metrics_line(step, logs)
 
 
 def _scalar(value):
@@ -77,80 +71,10 @@ def _scalar(value):
     return value
 
 
-def _plugin_metadata(plugin_name):
-    """TensorBoard plugin metadata, built with TF core only.
-
-    TF 2.21 no longer installs the `tensorboard` package, so `tf.summary.scalar`
-    and `tf.summary.text` raise TBNotInstalledError; `tf.summary.write` with the
-    plugin name produces the same event records TensorBoard reads.
-    """
-    from tensorflow.core.framework import summary_pb2
-
-    metadata = summary_pb2.SummaryMetadata()
-    metadata.plugin_data.plugin_name = plugin_name
-    return metadata
-
-
-class _Sink:
-    """Chief-only writers: TensorBoard (tf.summary) + JSONL file."""
-
-    def __init__(self, log_dir, run_name, is_chief=True):
-        self.is_chief = is_chief
-        self.run_dir = os.path.join(log_dir, run_name) if log_dir else None
-        self._writer = None
-        self._jsonl = None
-        if is_chief and self.run_dir:
-            os.makedirs(self.run_dir, exist_ok=True)
-            self._jsonl = open(os.path.join(self.run_dir, "metrics.jsonl"), "a",
-                               encoding="utf-8")
-
-    @property
-    def writer(self):
-        if self._writer is None and self.is_chief and self.run_dir:
-            import tensorflow as tf
-
-            self._writer = tf.summary.create_file_writer(self.run_dir)
-        return self._writer
-
-    def scalars(self, step, values, prefix=""):
-        writer = self.writer
-        if writer is None:
-            return
-        import tensorflow as tf
-
-        with writer.as_default(step=int(step)):
-            for key, value in values.items():
-                if value is not None and math.isfinite(value):
-                    tf.summary.write(prefix + key, tf.constant(value, tf.float32),
-                                     metadata=_plugin_metadata("scalars"))
-
-    def text(self, step, tag, text):
-        writer = self.writer
-        if writer is None:
-            return
-        import tensorflow as tf
-
-        with writer.as_default(step=int(step)):
-            tf.summary.write(tag, tf.constant(text), metadata=_plugin_metadata("text"))
-        writer.flush()
-
-    def record(self, record):
-        if self._jsonl is not None:
-            self._jsonl.write(json.dumps(record, sort_keys=True) + "\n")
-            self._jsonl.flush()
-
-    def flush(self):
-        if self._writer is not None:
-            self._writer.flush()
-
-    def close(self):
-        if self._writer is not None:
-            self._writer.flush()
-            self._writer.close()
-            self._writer = None
-        if self._jsonl is not None:
-            self._jsonl.close()
-            self._jsonl = None
+def console_sink(sink, is_chief, stream):
+    """A callback's view of the run's `MetricsSink` (None: console only), printing to `stream`
+    when `is_chief`."""
+    return (sink if sink is not None else MetricsSink()).console(is_chief, stream)
 
 
 def to_int(value):
@@ -316,20 +240,21 @@ class TrainingLogger(PeriodicCallback):
     logs nothing is read from the device.
 
     Args:
-        sink: the shared `_Sink` (TensorBoard + JSONL), or None to log nowhere.
+        sink: the run's `MetricsSink` (console, TensorBoard, JSONL), or None for the
+            console only.
         log_frequency: updates between metrics lines / JSONL records / metric resets.
         tokens_per_batch: tokens in one global (micro-)batch, for tokens/s.
         total_steps: for the progress bar; also logged when reached.
         initial_step: the step the run (re)starts from (the progress bar's start).
         is_chief: only the chief prints.
         progress: show a tqdm bar (chief only).
-        stream: where metrics lines go (stdout by default).
+        stream: where metrics lines go (stdout by default; the sink prints them).
     """
 
     def __init__(self, sink, log_frequency, tokens_per_batch, total_steps, initial_step=0,
                  is_chief=True, progress=True, stream=None):
         super().__init__(max(1, int(log_frequency)))
-        self.sink = sink
+        self.sink = console_sink(sink, is_chief, stream)
         self.log_frequency = self.frequency
         self.tokens_per_batch = int(tokens_per_batch)
         self.total_steps = int(total_steps)
@@ -390,19 +315,7 @@ class TrainingLogger(PeriodicCallback):
             self._bar.refresh()
         if not record:
             return
-        if self.sink is not None:
-            self.sink.scalars(step, {f"train/{k}": v for k, v in values.items()
-                                     if k not in ("lr", "tokens_per_s", "steps_per_s",
-                                                  "step_time_s")})
-            self.sink.scalars(step, {"learning_rate": values["lr"],
-                                     "tokens_per_s": values["tokens_per_s"],
-                                     "step_time_s": values["step_time_s"]})
-        if self.is_chief:
-            print(_format_metrics_line(step, values), file=self.stream or sys.stdout,
-                  flush=True)
-        if self.sink is not None:
-            self.sink.record({"step": step, "time": time.time(), "split": "train", **values})
-            self.sink.flush()
+        self.sink.write(step, values, split="train")
         # windowed averages: start the next log window from zero
         model.reset_metrics()
         self._window_start = now
@@ -475,7 +388,7 @@ class ValidationCallback(PeriodicCallback):
         # callable(model) -> {"cue_free_auc", "context_free_auc", ...} or None
         self.cue_free = cue_free
         self.steps = int(steps)
-        self.sink = sink
+        self.sink = console_sink(sink, is_chief, stream)
         self.tokenizer = tokenizer
         self.is_chief = is_chief
         self.stream = stream
@@ -501,13 +414,7 @@ class ValidationCallback(PeriodicCallback):
             values.update({f"val_{k}": _scalar(v) for k, v in self.cue_free(self.model).items()})
         values = {k: v for k, v in values.items() if v is not None}
         self.history.append((step, values))
-        if self.is_chief:
-            print(_format_metrics_line(step, values), file=self.stream or sys.stdout,
-                  flush=True)
-        if self.sink is not None:
-            self.sink.scalars(step, {k.replace("val_", "val/", 1): v for k, v in values.items()})
-            self.sink.record({"step": step, "time": time.time(), "split": "validation",
-                              **values})
+        self.sink.write(step, values, split="validation")
         if self._example_batch is None:
             # every worker: iterating a distributed dataset can run collectives (MWMS)
             self._example_batch = self._first_batch()
@@ -516,12 +423,7 @@ class ValidationCallback(PeriodicCallback):
                 view = example_view(self.model, self._example_batch, self.tokenizer, step)
             except Exception as error:  # noqa: BLE001 - never kill training for a log view
                 view = f"(example view unavailable: {error})"
-            logger.info("validation example at step %d:\n%s", step, view)
-            print(f"validation example (step {step}):\n{view}", file=self.stream or sys.stdout,
-                  flush=True)
-            if self.sink is not None:
-                self.sink.text(step, "validation/example", "```\n" + view + "\n```")
-                self.sink.flush()
+            self.sink.example(step, view)
 
 
     def _first_batch(self):

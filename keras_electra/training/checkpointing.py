@@ -17,7 +17,7 @@ Layout (one sub-directory per worker, so workers never write the same file)::
 
 Atomicity: a checkpoint is written into a hidden temporary directory in the
 same parent, files are fsync'ed, `state.json` is written last, then the
-directory is renamed into place with `os.rename` (atomic on POSIX within one
+directory is renamed into place (`utils/output_dirs.replace_dir`, atomic on POSIX within one
 file system). A crash at any point leaves either the old set of checkpoints or
 the old set plus the new one, never a half-written `ckpt-*`. Leftover `.tmp-*`
 directories are ignored and removed on the next start.
@@ -38,9 +38,10 @@ docs/STACK_FACTS.md section 3) and on node-local disks such as SageMaker's
 `/opt/ml/checkpoints` (each node keeps what it needs to resume). On resume each
 worker lists the steps it can see (its own dir first, then other workers'
 dirs on a shared file system), the workers all-gather these lists and load
-the newest step available to all of them; if there is none they refuse to
-start, and after loading they compare a weight checksum and the step
-(`verify_workers_agree`) and refuse to continue if any worker differs.
+the newest step available to all of them (`distribute.agree_on_resume_step`); if
+there is none they refuse to start, and after loading they compare a weight
+checksum and the step (`distribute.verify_workers_agree`) and refuse to continue
+if any worker differs.
 
 Example:
 ```python
@@ -64,6 +65,7 @@ import time
 import warnings
 
 from keras_electra.utils.errors import UserError
+from keras_electra.utils.output_dirs import fsync_dir, fsync_file, replace_dir
 
 logger = logging.getLogger(__name__)
 
@@ -130,24 +132,6 @@ def config_hash(config):
     """Stable short hash of a JSON-serializable dict (sorted keys)."""
     text = json.dumps(config, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-def _fsync_dir(path):
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _fsync_file(path):
-    with open(path, "rb") as f:
-        os.fsync(f.fileno())
 
 
 def file_sha256(path, chunk_bytes=8 * 1024 * 1024):
@@ -360,10 +344,10 @@ class CheckpointManager:
         build_optimizer_for(model)  # so optimizer variables are always in the file
         weights_path = os.path.join(tmp, WEIGHTS_FILE)
         model.save_weights(weights_path)
-        _fsync_file(weights_path)
+        fsync_file(weights_path)
         rng_path = os.path.join(tmp, RNG_FILE)
         save_seed_generator_states(model, rng_path)
-        _fsync_file(rng_path)
+        fsync_file(rng_path)
         # sha256 of the files as they are on disk, checked on resume (`checkpoint_problem`)
         checksums = {name: file_sha256(os.path.join(tmp, name))
                      for name in (WEIGHTS_FILE, RNG_FILE)}
@@ -383,20 +367,16 @@ class CheckpointManager:
             json.dump(state, f, indent=1, sort_keys=True)
             f.flush()
             os.fsync(f.fileno())
-        _fsync_dir(tmp)
+        fsync_dir(tmp)
         self._commit(tmp, final)
         self._prune()
         return final
 
     def _commit(self, tmp, final):
-        if os.path.exists(final):  # re-saving the same step (e.g. final == last periodic)
-            old = os.path.join(self.worker_dir, f".old-{os.path.basename(final)}-{os.getpid()}")
-            os.rename(final, old)
-            os.rename(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, final)
-        _fsync_dir(self.worker_dir)
+        # re-saving the same step (e.g. final == last periodic) swaps the old one out
+        old = os.path.join(self.worker_dir, f".old-{os.path.basename(final)}-{os.getpid()}")
+        replace_dir(tmp, final, old)
+        fsync_dir(self.worker_dir)
 
     def _prune(self):
         steps = self.own_steps()
@@ -558,111 +538,6 @@ def weights_checksum(model):
     return digest.hexdigest()
 
 
-# ----------------------------------------------------------- multi-worker agreement
-def _jax_multi_process():
-    import keras
-
-    if keras.backend.backend() != "jax":
-        return False
-    import jax
-
-    return jax.process_count() > 1
-
-
-def _is_multi_process(strategy):
-    """True under MWMS with several workers, or on JAX with several processes."""
-    from keras_electra.training.distribute import is_multi_worker
-
-    if strategy is not None and is_multi_worker(strategy):
-        return True
-    return _jax_multi_process()
-
-
-def _all_gather_int64(strategy, values):
-    """All-gather a fixed-length int vector across workers/processes -> [workers, len].
-
-    MWMS: a collective all-gather in the strategy. JAX: `process_allgather` (int32 without
-    x64, so every value must lie in [-2**31, 2**31); the callers' values do: steps, 28-bit
-    checksum slices, Unix seconds).
-    """
-    import numpy as np
-
-    if _jax_multi_process():
-        from jax.experimental import multihost_utils
-
-        values = np.asarray(values, dtype=np.int64)
-        if values.size and (values.min() < -2**31 or values.max() >= 2**31):
-            raise ValueError(f"cannot all-gather {values.tolist()} as int32 on JAX")
-        table = multihost_utils.process_allgather(values.astype(np.int32))
-        return np.asarray(table, dtype=np.int64).reshape(-1, values.size)
-    import tensorflow as tf
-
-    local = tf.constant(np.asarray(values, dtype=np.int64)[None, :])
-
-    @tf.function
-    def gather():
-        def fn():
-            ctx = tf.distribute.get_replica_context()
-            return ctx.all_gather(local, axis=0)
-
-        return strategy.run(fn)
-
-    result = gather()
-    result = strategy.experimental_local_results(result)[0]
-    return np.asarray(result)
-
-
-def agree_on_resume_step(strategy, visible_steps, max_slots=64):
-    """The newest checkpoint step that every worker can load, or None if none has any.
-
-    Raises CheckpointError if some workers have checkpoints but no step is
-    common to all of them (refusing to start beats silently diverging).
-    Returns `visible_steps` max directly when not multi-worker.
-    """
-    steps = sorted(int(s) for s in visible_steps)[-max_slots:]
-    if not _is_multi_process(strategy):
-        return steps[-1] if steps else None
-    padded = steps + [-1] * (max_slots - len(steps))
-    table = _all_gather_int64(strategy, padded)
-    per_worker = [set(int(s) for s in row if s >= 0) for row in table]
-    if not any(per_worker):
-        return None
-    common = set.intersection(*per_worker)
-    if not common:
-        raise CheckpointError(
-            "workers disagree on the checkpoints they can resume from: "
-            + "; ".join(f"worker {i}: {sorted(s)[-5:] or 'none'}"
-                        for i, s in enumerate(per_worker))
-            + ". Copy a complete ckpt-* directory to every worker's checkpoint_dir, or "
-            "start from scratch with a new --checkpoint_dir."
-        )
-    return max(common)
-
-
-def verify_workers_agree(strategy, step, checksum_hex):
-    """After a restore: every worker must hold the same step and bit-identical weights."""
-    if not _is_multi_process(strategy):
-        return
-    # 7 hex digits per slot keep each value well inside int64.
-    digits = [int(checksum_hex[i:i + 7], 16) for i in range(0, 28, 7)]
-    table = _all_gather_int64(strategy, [int(step)] + digits)
-    rows = {tuple(int(x) for x in row) for row in table}
-    if len(rows) != 1:
-        raise CheckpointError(
-            "workers restored different states (step, checksum prefix per worker): "
-            + "; ".join(f"worker {i}: step {row[0]}" for i, row in enumerate(table))
-            + ". Refusing to train; delete the mismatching worker-* checkpoints."
-        )
-
-
-def agree_on_int(strategy, value):
-    """Worker 0's value of an int on every worker (e.g. the run-name timestamp)."""
-    if not _is_multi_process(strategy):
-        return int(value)
-    table = _all_gather_int64(strategy, [int(value)])
-    return int(table[0][0])
-
-
 # ------------------------------------------------------------------ preset exports
 def export_presets(model, export_dir, run_name, step, max_to_keep=None, tokenizer=None):
     """Write `{run_name}-step{N}-discriminator` / `-generator` presets (A's naming).
@@ -681,9 +556,8 @@ def export_presets(model, export_dir, run_name, step, max_to_keep=None, tokenize
         exporter(tmp)
         if tokenizer is not None and getattr(model, "tokenizer", None) is None:
             tokenizer.save_to_preset(tmp)
-        if os.path.exists(final):
-            shutil.rmtree(final)
-        os.rename(tmp, final)
+        replace_dir(tmp, final, os.path.join(
+            export_dir, f".old-{run_name}-step{int(step)}-{part}-{os.getpid()}"))
         paths.append(final)
     if max_to_keep:
         _prune_presets(export_dir, run_name, max_to_keep)

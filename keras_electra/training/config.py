@@ -21,7 +21,6 @@ config.validate()
 
 import argparse
 import dataclasses
-import glob
 import json
 import math
 import os
@@ -303,13 +302,19 @@ class PretrainConfig:
         return problems
 
     def validate(self, check_files=True):
-        """Raise ConfigError with what is wrong and how to fix it."""
-        problems = []
+        """Raise ConfigError with what is wrong and how to fix it (every problem, in order)."""
+        problems = (self._choice_problems() + self._optimizer_problems()
+                    + self._model_problems() + self._loop_problems()
+                    + self._init_from_problems() + self._file_problems(check_files)
+                    + self._objective_problems(check_files))
+        if problems:
+            raise ConfigError("invalid pretraining configuration:\n  - "
+                              + "\n  - ".join(problems))
+        return self
 
-        def need(ok, message):
-            if not ok:
-                problems.append(message)
-
+    def _choice_problems(self):
+        """Required flags, finite numbers, the flags with a fixed set of values."""
+        problems, need = _collector()
         need(self.train_dir, "--train_dir is required (a folder of TFRecord shards).")
         for item in fields(self):  # NaN passes every `x > 0` / range check below silently
             value = getattr(self, item.name)
@@ -331,11 +336,16 @@ class PretrainConfig:
         need(8 <= self.max_seq_length <= 512,
              f"--max_seq_length {self.max_seq_length}: must be in [8, 512] "
              "(the position table has 512 rows).")
-        # the learning-rate schedule's numbers: one check, in optimizers/ (as the optimizer runs it)
+        return problems
+
+    def _optimizer_problems(self):
+        """The learning-rate schedule (one check, in optimizers/, as the optimizer runs it) and
+        the optimizer's numbers."""
         # (imported here: optimizers/ imports keras, and the CLI imports this module before
         # TensorFlow, which it imports quietly)
         from keras_electra.optimizers import schedule_problems
 
+        problems, need = _collector()
         problems += schedule_problems(self.learning_rate, self.total_steps, self.warmup_steps,
                                       self.end_learning_rate, self.learning_rate_decay_power,
                                       flags=True)
@@ -345,6 +355,11 @@ class PretrainConfig:
         need(self.max_grad_norm >= 0, "--max_grad_norm must be >= 0 (0 disables clipping).")
         need(self.gradient_accumulation_steps >= 1,
              "--gradient_accumulation_steps must be >= 1.")
+        return problems
+
+    def _model_problems(self):
+        """Dropout, masking and generator sizes."""
+        problems, need = _collector()
         for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
             need(0 <= getattr(self, name) < 1, f"--{name} must be in [0, 1).")
         if self.mask_prob is not None:
@@ -360,6 +375,11 @@ class PretrainConfig:
             need(0 < self.generator_hidden_size <= 1,
                  f"--generator_hidden_size {self.generator_hidden_size}: must be in (0, 1] "
                  "(a fraction of the discriminator's hidden size).")
+        return problems
+
+    def _loop_problems(self):
+        """The training loop's frequencies and counts, and where a resume loads from."""
+        problems, need = _collector()
         need(self.log_frequency >= 1, "--log_frequency must be >= 1.")
         need(self.steps_per_execution >= 1, "--steps_per_execution must be >= 1.")
         if self.steps_per_execution > 1 and self.gradient_accumulation_steps >= 1:
@@ -380,7 +400,11 @@ class PretrainConfig:
             need(self.checkpoint_path,
                  "--load_from checkpoint needs --checkpoint_path (a ckpt-* dir or a "
                  "checkpoint_dir).")
-        problems.extend(self._init_from_problems())
+        return problems
+
+    def _file_problems(self, check_files):
+        """--run_name, and (with `check_files`) the shard folders and the vocabulary file."""
+        problems, need = _collector()
         if self.run_name is not None:
             need(self.run_name and "/" not in self.run_name,
                  f"--run_name {self.run_name!r}: must be non-empty, without '/'.")
@@ -388,15 +412,20 @@ class PretrainConfig:
             need(os.path.isdir(self.train_path),
                  f"--train_dir {self.train_path}: not a directory.")
             if os.path.isdir(self.train_path):
-                need(shard_files(self.train_path),
+                need(_holds_shards(self.train_path),
                      f"--train_dir {self.train_path}: no TFRecord shards (*.tfrecord*) in it; "
                      "create them with `keras-electra prepare`.")
             if self.val_dir:
-                need(os.path.isdir(self.val_path) and shard_files(self.val_path),
+                need(os.path.isdir(self.val_path) and _holds_shards(self.val_path),
                      f"--val_dir {self.val_path}: not a directory with *.tfrecord* shards.")
             if self.vocab_file:
                 need(os.path.isfile(self.vocab_file),
                      f"--vocab_file {self.vocab_file}: file not found.")
+        return problems
+
+    def _objective_problems(self, check_files):
+        """The objective variants that exclude each other, and the unigram generator's counts."""
+        problems, need = _collector()
         need(not (self.unigram_generator and self.uniform_generator),
              "--unigram_generator and --uniform_generator both choose the fakes' "
              "distribution; use one of them.")
@@ -410,10 +439,7 @@ class PretrainConfig:
                  f"--unigram_generator: {path} not found (the train split's token counts); "
                  "re-run `keras-electra prepare` (it writes token_counts.tsv beside train/; "
                  "add --overwrite for data prepared by an older version).")
-        if problems:
-            raise ConfigError("invalid pretraining configuration:\n  - "
-                              + "\n  - ".join(problems))
-        return self
+        return problems
 
     @property
     def init_path(self):
@@ -464,9 +490,26 @@ def token_counts_path(train_path):
     return inside if not os.path.isfile(beside) and os.path.isfile(inside) else beside
 
 
-def shard_files(directory):
-    return sorted(p for p in glob.glob(os.path.join(directory, "*.tfrecord*"))
-                  if os.path.isfile(p) and not os.path.basename(p).startswith("."))
+def _collector():
+    """`(problems, need)`: a list, and `need(ok, message)` that adds `message` when not `ok`."""
+    problems = []
+
+    def need(ok, message):
+        if not ok:
+            problems.append(message)
+
+    return problems, need
+
+
+def _holds_shards(directory):
+    """Whether `directory` itself holds shards, as the reader lists them (the one lister:
+    `data.pretraining_dataset.list_shard_files`)."""
+    from keras_electra.data.pretraining_dataset import list_shard_files
+
+    try:
+        return bool(list_shard_files(os.path.join(directory, "*.tfrecord*")))
+    except FileNotFoundError:
+        return False
 
 
 def coerce_option(key, value, kind):

@@ -28,6 +28,11 @@ SageMaker entry point sets them from the host list) through `keras.distribution.
 each process feeds its own rows of every global batch (see
 `keras_electra.data.pretraining_dataset`). Checkpointing and logging then use
 `process_index() == 0` as the chief.
+
+Cross-worker agreement (the one home): `agree_on_resume_step` (the newest checkpoint every
+worker can load), `verify_workers_agree` (same step and weights after a restore) and
+`agree_on_int` (worker 0's value), over `_all_gather_int64` (an MWMS all-gather or JAX's
+`process_allgather`).
 """
 
 import contextlib
@@ -36,6 +41,7 @@ import json
 import logging
 import os
 
+from keras_electra.training.checkpointing import CheckpointError
 from keras_electra.training.config import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -489,3 +495,106 @@ def set_up_runtime(auto_shard_dataset=False, jax_prng="threefry2x32"):
         replicas = len(distribution.device_mesh.devices.flatten()) if distribution else 1
         return Runtime(None, replicas, num_processes, index)
     raise ConfigError(f"keras backend {backend!r}: use tensorflow or jax.")
+
+
+# ----------------------------------------------------------- cross-worker agreement
+def _jax_multi_process():
+    import keras
+
+    if keras.backend.backend() != "jax":
+        return False
+    import jax
+
+    return jax.process_count() > 1
+
+
+def _is_multi_process(strategy):
+    """True under MWMS with several workers, or on JAX with several processes."""
+    if strategy is not None and is_multi_worker(strategy):
+        return True
+    return _jax_multi_process()
+
+
+def _all_gather_int64(strategy, values):
+    """All-gather a fixed-length int vector across workers/processes -> [workers, len].
+
+    MWMS: a collective all-gather in the strategy. JAX: `process_allgather` (int32 without
+    x64, so every value must lie in [-2**31, 2**31); the callers' values do: steps, 28-bit
+    checksum slices, Unix seconds).
+    """
+    import numpy as np
+
+    if _jax_multi_process():
+        from jax.experimental import multihost_utils
+
+        values = np.asarray(values, dtype=np.int64)
+        if values.size and (values.min() < -2**31 or values.max() >= 2**31):
+            raise ValueError(f"cannot all-gather {values.tolist()} as int32 on JAX")
+        table = multihost_utils.process_allgather(values.astype(np.int32))
+        return np.asarray(table, dtype=np.int64).reshape(-1, values.size)
+    import tensorflow as tf
+
+    local = tf.constant(np.asarray(values, dtype=np.int64)[None, :])
+
+    @tf.function
+    def gather():
+        def fn():
+            ctx = tf.distribute.get_replica_context()
+            return ctx.all_gather(local, axis=0)
+
+        return strategy.run(fn)
+
+    result = gather()
+    result = strategy.experimental_local_results(result)[0]
+    return np.asarray(result)
+
+
+def agree_on_resume_step(strategy, visible_steps, max_slots=64):
+    """The newest checkpoint step that every worker can load, or None if none has any.
+
+    Raises CheckpointError if some workers have checkpoints but no step is
+    common to all of them (refusing to start beats silently diverging).
+    Returns `visible_steps` max directly when not multi-worker.
+    """
+    steps = sorted(int(s) for s in visible_steps)[-max_slots:]
+    if not _is_multi_process(strategy):
+        return steps[-1] if steps else None
+    padded = steps + [-1] * (max_slots - len(steps))
+    table = _all_gather_int64(strategy, padded)
+    per_worker = [set(int(s) for s in row if s >= 0) for row in table]
+    if not any(per_worker):
+        return None
+    common = set.intersection(*per_worker)
+    if not common:
+        raise CheckpointError(
+            "workers disagree on the checkpoints they can resume from: "
+            + "; ".join(f"worker {i}: {sorted(s)[-5:] or 'none'}"
+                        for i, s in enumerate(per_worker))
+            + ". Copy a complete ckpt-* directory to every worker's checkpoint_dir, or "
+            "start from scratch with a new --checkpoint_dir."
+        )
+    return max(common)
+
+
+def verify_workers_agree(strategy, step, checksum_hex):
+    """After a restore: every worker must hold the same step and bit-identical weights."""
+    if not _is_multi_process(strategy):
+        return
+    # 7 hex digits per slot keep each value well inside int64.
+    digits = [int(checksum_hex[i:i + 7], 16) for i in range(0, 28, 7)]
+    table = _all_gather_int64(strategy, [int(step)] + digits)
+    rows = {tuple(int(x) for x in row) for row in table}
+    if len(rows) != 1:
+        raise CheckpointError(
+            "workers restored different states (step, checksum prefix per worker): "
+            + "; ".join(f"worker {i}: step {row[0]}" for i, row in enumerate(table))
+            + ". Refusing to train; delete the mismatching worker-* checkpoints."
+        )
+
+
+def agree_on_int(strategy, value):
+    """Worker 0's value of an int on every worker (e.g. the run-name timestamp)."""
+    if not _is_multi_process(strategy):
+        return int(value)
+    table = _all_gather_int64(strategy, [int(value)])
+    return int(table[0][0])

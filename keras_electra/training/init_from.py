@@ -58,7 +58,9 @@ def _manifest_vocab_hash(shard_dir):
     """`(manifest path, vocab sha256)` recorded by `prepare` beside `shard_dir`, or Nones."""
     import json
 
-    path = os.path.join(os.path.dirname(os.path.abspath(shard_dir)), "manifest.json")
+    from keras_electra.data.pretraining_dataset import shard_manifest_path
+
+    path = shard_manifest_path(shard_dir)
     try:
         with open(path, encoding="utf-8") as f:
             return path, json.load(f)["config"]["vocab_sha256"]

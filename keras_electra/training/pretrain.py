@@ -260,6 +260,7 @@ def _train(config, runtime, vocab_file, user_callbacks, started):
 
     from keras_electra.training import callbacks as cb
     from keras_electra.training import checkpointing, resume
+    from keras_electra.training.metrics_sink import MetricsSink
 
     _warn_precision(config)
     keras.config.set_dtype_policy(config.precision)
@@ -288,7 +289,7 @@ def _train(config, runtime, vocab_file, user_callbacks, started):
     train_ds, val_ds = _make_datasets(config, runtime, global_batch, consumed, val_batches,
                                       int(model.backbone.vocabulary_size))
 
-    sink = cb._Sink(config.log_path, run_name, is_chief=runtime.is_chief)
+    sink = MetricsSink(config.log_path, run_name, is_chief=runtime.is_chief)
     counter = resume.BatchCounter(consumed)
     saver = _Saver(config, manager, model, run_name, tokenizer, runtime.is_chief, counter,
                    resume_path, resumed_from)
@@ -335,9 +336,9 @@ def _validation_batches(config, global_batch):
 
 def _run_name(config, runtime, resume_state):
     """--run_name, else the resumed checkpoint's, else `default_run_name` (worker 0's clock)."""
-    from keras_electra.training import checkpointing
+    from keras_electra.training import distribute
 
-    timestamp = checkpointing.agree_on_int(runtime.strategy, int(time.time()))
+    timestamp = distribute.agree_on_int(runtime.strategy, int(time.time()))
     return (config.run_name or (resume_state or {}).get("run_name")
             or default_run_name(config, runtime.num_replicas, timestamp))
 

@@ -73,8 +73,10 @@ def check_manifest(path, flag, vocab_file, sequence_length):
     import json
     import os
 
-    folder = os.path.dirname(os.path.abspath(path))
-    manifest_path = os.path.join(folder, "manifest.json")
+    from keras_electra.data.pretraining_dataset import shard_manifest_path
+
+    manifest_path = shard_manifest_path(path)
+    folder = os.path.dirname(manifest_path)
     if not os.path.isfile(manifest_path):
         return None
     try:

@@ -12,13 +12,13 @@ optimizer state, random streams and data, step for step. The contract:
    counted by `BatchCounter`), the seed, the run name, the `RESUME_CRITICAL` settings and the
    whole config.
 2. **Where a run starts** (`find_resume_point`, then `settle_config`): the newest checkpoint
-   in `--checkpoint_dir` that every worker can load (`checkpointing.agree_on_resume_step`)
+   in `--checkpoint_dir` that every worker can load (`distribute.agree_on_resume_step`)
    comes first, so a restarted job resumes itself; else `--load_from checkpoint
    --checkpoint_path`; else step 0. `--data_readers 0` takes the checkpoint's value, and every
    `RESUME_CRITICAL` setting must equal the checkpoint's (`ConfigError` otherwise: the data
    position or the weights would mean something else). `restore` loads the checkpoint, checks
    that the optimizer restored the step `state.json` names, and has all workers compare
-   step and weights (`checkpointing.verify_workers_agree`). `remaining_updates` refuses a
+   step and weights (`distribute.verify_workers_agree`). `remaining_updates` refuses a
    resume whose remaining batches are not whole `--steps_per_execution` executions.
 3. **How the data follows**: the training stream is deterministic for a seed (sequential
    shard reading, seeded shuffle, `--data_readers` readers), so skipping the batches consumed
@@ -48,7 +48,7 @@ optimizer state, random streams and data, step for step. The contract:
 import dataclasses
 import logging
 
-from keras_electra.training import checkpointing
+from keras_electra.training import checkpointing, distribute
 from keras_electra.training.callbacks import PeriodicCallback, to_int
 from keras_electra.training.config import ConfigError
 
@@ -161,7 +161,7 @@ def check_inputs_unchanged(state, inputs):
 def find_resume_point(config, manager, strategy):
     """(checkpoint path or None, its state or None): checkpoint_dir first, then checkpoint_path."""
     visible = manager.visible_checkpoints()
-    step = checkpointing.agree_on_resume_step(strategy, visible.keys())
+    step = distribute.agree_on_resume_step(strategy, visible.keys())
     if step is not None:
         path = visible[step]
         return path, checkpointing.CheckpointManager.read_state(path)
@@ -302,7 +302,7 @@ def restore(model, path, strategy, worker_index, run_name):
         logger.info("resumed from %s (step %d, %d batches consumed)", path, step, consumed)
         print(f"keras-electra: worker {worker_index}: resuming {run_name} from step "
               f"{step} ({path})", flush=True)
-    checkpointing.verify_workers_agree(strategy, step, checkpointing.weights_checksum(model))
+    distribute.verify_workers_agree(strategy, step, checkpointing.weights_checksum(model))
     return step, consumed
 
 

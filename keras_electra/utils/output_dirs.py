@@ -1,4 +1,12 @@
-"""Writing an output directory so that a failure never costs the previous one.
+"""Writing outputs so that a failure never costs the previous one: the one home of every
+atomic write of the package (no other module calls `os.replace` / `os.rename`;
+`tests/utils/test_atomic_writes.py` scans for them).
+
+File-level helpers: `atomic_write(path)` (a file object on a temporary sibling, renamed into
+place on success, removed on failure), `write_file_atomically` / `write_bytes_atomically`,
+`replace_file(temporary, path)` (the rename itself, for files a library writes),
+`replace_dir(new, final, old)` (swap a directory in, the old one kept until the new one is in
+place), `fsync_file` / `fsync_dir`.
 
 `staged_output_dir(out_dir, sources)` is for commands that write a whole directory at once
 (`convert`, `export`): the new files are written into a hidden sibling, and only when all of
@@ -159,10 +167,7 @@ def staged_output_dir(out_dir, sources=(), flag="output directory", marker="conf
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    if os.path.isdir(out_dir):
-        os.replace(out_dir, old)
-    os.replace(staging, out_dir)
-    shutil.rmtree(old, ignore_errors=True)
+    replace_dir(staging, out_dir, old)
 
 
 def current_umask():
@@ -200,16 +205,76 @@ def apply_umask(path, directory_mode=0o777, file_mode=0o666):
     return path
 
 
+def replace_file(temporary, path):
+    """Rename `temporary` onto `path` in one step (atomic on POSIX within one file system):
+    a reader sees the old `path` or the new one, never a mix. Works for directories too when
+    `path` does not exist."""
+    os.replace(temporary, path)
+
+
+def replace_dir(new, final, old):
+    """Put directory `new` in place of `final`, keeping an existing `final` (renamed to `old`)
+    until `new` is in place, then deleting it. A crash leaves `final` or `old` holding a
+    complete directory, never nothing."""
+    if os.path.isdir(final):
+        replace_file(final, old)
+        replace_file(new, final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        replace_file(new, final)
+
+
+def fsync_file(path):
+    """Flush a written file's bytes to the disk."""
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+def fsync_dir(path):
+    """Flush a directory's entries (new names, renames) to the disk, where the OS allows."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_write(path, mode="w", fsync=False):
+    """Yield a file object on `path.tmp-<pid>`; on success it replaces `path`, on failure it is
+    removed (the earlier `path` survives). Text modes write UTF-8; `fsync` flushes the bytes
+    to the disk before the rename."""
+    path = os.fspath(path)
+    temporary = f"{path}.tmp-{os.getpid()}"
+    try:
+        with open(temporary, mode, encoding=None if "b" in mode else "utf-8") as f:
+            yield f
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
+        replace_file(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
 def write_file_atomically(path, text):
     """Write `text` (UTF-8) to `path` through a temporary file and a rename: a failure never
     leaves a half-written `path`, and an earlier `path` survives it."""
     path = os.path.abspath(os.fspath(path))
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    temporary = f"{path}.tmp-{os.getpid()}"
-    try:
-        with open(temporary, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+    with atomic_write(path) as f:
+        f.write(text)
+
+
+def write_bytes_atomically(path, data):
+    """`write_file_atomically` for bytes."""
+    path = os.path.abspath(os.fspath(path))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with atomic_write(path, "wb") as f:
+        f.write(data)

@@ -30,6 +30,7 @@ from pretrain_shards import write_shards
 
 from keras_electra.training import callbacks as cb
 from keras_electra.training.config import ConfigError, PretrainConfig
+from keras_electra.training.metrics_sink import MetricsSink
 from keras_electra.training.resume import BatchCounter
 
 ASYNC_SAFE = (cb.TrainingLogger, cb.ValidationCallback, cb.CheckpointCallback,
@@ -68,7 +69,7 @@ def _data(batches, batch_size=4):
 
 def _pretrain_callbacks(frequency, saves, tmp_path):
     """The driver's callback list (as in `pretrain()`), logging every `frequency` updates."""
-    sink = cb._Sink(str(tmp_path / "logs"), "spy")
+    sink = MetricsSink(str(tmp_path / "logs"), "spy")
     logger = cb.TrainingLogger(sink, frequency, 16, 10**6, progress=False,
                                stream=io.StringIO())
     return [cb.StopOnNonFiniteLoss({}, frequency, frequency), BatchCounter(0), logger,
@@ -321,6 +322,7 @@ JAX_SCRIPT = textwrap.dedent("""
     sys.path.insert(0, "tests/training")
     from pretrain_shards import write_shards
     from keras_electra.training import callbacks as cb
+    from keras_electra.training.metrics_sink import MetricsSink
     from keras_electra.training.pretrain import pretrain
     from keras_electra.training.resume import BatchCounter
 
@@ -328,7 +330,7 @@ JAX_SCRIPT = textwrap.dedent("""
     report = {}
 
     # Keras dispatches the batch ends of the driver's callbacks asynchronously
-    sink = cb._Sink(None, "x")
+    sink = MetricsSink(None, "x")
     listed = [cb.StopOnNonFiniteLoss({}, 10), BatchCounter(0),
               cb.TrainingLogger(sink, 10, 16, 10**6, progress=False,
                                 stream=open(os.devnull, "w")),
