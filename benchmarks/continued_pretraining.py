@@ -4,10 +4,10 @@
    `benchmarks/demo_sweep.py` runs them.
 2. A brief pretraining of `electra_tiny` from scratch (`--warm_steps` updates, seed
    `--warm_seed`, learning rate `--warm_learning_rate`): its exported discriminator and
-   generator presets are the "released weights". The run's presets hold the backbones only;
-   a copy of them gets the RTD and MLM heads from the run's final checkpoint
-   (`electra_heads.npz`, as `keras-electra convert` writes for HF / TF1 sources), so the pair
-   is complete, like an HF pair or a TF1 checkpoint.
+   generator presets are the "released weights": backbones with their RTD / MLM heads beside
+   them (`electra_heads.npz`, as `keras-electra convert` writes for HF / TF1 sources), a
+   complete pair like an HF pair or a TF1 checkpoint. A copy without the heads is the
+   backbones-only source (as keras-hub presets).
 3. With the same flags, seed `--seed` and the same number of updates (`--steps`,
    `--learning_rate`): a run from scratch, a run `--init_from` the complete pair ("heads"),
    and one from the backbones alone ("fresh heads", as from keras-hub presets). The brief run
@@ -62,7 +62,7 @@ def plan(args):
     warm = spec("warm", args.warm_steps, args.warm_learning_rate, warm_seed)
     runs = {"warm": warm,
             "scratch": spec("scratch", args.steps, args.learning_rate, args.seed)}
-    for kind in ("continued_fresh_heads", "continued"):
+    for kind in ("continued", "continued_fresh_heads"):
         runs[kind] = spec(kind, args.steps, args.learning_rate, args.seed, after=warm["name"])
     runs["scratch_long"] = spec("scratch_long", args.warm_steps + args.steps,
                                 args.warm_learning_rate, args.seed, validate_every=args.steps)
@@ -110,18 +110,20 @@ def _pretrain(run, work, vocab, shards, args, extra=()):
              str(presets / f"{name}-step{steps}-generator")))
 
 
-def with_heads(work, warm_name, presets, vocab):
-    """Copies of the warm run's presets with the RTD / MLM heads of its final checkpoint."""
-    from keras_electra.convert import hf, preset_io
+def without_heads(work, warm_name, presets):
+    """Copies of the brief run's presets without the RTD / MLM heads its export saved beside
+    them (`electra_heads.npz`): backbones only, as keras-hub presets are. Refuses presets that
+    hold no heads (the "pair" run would then start with fresh heads too)."""
+    from keras_electra.models.electra_preset_heads import HEADS_FILE
 
-    model = _restore(work, warm_name, vocab)
     out = []
-    for preset, kind, head in zip(presets, ("discriminator", "generator"),
-                                  (model.discriminator_head, model.generator_head)):
-        copy = work / "runs" / f"{warm_name}_with_heads" / kind
+    for preset, kind in zip(presets, ("discriminator", "generator")):
+        if not (pathlib.Path(preset) / HEADS_FILE).is_file():
+            raise SystemExit(f"{preset}: no {HEADS_FILE}; the brief run's export must save its "
+                             f"{kind} head for the pair run (keras-electra pretrain exports).")
+        copy = work / "runs" / f"{warm_name}_backbones" / kind
         shutil.rmtree(copy, ignore_errors=True)
-        shutil.copytree(preset, copy)
-        preset_io.save_preset_heads(str(copy), {kind: hf.get_head_weights(head, kind)})
+        shutil.copytree(preset, copy, ignore=shutil.ignore_patterns(HEADS_FILE))
         out.append(str(copy))
     return out
 
@@ -279,9 +281,9 @@ def main(argv=None):
 
     disc, gen = pretrain("warm", "--model_size", "tiny")
     pretrain("scratch", "--model_size", "tiny")
-    pretrain("continued_fresh_heads", "--init_from", disc, "--init_generator_from", gen)
-    disc_heads, gen_heads = with_heads(work, runs["warm"]["name"], (disc, gen), vocab)
-    pretrain("continued", "--init_from", disc_heads, "--init_generator_from", gen_heads)
+    pretrain("continued", "--init_from", disc, "--init_generator_from", gen)
+    disc_only, gen_only = without_heads(work, runs["warm"]["name"], (disc, gen))
+    pretrain("continued_fresh_heads", "--init_from", disc_only, "--init_generator_from", gen_only)
     pretrain("scratch_long", "--model_size", "tiny")
     final = {kind: validations[-1] for kind, (validations, _, _) in done.items()}
     result = {"steps": args.steps, "warm_steps": args.warm_steps,

@@ -368,7 +368,7 @@ def test_continued_pretraining_runs_do_not_replay_the_brief_runs_noise():
     args = bench.argparse.Namespace(steps=150, warm_steps=100, learning_rate=1e-4,
                                     warm_learning_rate=1e-3, seed=42, warm_seed=None)
     runs = bench.plan(args)
-    assert list(runs) == ["warm", "scratch", "continued_fresh_heads", "continued", "scratch_long"]
+    assert list(runs) == ["warm", "scratch", "continued", "continued_fresh_heads", "scratch_long"]
     assert runs["warm"]["seed"] == 43
     assert {runs[k]["seed"] for k in runs if k != "warm"} == {42}
     assert runs["scratch_long"]["steps"] == 250 and runs["scratch_long"]["validate_every"] == 150
@@ -380,3 +380,24 @@ def test_continued_pretraining_runs_do_not_replay_the_brief_runs_noise():
     assert other["continued"]["name"] != runs["continued"]["name"]
     assert bench.plan(bench.argparse.Namespace(**{**vars(args), "warm_seed": 7}))["warm"][
         "seed"] == 7
+
+
+def test_continued_pretraining_backbones_only_source_has_no_heads(tmp_path):
+    """The exports of `pretrain` hold their RTD / MLM heads (electra_heads.npz): the
+    backbones-only source is a copy without them, else both continued runs load the heads."""
+    import continued_pretraining as bench
+
+    presets = []
+    for kind in ("discriminator", "generator"):
+        preset = tmp_path / "presets" / kind
+        preset.mkdir(parents=True)
+        (preset / "config.json").write_text("{}")
+        np.savez(preset / "electra_heads.npz", **{f"{kind}/w": np.zeros(2)})
+        presets.append(str(preset))
+    copies = bench.without_heads(tmp_path, "warm", presets)
+    for preset, copy in zip(presets, copies):
+        assert sorted(p.name for p in pathlib.Path(copy).iterdir()) == ["config.json"]
+        assert (pathlib.Path(preset) / "electra_heads.npz").is_file()  # the source is kept
+    os.remove(pathlib.Path(presets[1]) / "electra_heads.npz")
+    with pytest.raises(SystemExit, match="generator.*no electra_heads.npz"):
+        bench.without_heads(tmp_path, "warm", presets)
