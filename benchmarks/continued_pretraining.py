@@ -16,7 +16,10 @@
    batches with the very same masks, which no released model's user does.
 4. One uninterrupted run from scratch of `--warm_steps` + `--steps` updates (the brief run's
    learning rate, seed `--seed`), validated every `--steps`: the same total updates as brief +
-   continued, to tell what continuing costs or gains against never stopping.
+   continued, to tell what continuing costs or gains against never stopping. With a
+   `--learning_rate` other than the brief run's, also the run from scratch at the brief run's
+   learning rate (the better baseline here: a low rate keeps the generator weak, which
+   flatters the discriminator's numbers on its own fakes).
    Each run validates at its end on the same validation batches: total / generator /
    discriminator loss, disc AUC, the cue-free AUC and its context-free baseline
    (`--cue_free_batches`, `keras_electra.evaluation.rtd_cues`); then every run's discriminator
@@ -66,6 +69,8 @@ def plan(args):
         runs[kind] = spec(kind, args.steps, args.learning_rate, args.seed, after=warm["name"])
     runs["scratch_long"] = spec("scratch_long", args.warm_steps + args.steps,
                                 args.warm_learning_rate, args.seed, validate_every=args.steps)
+    if args.learning_rate != args.warm_learning_rate:  # the baseline a gentler restart must beat
+        runs["scratch_warm_lr"] = spec("scratch", args.steps, args.warm_learning_rate, args.seed)
     return runs
 
 
@@ -213,6 +218,7 @@ LABELS = {
     "continued": "`--init_from` the pair with its heads",
     "continued_fresh_heads": "`--init_from` the backbones only, fresh heads",
     "scratch_long": "from scratch, uninterrupted",
+    "scratch_warm_lr": "from scratch at the brief run's learning rate",
 }
 
 
@@ -223,10 +229,12 @@ def table(result):
              + " |", "|---|---:|---:|" + "---:|" * len(KEYS)]
     warm = result["warm_steps"]
     for kind, label in LABELS.items():
+        if kind not in result["validations"]:
+            continue
         validations = result["validations"][kind]
         if kind.startswith("continued"):
             label = f"{label} (after the brief run)"
-        lr = result["warm_learning_rate"] if kind in ("warm", "scratch_long") \
+        lr = result["warm_learning_rate"] if kind in ("warm", "scratch_long", "scratch_warm_lr") \
             else result["learning_rate"]
         for final in validations if kind == "scratch_long" else validations[-1:]:
             updates = f"{warm} + {final['step']}" if kind.startswith("continued") \
@@ -285,20 +293,22 @@ def main(argv=None):
     disc_only, gen_only = without_heads(work, runs["warm"]["name"], (disc, gen))
     pretrain("continued_fresh_heads", "--init_from", disc_only, "--init_generator_from", gen_only)
     pretrain("scratch_long", "--model_size", "tiny")
+    if "scratch_warm_lr" in runs:
+        pretrain("scratch_warm_lr", "--model_size", "tiny")
     final = {kind: validations[-1] for kind, (validations, _, _) in done.items()}
     result = {"steps": args.steps, "warm_steps": args.warm_steps,
               "learning_rate": args.learning_rate,
               "warm_learning_rate": args.warm_learning_rate,
               "seed": runs["scratch"]["seed"], "warm_seed": runs["warm"]["seed"],
-              **{kind: final[kind] for kind in ("scratch", "continued", "continued_fresh_heads",
-                                               "warm", "scratch_long")},
+              **final,
               "validations": {kind: validations for kind, (validations, _, _) in done.items()},
               "seconds": {kind: seconds for kind, (_, seconds, _) in done.items()},
               "lower_losses": all(final["continued"][k] < final["scratch"][k]
                                   for k in ("val_loss", "val_gen_loss", "val_disc_loss")),
               "cpu": _cpu_name(), "cores": os.cpu_count(),
               "loadavg": " ".join(f"{x:.1f}" for x in os.getloadavg())}
-    crossed = ("scratch", "continued", "scratch_long")
+    crossed = [kind for kind in ("scratch", "scratch_warm_lr", "continued", "scratch_long")
+               if kind in runs]
     result["cross"] = cross_evaluation(work, vocab, shards,
                                        {kind: runs[kind]["name"] for kind in crossed})
     line = json.dumps(result)

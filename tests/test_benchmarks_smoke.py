@@ -368,13 +368,19 @@ def test_continued_pretraining_runs_do_not_replay_the_brief_runs_noise():
     args = bench.argparse.Namespace(steps=150, warm_steps=100, learning_rate=1e-4,
                                     warm_learning_rate=1e-3, seed=42, warm_seed=None)
     runs = bench.plan(args)
-    assert list(runs) == ["warm", "scratch", "continued", "continued_fresh_heads", "scratch_long"]
+    assert list(runs) == ["warm", "scratch", "continued", "continued_fresh_heads", "scratch_long",
+                          "scratch_warm_lr"]
     assert runs["warm"]["seed"] == 43
     assert {runs[k]["seed"] for k in runs if k != "warm"} == {42}
     assert runs["scratch_long"]["steps"] == 250 and runs["scratch_long"]["validate_every"] == 150
     assert runs["scratch_long"]["learning_rate"] == 1e-3
     assert runs["continued"]["learning_rate"] == runs["scratch"]["learning_rate"] == 1e-4
-    assert len({r["name"] for r in runs.values()}) == 5
+    assert len({r["name"] for r in runs.values()}) == 6
+    # a gentler restart is also compared with the run from scratch at the brief run's rate,
+    # the same run (name) as the scratch run of an invocation at that rate
+    same_lr = bench.plan(bench.argparse.Namespace(**{**vars(args), "learning_rate": 1e-3}))
+    assert "scratch_warm_lr" not in same_lr
+    assert runs["scratch_warm_lr"]["name"] == same_lr["scratch"]["name"]
     assert runs["warm"]["name"] in runs["continued"]["name"]
     other = bench.plan(bench.argparse.Namespace(**{**vars(args), "warm_learning_rate": 2e-3}))
     assert other["continued"]["name"] != runs["continued"]["name"]
