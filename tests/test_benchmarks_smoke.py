@@ -356,3 +356,54 @@ def test_demo_sweep_run(tmp_path):
     # the override reached the model: electra_tiny's generator at 1/2 of H 128, not 1/4
     preset = tmp_path / "work" / "runs" / "gen0.5-5" / "presets" / "sweep-step5-generator"
     assert json.loads((preset / "config.json").read_text())["config"]["hidden_dim"] == 64
+
+
+def test_continued_pretraining_runs_do_not_replay_the_brief_runs_noise():
+    """benchmarks/continued_pretraining.py (RESULTS.md section 7): a run's batches and masks are
+    a function of (seed, update), so the compared runs must not share the brief run's seed;
+    the uninterrupted baseline has the brief + continued updates; run names hold every setting
+    (--reuse reads a run by its name)."""
+    import continued_pretraining as bench
+
+    args = bench.argparse.Namespace(steps=150, warm_steps=100, learning_rate=1e-4,
+                                    warm_learning_rate=1e-3, seed=42, warm_seed=None)
+    runs = bench.plan(args)
+    assert list(runs) == ["warm", "scratch", "continued", "continued_fresh_heads", "scratch_long",
+                          "scratch_warm_lr"]
+    assert runs["warm"]["seed"] == 43
+    assert {runs[k]["seed"] for k in runs if k != "warm"} == {42}
+    assert runs["scratch_long"]["steps"] == 250 and runs["scratch_long"]["validate_every"] == 150
+    assert runs["scratch_long"]["learning_rate"] == 1e-3
+    assert runs["continued"]["learning_rate"] == runs["scratch"]["learning_rate"] == 1e-4
+    assert len({r["name"] for r in runs.values()}) == 6
+    # a gentler restart is also compared with the run from scratch at the brief run's rate,
+    # the same run (name) as the scratch run of an invocation at that rate
+    same_lr = bench.plan(bench.argparse.Namespace(**{**vars(args), "learning_rate": 1e-3}))
+    assert "scratch_warm_lr" not in same_lr
+    assert runs["scratch_warm_lr"]["name"] == same_lr["scratch"]["name"]
+    assert runs["warm"]["name"] in runs["continued"]["name"]
+    other = bench.plan(bench.argparse.Namespace(**{**vars(args), "warm_learning_rate": 2e-3}))
+    assert other["continued"]["name"] != runs["continued"]["name"]
+    assert bench.plan(bench.argparse.Namespace(**{**vars(args), "warm_seed": 7}))["warm"][
+        "seed"] == 7
+
+
+def test_continued_pretraining_backbones_only_source_has_no_heads(tmp_path):
+    """The exports of `pretrain` hold their RTD / MLM heads (electra_heads.npz): the
+    backbones-only source is a copy without them, else both continued runs load the heads."""
+    import continued_pretraining as bench
+
+    presets = []
+    for kind in ("discriminator", "generator"):
+        preset = tmp_path / "presets" / kind
+        preset.mkdir(parents=True)
+        (preset / "config.json").write_text("{}")
+        np.savez(preset / "electra_heads.npz", **{f"{kind}/w": np.zeros(2)})
+        presets.append(str(preset))
+    copies = bench.without_heads(tmp_path, "warm", presets)
+    for preset, copy in zip(presets, copies):
+        assert sorted(p.name for p in pathlib.Path(copy).iterdir()) == ["config.json"]
+        assert (pathlib.Path(preset) / "electra_heads.npz").is_file()  # the source is kept
+    os.remove(pathlib.Path(presets[1]) / "electra_heads.npz")
+    with pytest.raises(SystemExit, match="generator.*no electra_heads.npz"):
+        bench.without_heads(tmp_path, "warm", presets)
