@@ -338,11 +338,13 @@ def test_learning_sweep_unigram_generator_run(tmp_path, corpus_dir, bert_vocab_p
 
 
 @pytest.mark.slow
-def test_demo_sweep_run(tmp_path):
+def test_demo_sweep_run(tmp_path, corpus_dir):
     """benchmarks/demo_sweep.py (RESULTS.md section 6): the demo's data stages, one pretrain
-    with an override, and a JSON line of the pretrain command's own cue-free validations."""
+    with an override, and a JSON line of the pretrain command's own cue-free validations.
+    On one novel of the test corpus (`--corpus`), a third of the demo's built-in corpus."""
     out = tmp_path / "sweep.jsonl"
     stdout = run_script("demo_sweep.py", "--settings", "gen0.5", "--steps", 5,
+                        "--corpus", corpus_dir / "gutenberg_84_frankenstein.txt",
                         "--work_dir", tmp_path / "work", "--out", out)
     (record,) = [json.loads(line) for line in out.read_text().splitlines()]
     assert json.loads(stdout.strip().splitlines()[-1]) == record
