@@ -8,13 +8,6 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-if os.environ.get("PYTEST_XDIST_WORKER"):
-    # `make test` runs one test process per core (pytest-xdist): each computes on one thread,
-    # and so do the processes its tests start. Two processes of two spinning TensorFlow
-    # thread pools each on two cores ran a training test at ~1.1 s/step; one thread per
-    # process does ~0.55 s/step (tests/models/test_pretrainer_learning.py, Intel Xeon 2 cores).
-    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest  # noqa: E402
 
