@@ -257,11 +257,19 @@ def test_gpu_profile_summary_of_a_device_plane():
     assert summary["top_kernels"][1]["group"].startswith("matmul")
 
 
+@pytest.fixture(scope="module")
+def learning_curve_cache(tmp_path_factory):
+    """Where learning_curve.py keeps its tokenized passages: made by the first run that needs
+    them, read by the next (the script packs the data only when the file is missing)."""
+    return tmp_path_factory.mktemp("learning_curve") / "data.npz"
+
+
 @pytest.mark.slow
 @pytest.mark.parity
-def test_learning_curve_both_sides_write_their_curves(tmp_path, corpus_dir, bert_vocab_path):
+def test_learning_curve_both_sides_write_their_curves(learning_curve_cache, corpus_dir,
+                                                      bert_vocab_path):
     run_script("learning_curve.py", "--steps", 2, "--eval-every", 2, "--tag", "pytest",
-               "--cache", tmp_path / "data.npz")
+               "--cache", learning_curve_cache)
     path = BENCH / "results" / "learning_curve_pytest.json"
     try:
         curves = json.loads(path.read_text())["curves"]
@@ -271,15 +279,16 @@ def test_learning_curve_both_sides_write_their_curves(tmp_path, corpus_dir, bert
         assert [r["step"] for r in curves[impl]] == [0, 2]
         assert all(0.0 <= r["disc_auc"] <= 1.0 and r["disc_loss"] > 0 for r in curves[impl])
     # same packed data on both sides: 320 held-out passages of 64 tokens
-    data = np.load(tmp_path / "data.npz")
+    data = np.load(learning_curve_cache)
     assert data["ev_token_ids"].shape == (320, 64)
 
 
 @pytest.mark.slow
-def test_learning_curve_variants_write_one_curve_each(tmp_path, corpus_dir, bert_vocab_path):
+def test_learning_curve_variants_write_one_curve_each(learning_curve_cache, corpus_dir,
+                                                      bert_vocab_path):
     run_script("learning_curve.py", "--impl", "variants", "--variants", "electra,gdes",
                "--steps", 2, "--eval-every", 2, "--tag", "pytest", "--cache",
-               tmp_path / "data.npz")
+               learning_curve_cache)
     path = BENCH / "results" / "learning_curve_variants_pytest.json"
     try:
         curves = json.loads(path.read_text())["curves"]
