@@ -13,8 +13,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 def _jax_compilation_cache():
     """JAX's persistent compilation cache for every JAX process the tests start: the same tiny
     programs recur (a resumed run, the second process of a pair, the next test's run), and
-    each is compiled once. One empty directory per test process (per pytest-xdist worker: no
-    two test processes write one cache), removed at exit; every program is cached (JAX's
+    each is compiled once. One empty directory per pytest process (per pytest-xdist worker:
+    the two workers never share one; the processes a test starts share its worker's),
+    removed at exit; every program is cached (JAX's
     default skips those compiled in under 1 s, most of a tiny model's). A developer's own
     `JAX_COMPILATION_CACHE_DIR` wins. Measured: tests/training/test_pretrain_jax_multiprocess.py
     529 -> 421 CPU-s (AMD EPYC, 2 cores)."""
