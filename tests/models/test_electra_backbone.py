@@ -10,6 +10,7 @@ import textwrap
 import keras
 import numpy as np
 import pytest
+from jax_env import jax_env
 
 from keras_electra import ElectraBackbone
 from keras_electra.models.electra_presets import ARCHITECTURE_PRESETS, backbone_parameter_count
@@ -219,7 +220,7 @@ def test_tensorflow_and_jax_backends_give_the_same_forward(tmp_path):
         out = backbone(inputs, training=False)["sequence_output"]
         np.save({str(tmp_path / "jax_out.npy")!r}, np.asarray(out))
     """)
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    env = jax_env()
     result = subprocess.run([sys.executable, "-c", script], env=env, cwd=PROJECT_ROOT,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]

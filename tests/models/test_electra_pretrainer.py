@@ -16,6 +16,7 @@ from electra_numpy_reference import (
     mask,
     same_bin_pair_fraction,
 )
+from jax_env import jax_env
 from keras import ops
 
 from keras_electra import ElectraBackbone, ElectraPretrainer
@@ -202,6 +203,21 @@ def test_fit_tf_backend_xla_on_and_off(xla):
     assert np.abs(after - before).max() > 0
 
 
+def test_first_fit_traces_the_tf_train_step_once(monkeypatch):
+    """The optimizer's variables exist before `fit` traces the step: a traced function that
+    creates variables is traced twice by TensorFlow (twice the tracing and XLA work)."""
+    from keras_electra.models import electra_tf_train_step
+
+    traced, original = [], electra_tf_train_step.tf_train_step
+    monkeypatch.setattr(electra_tf_train_step, "tf_train_step",
+                        lambda model, data: traced.append(model.optimizer.built)
+                        or original(model, data))
+    model = tiny_pretrainer(xla=False)
+    model.compile(optimizer="adam")
+    model.fit(batch(np.random.default_rng(0), size=8), batch_size=4, epochs=1, verbose=0)
+    assert traced == [True]
+
+
 def test_random_streams_depend_on_step_not_on_history():
     model = tiny_pretrainer()
     s3 = {k: ops.convert_to_numpy(v) for k, v in model._seeds(3).items()}
@@ -259,7 +275,7 @@ def test_mirrored_strategy_same_loss_and_gradients_as_one_device():
 @pytest.mark.jax
 def test_fit_on_jax_backend():
     script = HERE / "pretrainer_jax_script.py"
-    env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = jax_env(TF_CPP_MIN_LOG_LEVEL="2")
     proc = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
                           text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -4,6 +4,7 @@ loss formulas, preset round trip, gradients to every head variable."""
 import numpy as np
 import pytest
 from conftest import import_or_fail
+from jax_env import jax_env
 from scipy.special import erf
 
 SMALL = dict(vocabulary_size=50, num_layers=2, num_heads=2, hidden_dim=16, embedding_dim=8,
@@ -265,7 +266,6 @@ np.savez(sys.argv[4], loss=loss, fit_loss=np.array(history.history["loss"]),
 def test_electra_head_same_on_jax(tmp_path):
     """The task (forward, beam, loss in compute_loss, fit) runs on JAX with the same numbers."""
     import json
-    import os
     import subprocess
     import sys
 
@@ -283,8 +283,7 @@ def test_electra_head_same_on_jax(tmp_path):
     np.savez(tmp_path / "x.npz", **x)
     script = tmp_path / "run_jax.py"
     script.write_text(_JAX_SCRIPT)
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu",
-           "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = jax_env(TF_CPP_MIN_LOG_LEVEL="2")
     proc = subprocess.run([sys.executable, str(script), str(tmp_path / "w.npz"),
                            str(tmp_path / "x.npz"), json.dumps(SMALL), str(tmp_path / "o.npz")],
                           env=env, capture_output=True, text=True, timeout=300)

@@ -3,12 +3,12 @@ single sentences and pairs, presets (task, new head, backbone-only), layer-wise 
 raw strings on TF and JAX in float32 and mixed_bfloat16."""
 
 import json
-import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from jax_env import jax_env
 from scipy.special import erf
 
 SMALL = dict(vocabulary_size=20, num_layers=2, num_heads=2, hidden_dim=16, embedding_dim=8,
@@ -185,8 +185,7 @@ def test_raw_strings_on_jax_match_tensorflow(tmp_path):
     np.savez(tmp_path / "w.npz", **{v.path: v.numpy() for v in classifier.weights})
     script = tmp_path / "run_jax.py"
     script.write_text(_JAX_SCRIPT)
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu",
-           "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = jax_env(TF_CPP_MIN_LOG_LEVEL="2")
     proc = subprocess.run([sys.executable, str(script), str(tmp_path / "w.npz"),
                            str(tmp_path / "o.npz"), json.dumps(SMALL), json.dumps(VOCAB),
                            json.dumps(TEXTS), json.dumps(PAIRS), str(tmp_path / "preset")],

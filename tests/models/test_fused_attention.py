@@ -25,6 +25,7 @@ import sys
 import keras
 import numpy as np
 import pytest
+from jax_env import jax_env
 from keras.src.layers.attention import multi_head_attention as keras_mha
 
 from keras_electra.models.electra_layers import ElectraTransformerLayer, gelu_exact
@@ -322,7 +323,7 @@ def test_use_jax_prng_refuses_other_backends_and_unknown_names():
 def test_the_same_checks_pass_on_the_jax_backend():
     if BACKEND == "jax":
         pytest.skip("already on JAX")
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    env = jax_env()
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", os.path.abspath(__file__), "-q", "-p", "no:cacheprovider",
          "-k", "not on_the_jax_backend"],

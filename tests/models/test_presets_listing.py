@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import pytest
+from jax_env import jax_env
 
 from keras_electra.models.electra_presets import (
     ARCHITECTURE_PRESETS,
@@ -55,7 +56,7 @@ def test_presets_listed_and_loadable_on_tensorflow():
 @pytest.mark.slow
 def test_presets_listed_and_loadable_on_jax():
     """Every preset listed; two built with each class (JAX initialises eagerly: slow on CPU)."""
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    env = jax_env()
     built = ("electra_tiny", "electra_small")
     done = subprocess.run([sys.executable, os.path.join(HERE, "presets_listing_script.py"),
                            *built],

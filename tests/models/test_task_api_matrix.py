@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from jax_env import jax_env
 
 HERE = pathlib.Path(__file__).resolve().parent
 CELLS = [f"OK {task} {dtype} {call}" for dtype in ("float32", "mixed_bfloat16")
@@ -17,6 +18,8 @@ CELLS = [f"OK {task} {dtype} {call}" for dtype in ("float32", "mixed_bfloat16")
 
 def _run_matrix(backend, vocab_path):
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    if backend == "jax":
+        env = jax_env(env)
     proc = subprocess.run([sys.executable, str(HERE / "task_api_matrix_script.py"),
                            str(vocab_path)], env=env, capture_output=True, text=True,
                           timeout=1800)

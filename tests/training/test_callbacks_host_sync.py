@@ -26,6 +26,7 @@ import pytest
 import training_procs as procs
 from checkpoint_weights import h5_datasets
 from checkpoint_weights import max_abs_diff as _max_diff
+from jax_env import jax_env
 from pretrain_shards import write_shards
 
 from keras_electra.training import callbacks as cb
@@ -396,7 +397,7 @@ JAX_SCRIPT = textwrap.dedent("""
 def test_jax_async_dispatch_syncs_and_steps_per_execution(tmp_path):
     script = tmp_path / "jax_host_sync.py"
     script.write_text(JAX_SCRIPT)
-    env = procs.base_env(KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
+    env = jax_env(procs.base_env())
     result = subprocess.run([sys.executable, str(script), str(tmp_path)], env=env,
                             cwd=procs.PROJECT_ROOT, capture_output=True, text=True,
                             timeout=900)

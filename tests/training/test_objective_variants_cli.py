@@ -7,6 +7,7 @@ import os
 
 import pytest
 import training_procs as procs
+from jax_env import jax_env
 from pretrain_shards import VOCAB_SIZE, write_shards, write_vocab
 
 from keras_electra import cli
@@ -81,7 +82,7 @@ def test_gdes_through_the_cli_exports_a_plain_discriminator(data, tmp_path, caps
 @pytest.mark.slow
 def test_gdes_on_the_jax_backend(data, tmp_path):
     argv = ["tests/training/cli_guarded.py", *_argv(data, tmp_path, 2, "--gdes", "true")]
-    env = procs.base_env(KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
+    env = jax_env(procs.base_env())
     proc = procs.start(argv, env, str(tmp_path / "jax.log"))
     assert procs.wait_all([proc], timeout=600) == [0], procs.tail(tmp_path / "jax.log")
     assert os.path.isdir(tmp_path / "ckpt" / "presets" / "v-step2-discriminator")
@@ -92,7 +93,7 @@ def test_gdes_on_the_jax_backend(data, tmp_path):
 def test_switches_on_the_jax_backend(data, tmp_path):
     argv = ["tests/training/cli_guarded.py", *_argv(data, tmp_path, 2, *SWITCHES,
                                                    "--uniform_generator", "true")]
-    env = procs.base_env(KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
+    env = jax_env(procs.base_env())
     proc = procs.start(argv, env, str(tmp_path / "jax.log"))
     assert procs.wait_all([proc], timeout=600) == [0], procs.tail(tmp_path / "jax.log")
     assert "run v: step 2" in procs.read(tmp_path / "jax.log")
@@ -165,7 +166,7 @@ def test_electric_through_the_cli(data, tmp_path, capsys):
 @pytest.mark.parametrize("switch", ["--electric", "--unigram_generator"])
 def test_electric_and_unigram_on_the_jax_backend(counted, tmp_path, switch):
     argv = ["tests/training/cli_guarded.py", *_argv(counted, tmp_path, 2, switch, "true")]
-    env = procs.base_env(KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
+    env = jax_env(procs.base_env())
     proc = procs.start(argv, env, str(tmp_path / "jax.log"))
     assert procs.wait_all([proc], timeout=600) == [0], procs.tail(tmp_path / "jax.log")
     assert "run v: step 2" in procs.read(tmp_path / "jax.log")

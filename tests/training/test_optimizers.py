@@ -1,12 +1,12 @@
 """Optimizer and schedule numerics against numpy transcriptions of G and A."""
 
-import os
 import subprocess
 import sys
 import textwrap
 
 import numpy as np
 import pytest
+from jax_env import jax_env
 
 from keras_electra.optimizers import (
     ElectraAdam,
@@ -243,7 +243,7 @@ _JAX_SCRIPT = textwrap.dedent("""
 
 @pytest.mark.jax
 def test_electra_adam_on_jax_backend():
-    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
+    env = jax_env()
     out = subprocess.run([sys.executable, "-c", _JAX_SCRIPT], env=env, capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0 and "JAX_OK" in out.stdout, out.stderr[-3000:]

@@ -23,6 +23,7 @@ from init_sources import (
     write_keras_hub_pair,
     write_prepared_shards,
 )
+from jax_env import jax_env
 
 from keras_electra.training.config import ConfigError
 
@@ -235,8 +236,7 @@ def test_two_processes_start_from_identical_source_weights(tmp_path, pair, shard
         workers = procs.start_workers(argv, 2, str(tmp_path), tag="mwms")
     else:
         (port,) = procs.free_ports(1)
-        workers = [procs.start(argv, procs.base_env(
-            KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port}",
+        workers = [procs.start(argv, jax_env(procs.base_env(), JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port}",
             JAX_NUM_PROCESSES=2, JAX_PROCESS_ID=i), str(tmp_path / f"jax{i}.log"))
             for i in range(2)]
     try:

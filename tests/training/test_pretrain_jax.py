@@ -5,6 +5,7 @@ import re
 
 import pytest
 import training_procs as procs
+from jax_env import jax_env
 from pretrain_shards import write_shards, write_vocab
 
 
@@ -19,7 +20,7 @@ def test_pretrain_cli_on_jax_backend_resumes(tmp_path):
             "--model_size", "tiny", "--max_seq_length", "32", "--per_gpu_batch_size", "4",
             "--warmup_steps", "1", "--checkpoint_frequency", "2", "--log_frequency", "1",
             "--progress", "false", "--total_steps", "4", "--jax_prng", "rbg"]
-    env = procs.base_env(KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
+    env = jax_env(procs.base_env())
     first = procs.start(argv + ["--stop_after_steps", "2"], env, str(tmp_path / "a.log"))
     assert procs.wait_all([first], timeout=600) == [0], procs.tail(tmp_path / "a.log")
     second = procs.start(argv, env, str(tmp_path / "b.log"))

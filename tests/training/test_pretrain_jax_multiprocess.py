@@ -10,6 +10,7 @@ import pytest
 import training_procs as procs
 from checkpoint_weights import h5_datasets as _h5
 from checkpoint_weights import max_abs_diff as _max_diff
+from jax_env import jax_env
 from pretrain_shards import write_shards, write_vocab
 
 TOTAL_STEPS = 4
@@ -38,7 +39,7 @@ def _argv(shards, out, per_device_batch, extra=()):
 
 
 def _env(**extra):
-    return procs.base_env(KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", **extra)
+    return jax_env(procs.base_env(), **extra)
 
 
 def _start_processes(shards, out, tag, extra=(), env_extra=None):
