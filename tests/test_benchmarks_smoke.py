@@ -15,6 +15,7 @@ import sys
 
 import numpy as np
 import pytest
+from jax_env import jax_env
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
@@ -25,8 +26,11 @@ sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(ROOT / "tests" / "models"))
 
 
-def run_script(name, *args, timeout=900):
+def run_script(name, *args, timeout=900, jax=False):
+    """Run benchmarks/`name`; `jax=True` for a script that runs JAX (tests/jax_env.py)."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", HF_HUB_OFFLINE="1")
+    if jax:
+        env = jax_env(env)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     proc = subprocess.run([sys.executable, str(BENCH / name), *map(str, args)],
                           capture_output=True, text=True, env=env, cwd=str(ROOT),
@@ -174,7 +178,7 @@ def test_squad_inference_smoke_json(tmp_path):
 def test_gpu_script_runs_without_tensorflow(tmp_path):
     out = tmp_path / "g.json"
     run_script("gpu.py", "--smoke", "--block-tensorflow", "--cases", "small_s128",
-               "--variants", "default", "--profile-cases", "none", "--output", out)
+               "--variants", "default", "--profile-cases", "none", "--output", out, jax=True)
     payload = json.loads(out.read_text())
     (result,) = payload["results"]
     assert "error" not in result, result
@@ -187,7 +191,8 @@ def test_gpu_script_runs_without_tensorflow(tmp_path):
 def test_gpu_script_variants_hf_profile_and_tables(tmp_path):
     """The whole GPU script on CPU: every speed variant, the HF step, the profile, the tables."""
     out = tmp_path / "g.json"
-    run_script("gpu.py", "--smoke", "--cases", "base_s512", "--with-hf", "--output", out)
+    run_script("gpu.py", "--smoke", "--cases", "base_s512", "--with-hf", "--output", out,
+               jax=True)
     payload = json.loads(out.read_text())
     results = {(r["impl"], r["variant"]): r for r in payload["results"]}
     assert set(results) == {("ours", "default"), ("ours", "rbg"), ("ours", "attn0"),
@@ -269,7 +274,7 @@ def learning_curve_cache(tmp_path_factory):
 def test_learning_curve_both_sides_write_their_curves(learning_curve_cache, corpus_dir,
                                                       bert_vocab_path):
     run_script("learning_curve.py", "--steps", 2, "--eval-every", 2, "--tag", "pytest",
-               "--cache", learning_curve_cache)
+               "--cache", learning_curve_cache, "--eval-passages", 64)
     path = BENCH / "results" / "learning_curve_pytest.json"
     try:
         curves = json.loads(path.read_text())["curves"]
@@ -288,7 +293,7 @@ def test_learning_curve_variants_write_one_curve_each(learning_curve_cache, corp
                                                       bert_vocab_path):
     run_script("learning_curve.py", "--impl", "variants", "--variants", "electra,gdes",
                "--steps", 2, "--eval-every", 2, "--tag", "pytest", "--cache",
-               learning_curve_cache)
+               learning_curve_cache, "--eval-passages", 64)
     path = BENCH / "results" / "learning_curve_variants_pytest.json"
     try:
         curves = json.loads(path.read_text())["curves"]
@@ -326,7 +331,7 @@ def test_learning_curve_jax_writes_one_record_per_epoch(tmp_path):
     np.savez(tmp_path / "d.npz", **data)
     out = tmp_path / "curve.jsonl"
     run_script("learning_curve_jax.py", "--data", tmp_path / "d.npz", "--seconds", 0,
-               "--max-epochs", 2, "--output", out)
+               "--max-epochs", 2, "--output", out, jax=True)
     # --seconds 0: the first epoch's evaluation stops training
     (record,) = [json.loads(line) for line in out.read_text().splitlines()]
     assert record["epoch"] == 1 and record["step"] == 2  # 64 rows / batch 32
@@ -346,27 +351,31 @@ def test_learning_sweep_unigram_generator_run(tmp_path, corpus_dir, bert_vocab_p
     assert record["sampled_accuracy"] < 5 * collision
 
 
-@pytest.mark.slow
-def test_demo_sweep_run(tmp_path, corpus_dir):
-    """benchmarks/demo_sweep.py (RESULTS.md section 6): the demo's data stages, one pretrain
-    with an override, and a JSON line of the pretrain command's own cue-free validations.
-    On one novel of the test corpus (`--corpus`), a third of the demo's built-in corpus."""
-    out = tmp_path / "sweep.jsonl"
-    stdout = run_script("demo_sweep.py", "--settings", "gen0.5", "--steps", 5,
-                        "--corpus", corpus_dir / "gutenberg_84_frankenstein.txt",
-                        "--work_dir", tmp_path / "work", "--out", out)
-    (record,) = [json.loads(line) for line in out.read_text().splitlines()]
-    assert json.loads(stdout.strip().splitlines()[-1]) == record
-    assert record["setting"] == "gen0.5" and record["steps"] == 5
-    assert record["overrides"] == {"generator_hidden_size": 0.5}
-    assert record["final"]["step"] == 5 and len(record["curve"]) == 5  # every step
-    final = record["final"]
-    assert 0.0 <= final["val_cue_free_auc"] <= 1.0 and 0.0 <= final["val_context_free_auc"] <= 1
-    assert record["learns_context"] == (final["val_cue_free_auc"]
-                                        > final["val_context_free_auc"] + 0.01)
-    # the override reached the model: electra_tiny's generator at 1/2 of H 128, not 1/4
-    preset = tmp_path / "work" / "runs" / "gen0.5-5" / "presets" / "sweep-step5-generator"
-    assert json.loads((preset / "config.json").read_text())["config"]["hidden_dim"] == 64
+def test_demo_sweep_builds_its_shards_from_the_corpus_flag(tmp_path, monkeypatch):
+    """`--corpus`: build-vocab and prepare read those files (no built-in corpus is written),
+    once per vocabulary size. (The sweep's run on real shards is in tests/test_demo.py: it
+    reuses the demo run's shards there.)"""
+    import demo_sweep
+
+    calls = []
+
+    def fake_run(argv, log):
+        calls.append(argv)
+        if argv[0] == "prepare":
+            shards = pathlib.Path(argv[argv.index("--output_dir") + 1])
+            shards.mkdir(parents=True)
+            (shards / "stats.json").write_text("{}")
+
+    monkeypatch.setattr(demo_sweep, "_run", fake_run)
+    for _ in range(2):
+        vocab, shards = demo_sweep.shards_for(tmp_path, 1024, 128, "/texts/*.txt")
+    assert [c[0] for c in calls] == ["build-vocab", "prepare"]
+    for argv in calls:
+        assert argv[argv.index("--input") + 1] == "/texts/*.txt"
+    assert calls[0][calls[0].index("--vocab_size") + 1] == "1024"
+    assert calls[1][calls[1].index("--max_seq_length") + 1] == "128"
+    assert calls[1][calls[1].index("--vocab_file") + 1] == str(vocab)
+    assert vocab == tmp_path / "vocab1024" / "vocab.txt" and not (tmp_path / "corpus").exists()
 
 
 def test_continued_pretraining_runs_do_not_replay_the_brief_runs_noise():

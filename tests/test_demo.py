@@ -10,6 +10,7 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
 
@@ -189,6 +190,38 @@ def test_demo_runs_every_stage(quick_demo):
     pretrained.pop("--checkpoint_path"), pretrained.pop("--output_dir")
     scratch.pop("--model_size"), scratch.pop("--vocab_file"), scratch.pop("--output_dir")
     assert pretrained == scratch
+
+
+@pytest.mark.slow
+def test_demo_sweep_runs_on_the_demos_shards(quick_demo, tmp_path):
+    """benchmarks/demo_sweep.py (RESULTS.md section 6): one pretrain with an override, and a
+    JSON line of the pretrain command's own cue-free validations. Its data stages are the
+    demo's (built-in corpus, 2,048 pieces, the same `prepare` flags), so it is given the
+    vocabulary and shards this module's demo run built and does not build them again."""
+    out, _, _ = quick_demo
+    work = tmp_path / "work"
+    (work / "corpus").mkdir(parents=True)  # the built-in corpus: not needed, not written
+    shutil.copytree(out / "shards", work / "vocab2048" / "shards")
+    shutil.copy(out / "vocab.txt", work / "vocab2048" / "vocab.txt")
+    jsonl = tmp_path / "sweep.jsonl"
+    proc = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "benchmarks" / "demo_sweep.py"), "--settings",
+         "gen0.5", "--steps", "2", "--work_dir", str(work), "--out", str(jsonl)],
+        env=_env(), capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, (proc.stdout[-3000:], proc.stderr[-3000:])
+    assert not (work / "vocab2048" / "log.txt").exists()  # no build-vocab / prepare ran
+    (record,) = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == record
+    assert record["setting"] == "gen0.5" and record["steps"] == 2
+    assert record["overrides"] == {"generator_hidden_size": 0.5}
+    assert record["final"]["step"] == 2 and len(record["curve"]) == 2  # every step
+    final = record["final"]
+    assert 0.0 <= final["val_cue_free_auc"] <= 1.0 and 0.0 <= final["val_context_free_auc"] <= 1
+    assert record["learns_context"] == (final["val_cue_free_auc"]
+                                        > final["val_context_free_auc"] + 0.01)
+    # the override reached the model: electra_tiny's generator at 1/2 of H 128, not 1/4
+    preset = work / "runs" / "gen0.5-2" / "presets" / "sweep-step2-generator"
+    assert json.loads((preset / "config.json").read_text())["config"]["hidden_dim"] == 64
 
 
 @pytest.mark.slow

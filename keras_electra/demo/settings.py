@@ -54,7 +54,7 @@ class DemoSettings:
 
     @classmethod
     def quick(cls):
-        return cls(pretrain_steps=30, log_frequency=5, qa_train_paragraphs=150,
+        return cls(pretrain_steps=30, log_frequency=5, cue_free_batches=2, qa_train_paragraphs=150,
                    qa_dev_paragraphs=40, qa_epochs=1.0, cls_train_examples=64,
                    cls_dev_examples=32, cls_epochs=1.0)
 

@@ -485,10 +485,7 @@ class ElectraPretrainer(task_inputs.TaskInputs, WeightsOnlyTaskPreset, Task):
 
     def fit(self, *args, **kwargs):
         check_upstream(self._UPSTREAM_PATCH, keras_hub=True)
-        if keras.backend.backend() == "tensorflow":
-            from keras_electra.models.electra_tf_train_step import build_optimizer_before_tracing
-
-            build_optimizer_before_tracing(self)
+        backend_utils.build_optimizer_before_tracing(self)
         # keras-hub's PipelineModel batches in-memory arrays through tf.data or
         # grain even without a preprocessor, which a JAX-only machine lacks;
         # without a preprocessor there is nothing to map, so use Keras directly

@@ -20,6 +20,8 @@ check_batched(["a", "b"])  # in-memory data passes; an unbatched Dataset of stri
 
 import keras
 
+from keras_electra.models.electra_backend_utils import build_optimizer_before_tracing
+
 
 def is_tf_dataset(x):
     return type(x).__module__.startswith("tensorflow") and hasattr(x, "element_spec")
@@ -105,10 +107,12 @@ def task_fit(fit, x=None, y=None, batch_size=None, *, sample_weight=None, **kwar
 
 class TaskInputs:
     """Mixin before keras-hub's `Task`: `fit` through `task_fit` (in-memory inputs shuffled
-    every epoch, no shuffle warning), `evaluate` / `predict` refuse an unbatched dataset of
+    every epoch, no shuffle warning; on TensorFlow the optimizer built before the step is
+    traced, `build_optimizer_before_tracing`), `evaluate` / `predict` refuse an unbatched dataset of
     strings in one line."""
 
     def fit(self, *args, **kwargs):
+        build_optimizer_before_tracing(self)
         return task_fit(super().fit, *args, **kwargs)
 
     def evaluate(self, *args, **kwargs):

@@ -30,25 +30,6 @@ def _forward_backward(model, inputs, seeds, normalizers):
     return outputs, gradients
 
 
-def build_optimizer_before_tracing(model):
-    """Create the optimizer's variables before `fit` traces the first train step.
-
-    Keras 3 on TensorFlow without an explicit distribution strategy defers building the
-    optimizer to the first traced step; a `tf.function` that creates variables is traced a
-    second time, so the first `fit` of a pretrainer traced (and XLA-compiled) its whole step
-    twice (ELECTRA-tiny: 21 vs 16 CPU-s, tests/models/test_electra_pretrainer.py). Nothing is
-    done when the optimizer is built already, or when a layer is not built yet (then Keras
-    builds both in the trace, as before).
-    """
-    optimizer = getattr(model, "optimizer", None)
-    if optimizer is None or optimizer.built:
-        return
-    if not all(layer.built for layer in model._flatten_layers()):
-        return
-    with model.distribute_strategy.scope():
-        optimizer.build(model.trainable_variables)
-
-
 def tf_train_step(model, data):
     inputs, _, _ = keras.utils.unpack_x_y_sample_weight(data)
     if model._xla_fwd_bwd is None:

@@ -201,6 +201,21 @@ def test_simple_head_loss_is_mean_of_start_and_end_ce():
     assert loss == pytest.approx(expected, rel=1e-5)
 
 
+def test_first_fit_traces_the_train_step_once():
+    """TensorFlow: the optimizer's variables exist before `fit` traces the step (a traced
+    function that creates variables is traced twice); `TaskInputs.fit`, so every task."""
+    from keras_electra import ElectraQuestionAnswerer
+
+    qa = ElectraQuestionAnswerer(_backbone(), head="simple")
+    qa.compile(optimizer="adam")
+    traced, original = [], qa.train_step
+    qa.train_step = lambda data: traced.append(qa.optimizer.built) or original(data)
+    y = {"start_positions": np.array([1, 2, 3]), "end_positions": np.array([2, 3, 4]),
+         "is_impossible": np.array([0, 0, 0])}
+    qa.fit(_inputs(), y, batch_size=3, epochs=1, verbose=0)
+    assert traced == [True]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("head", ["electra", "simple"])
 def test_preset_round_trip_and_training_touches_head(head, tmp_path):
