@@ -102,10 +102,11 @@ def exact_auc(labels, scores):
     return (ranks[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))
 
 
-def _load(cache):
+def _load(cache, eval_passages=0):
+    """(training passages, held-out passages: the first `eval_passages` of them, 0: all)."""
     data = np.load(cache)
     train = {k[3:]: data[k] for k in data if k.startswith("tr_")}
-    held_out = {k[3:]: data[k] for k in data if k.startswith("ev_")}
+    held_out = {k[3:]: data[k][:eval_passages or None] for k in data if k.startswith("ev_")}
     return train, held_out
 
 
@@ -138,7 +139,7 @@ def run_keras(args, emit):
 
     from keras_electra import ElectraPretrainer
 
-    train, held_out = _load(args.cache)
+    train, held_out = _load(args.cache, args.eval_passages)
     keras.utils.set_random_seed(1)  # every variant starts from the same weights
     variant = dict(VARIANTS[args.variant])
     if variant.get("unigram_generator") == "train":
@@ -200,7 +201,7 @@ def run_hf(args, emit):
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    train, held_out = _load(args.cache)
+    train, held_out = _load(args.cache, args.eval_passages)
 
     class Spec:
         model, vocab_size = "electra_tiny", 0
@@ -278,6 +279,9 @@ def parse_args(argv=None):
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--warmup", type=int, default=0, help="linear warm-up steps")
     parser.add_argument("--no-xla", action="store_true", help="keras side without XLA")
+    parser.add_argument("--eval-passages", type=int, default=0,
+                        help="evaluate on the first N of the 320 held-out passages (a multiple "
+                        "of the batch, 32; default 0: all); smaller is a quicker smoke run")
     parser.add_argument("--cache", default=os.path.join(
         os.environ.get("TMPDIR", "/tmp"), "keras_electra_learning_curve_data.npz"))
     parser.add_argument("--tag", default="main")
@@ -292,7 +296,8 @@ def compare_variants(args):
     names = args.variants.split(",")
     base = [sys.executable, __file__, "--impl", "keras", "--steps", str(args.steps),
             "--eval-every", str(args.eval_every), "--lr", str(args.lr), "--warmup",
-            str(args.warmup), "--cache", args.cache] + (["--no-xla"] if args.no_xla else [])
+            str(args.warmup), "--cache", args.cache, "--eval-passages", str(args.eval_passages)]
+    base += ["--no-xla"] if args.no_xla else []
     procs = {name: subprocess.Popen(base + ["--variant", name], stdout=subprocess.PIPE,
                                     text=True) for name in names}
     curves = {}
@@ -323,7 +328,8 @@ def main(argv=None):
         make_data(args.cache, args.corpus, args.vocab)
         base = [sys.executable, __file__, "--steps", str(args.steps), "--eval-every",
                 str(args.eval_every), "--lr", str(args.lr), "--warmup", str(args.warmup),
-                "--cache", args.cache, "--tag", args.tag] + (["--no-xla"] if args.no_xla else [])
+                "--cache", args.cache, "--tag", args.tag, "--eval-passages",
+                str(args.eval_passages)] + (["--no-xla"] if args.no_xla else [])
         procs = {impl: subprocess.Popen(base + ["--impl", impl], stdout=subprocess.PIPE,
                                         text=True) for impl in ("keras", "hf")}
         curves = {}

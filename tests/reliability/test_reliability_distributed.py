@@ -57,8 +57,8 @@ print("STILL ALIVE", flush=True)
 @pytest.mark.slow
 def test_watchdog_is_disarmed_once_the_cluster_forms(tmp_path):
     workers = procs.start_workers(["-c", FORMS], 2, str(tmp_path),
-                                  {"KERAS_ELECTRA_CLUSTER_TIMEOUT_S": "45",
-                                   "SLEEP_AFTER": "50"})
+                                  {"KERAS_ELECTRA_CLUSTER_TIMEOUT_S": "30",
+                                   "SLEEP_AFTER": "35"})
     rcs = procs.wait_all(workers, timeout=400)
     logs = [procs.read(w._log_path) for w in workers]
     assert rcs == [0, 0], "\n".join(procs.tail(w._log_path) for w in workers)
