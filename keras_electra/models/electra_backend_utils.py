@@ -109,7 +109,7 @@ def build_optimizer_before_tracing(model):
     optimizer = getattr(model, "optimizer", None)
     if optimizer is None or optimizer.built:
         return
-    if not all(layer.built for layer in model._flatten_layers()):
+    if not (model.built and all(layer.built for layer in model.layers)):
         return
     with model.distribute_strategy.scope():
         optimizer.build(model.trainable_variables)
