@@ -42,5 +42,4 @@ def test_default_compile_same_step_on_one_and_two_mirrored_replicas():
 @pytest.mark.jax
 def test_default_compile_same_step_on_one_and_two_jax_devices():
     """JAX: one device vs `DataParallel` over 2 host devices, same global batch of 8."""
-    env = jax_env(XLA_FLAGS="--xla_force_host_platform_device_count=2")
-    _check(*_run(**{k: env[k] for k in ("KERAS_BACKEND", "JAX_PLATFORMS", "XLA_FLAGS")}))
+    _check(*_run(**jax_env(XLA_FLAGS="--xla_force_host_platform_device_count=2")))
